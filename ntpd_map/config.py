@@ -1,0 +1,150 @@
+"""Settings: one table of (name, default, help), read from the environment once.
+
+Every setting is an environment variable with the ``NTPD_`` prefix. The README's configuration table is
+checked against ``SETTINGS`` by a test, so a setting cannot go undocumented.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("NTPD_HOST", "127.0.0.1", "Address the dashboard listens on (0.0.0.0 to serve a room network)."),
+    Setting("NTPD_PORT", "8050", "TCP port of the dashboard."),
+    Setting(
+        "NTPD_DATABASE_URL",
+        "",
+        "Store URL. Empty: the embedded SQLite file <NTPD_DATA_DIR>/ntpd.sqlite. "
+        "sqlite:///path/file.sqlite or postgresql://user:pass@host:5432/db (PostGIS) in production.",
+    ),
+    Setting("NTPD_DATA_DIR", "data", "Folder for the SQLite store, caches and exports (relative to the project)."),
+    Setting("NTPD_REGION", "53.03", "Kemendagri code of the center's kab/kota (53.03) or provinsi (35)."),
+    Setting(
+        "NTPD_TZ",
+        "",
+        "IANA time zone of the center (Asia/Jakarta WIB, Asia/Makassar WITA, Asia/Jayapura WIT). "
+        "Empty: derived from the region's provinsi.",
+    ),
+    Setting(
+        "NTPD_MIRROR_DIR",
+        "",
+        "Folder holding the upstream boundary repositories (wilayah_boundaries/, wilayah/). Searched before "
+        "data/mirror and ../shared/data; the pinned upstream files are downloaded when none has them.",
+    ),
+    Setting("NTPD_ALLOW_DOWNLOAD", "1", "1: download missing boundary dumps from upstream at the pinned commits."),
+    Setting("NTPD_LANG", "id", "Language of the interface: id (Bahasa Indonesia) or en."),
+    Setting(
+        "NTPD_SIMULATE",
+        "auto",
+        "auto: load the labelled simulated scenario when the store has no incidents; never: leave it empty.",
+    ),
+    Setting("NTPD_SIM_SEED", "1", "Seed of the simulated scenario (same seed, same scenario)."),
+    Setting("NTPD_SIM_DAYS", "150", "Days of history in the simulated scenario."),
+    Setting(
+        "NTPD_OFFSHORE_TOLERANCE_M",
+        "2000",
+        "A point this close to a desa but outside every polygon (coast, river mouth) is assigned to the "
+        "nearest desa and flagged.",
+    ),
+    Setting("NTPD_H3_RES", "8", "H3 resolution of the hexagon layer (7 about 5 km2, 8 about 0.7 km2, 9)."),
+    Setting("NTPD_REFRESH_SECONDS", "5", "How often open pages poll for new data."),
+    Setting("NTPD_WALL_ROTATE_SECONDS", "30", "Wall display: seconds between the map and the kecamatan view."),
+    Setting("NTPD_STALE_AFTER_S", "120", "A responder position older than this is shown stale (greyed)."),
+    Setting("NTPD_PG_POOL_MAX", "10", "Largest PostgreSQL connection pool per worker."),
+    Setting(
+        "NTPD_TILE_URL",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "Basemap tiles, fetched by the browser when reachable; boundaries and data show without them. "
+        "Empty: no basemap at all.",
+    ),
+    Setting("NTPD_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one app instance. Build with ``Settings.from_env()``; tests pass overrides."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {s.name: env.get(s.name, s.default) for s in SETTINGS}
+        for key, value in overrides.items():
+            name = key if key.startswith("NTPD_") else f"NTPD_{key.upper()}"
+            if name not in _BY_NAME:
+                raise KeyError(f"unknown setting {name}; known: {', '.join(sorted(_BY_NAME))}")
+            values[name] = str(value)
+        return cls(values)
+
+    def get(self, name: str) -> str:
+        return self.values[name]
+
+    @property
+    def host(self) -> str:
+        return self.values["NTPD_HOST"]
+
+    @property
+    def port(self) -> int:
+        return int(self.values["NTPD_PORT"])
+
+    @property
+    def data_dir(self) -> Path:
+        path = Path(self.values["NTPD_DATA_DIR"])
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
+    def boundaries_dir(self) -> Path:
+        return self.data_dir / "boundaries"
+
+    @property
+    def database_url(self) -> str:
+        return self.values["NTPD_DATABASE_URL"] or f"sqlite:///{self.data_dir / 'ntpd.sqlite'}"
+
+    @property
+    def region(self) -> str:
+        return self.values["NTPD_REGION"].strip()
+
+    @property
+    def tz(self) -> str:
+        if self.values["NTPD_TZ"]:
+            return self.values["NTPD_TZ"]
+        from ntpd_map.geo.boundaries import timezone_for_code
+
+        return timezone_for_code(self.region)
+
+    @property
+    def lang(self) -> str:
+        return "en" if self.values["NTPD_LANG"].lower().startswith("en") else "id"
+
+    @property
+    def mirror_dirs(self) -> list[Path]:
+        """Where boundary dumps are looked for, in order (issue 2)."""
+        dirs = []
+        if self.values["NTPD_MIRROR_DIR"]:
+            dirs.append(Path(self.values["NTPD_MIRROR_DIR"]))
+        dirs += [self.data_dir / "mirror", PROJECT_ROOT.parent / "shared" / "data"]
+        return dirs
+
+    @property
+    def allow_download(self) -> bool:
+        return self.values["NTPD_ALLOW_DOWNLOAD"] not in ("0", "false", "no", "")
+
+    def int(self, name: str) -> int:
+        return int(self.values[name])

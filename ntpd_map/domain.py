@@ -1,0 +1,211 @@
+"""The vocabulary of a 112 center: call types, categories, outcomes, agencies, and the records we keep.
+
+Labels are Bahasa Indonesia first (the default UI language), English second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Vocabulary(StrEnum):
+    """A StrEnum whose members carry an Indonesian and an English label."""
+
+    label_id: str
+    label_en: str
+
+    def __new__(cls, value: str, label_id: str = "", label_en: str = "") -> Vocabulary:
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label_id = label_id or value
+        obj.label_en = label_en or value.replace("_", " ")
+        return obj
+
+    def label(self, lang: str = "id") -> str:
+        return self.label_en if lang == "en" else self.label_id
+
+
+class CallType(Vocabulary):
+    GENUINE = "genuine", "Darurat", "Genuine emergency"
+    PRANK = "prank", "Iseng/palsu", "Prank"
+    GHOST = "ghost", "Panggilan kosong", "Ghost (silent)"
+    DROPPED = "dropped", "Terputus", "Dropped"
+    WRONG_NUMBER = "wrong_number", "Salah sambung", "Wrong number"
+    INFO = "info", "Informasi", "Information"
+    TEST = "test", "Uji coba", "Test"
+
+
+class Category(Vocabulary):
+    MEDICAL = "medical", "Medis", "Medical"
+    FIRE = "fire", "Kebakaran", "Fire"
+    TRAFFIC_ACCIDENT = "traffic_accident", "Kecelakaan lalu lintas", "Traffic accident"
+    CRIME = "crime", "Gangguan keamanan", "Crime and security"
+    DISASTER = "disaster", "Bencana", "Disaster"
+    DOMESTIC_VIOLENCE = "domestic_violence", "KDRT", "Domestic violence"
+    UTILITY = "utility", "Listrik/utilitas", "Utility"
+    ANIMAL = "animal", "Hewan", "Animal"
+    SOCIAL = "social", "Sosial", "Social"
+    OTHER = "other", "Lainnya", "Other"
+
+
+class Outcome(Vocabulary):
+    OPEN = "open", "Dalam proses", "Open"
+    DISPATCHED = "dispatched", "Dikirim", "Dispatched"
+    ON_SCENE = "on_scene", "Di lokasi", "On scene"
+    RESOLVED = "resolved", "Selesai", "Resolved"
+    NOT_FOLLOWED_UP = "not_followed_up", "Tidak ditindaklanjuti", "Not followed up"
+
+
+#: Outcomes that still need someone's attention.
+ACTIVE_OUTCOMES = (Outcome.OPEN, Outcome.DISPATCHED, Outcome.ON_SCENE)
+
+
+class AgencyKind(Vocabulary):
+    POLICE = "police", "Kepolisian", "Police"
+    FIRE = "fire", "Pemadam kebakaran", "Fire service"
+    MEDICAL = "medical", "Medis/ambulans", "Medical"
+    DISASTER = "disaster", "BPBD", "Disaster agency"
+    SAR = "sar", "Basarnas", "Search and rescue"
+    ELECTRICITY = "electricity", "PLN", "Electricity"
+    SOCIAL = "social", "Dinas Sosial", "Social services"
+    TRANSPORT = "transport", "Dinas Perhubungan", "Transport"
+    MILITARY = "military", "TNI/Kodim", "Military"
+    OTHER = "other", "Lainnya", "Other"
+
+
+class LocationSource(Vocabulary):
+    GPS = "gps", "GPS", "GPS"
+    CELL = "cell", "BTS (sel)", "Cell tower"
+    ADDRESS = "address", "Alamat disebutkan", "Address told"
+    UNKNOWN = "unknown", "Tidak diketahui", "Unknown"
+
+
+class SignalStatus(Vocabulary):
+    NONE = "none", "Tidak ada sinyal", "No signal"
+    WEAK = "weak", "Lemah", "Weak"
+    ONLY_2G = "2g_only", "2G saja", "2G only"
+    GOOD = "good", "Baik", "Good"
+
+
+class UnitStatus(Vocabulary):
+    AVAILABLE = "available", "Siaga", "Available"
+    DISPATCHED = "dispatched", "Dikirim", "Dispatched"
+    ON_SCENE = "on_scene", "Di lokasi", "On scene"
+    RETURNING = "returning", "Kembali", "Returning"
+    OFF_DUTY = "off_duty", "Tidak bertugas", "Off duty"
+
+
+class LocationFlag:
+    """Bit flags on an incident's location (stored as one integer)."""
+
+    APPROXIMATE = 1  # placed at a desa centroid from a name or code, not measured
+    OFFSHORE_SNAPPED = 2  # just outside every polygon, assigned to the nearest desa within tolerance
+    OUT_OF_REGION = 4  # valid coordinates outside the center's region: kept, never moved
+    NO_LOCATION = 8  # neither coordinates nor a desa
+
+    @staticmethod
+    def names(flags: int) -> list[str]:
+        out = []
+        for name in ("APPROXIMATE", "OFFSHORE_SNAPPED", "OUT_OF_REGION", "NO_LOCATION"):
+            if flags & getattr(LocationFlag, name):
+                out.append(name.lower())
+        return out
+
+
+@dataclass
+class Incident:
+    """One call record. Times are timezone-aware and stored in UTC."""
+
+    source: str
+    external_id: str
+    received_at: datetime
+    call_type: CallType
+    category: Category | None = None
+    category_label: str | None = None  # the original label when the category was not recognised
+    outcome: Outcome = Outcome.OPEN
+    agency: str | None = None
+    agency_kind: AgencyKind | None = None
+    lat: float | None = None
+    lon: float | None = None
+    location_source: LocationSource = LocationSource.UNKNOWN
+    kode_desa: str | None = None  # set on write by point-in-polygon, or given by the record
+    dispatched_at: datetime | None = None
+    arrived_at: datetime | None = None
+    resolved_at: datetime | None = None
+    caller_hash: str | None = None  # keyed hash, never the number itself (issue 4)
+    caller_last3: str | None = None
+    notes: str | None = None
+    simulated: bool = False
+    attrs: dict[str, Any] = field(default_factory=dict)
+    flags: int = 0
+
+
+@dataclass
+class ResponderPosition:
+    device_id: str
+    recorded_at: datetime
+    lat: float
+    lon: float
+    source: str = "osmand"  # osmand (phone) or traccar (server forward) or sim
+    speed_kmh: float | None = None
+    bearing: float | None = None
+    accuracy_m: float | None = None
+    battery: float | None = None
+    simulated: bool = False
+
+
+@dataclass
+class Unit:
+    device_id: str
+    name: str
+    agency: str
+    kind: AgencyKind
+    status: UnitStatus = UnitStatus.AVAILABLE
+    simulated: bool = False
+
+
+@dataclass
+class CoverageMark:
+    """A planner's statement about cell signal in a desa (or an H3 cell)."""
+
+    kode_desa: str
+    status: SignalStatus
+    surveyed_on: str | None = None  # ISO date
+    operators: str | None = None
+    evidence: str | None = None
+    author: str = "system"
+    h3: str | None = None
+    simulated: bool = False
+
+
+#: Columns of the incidents table as the stores read and write them (one frame per batch).
+INCIDENT_COLUMNS = (
+    "source",
+    "external_id",
+    "received_at",
+    "call_type",
+    "category",
+    "category_label",
+    "outcome",
+    "agency",
+    "agency_kind",
+    "lat",
+    "lon",
+    "location_source",
+    "kode_desa",
+    "kode_kec",
+    "kode_kab",
+    "h3",
+    "flags",
+    "dispatched_at",
+    "arrived_at",
+    "resolved_at",
+    "caller_hash",
+    "caller_last3",
+    "notes",
+    "simulated",
+    "attrs",
+)

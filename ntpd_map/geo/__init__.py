@@ -1,0 +1,1 @@
+"""Geography: upstream boundary dumps, regions, user boundary files. No Dash here."""

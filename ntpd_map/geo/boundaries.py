@@ -1,0 +1,792 @@
+"""Regions (a kab/kota or a provinsi) built from the upstream dumps: kab/kota, kecamatan and desa layers.
+
+The list of kecamatan and desa and their names come from ``wilayah/db/wilayah.sql``; polygons come from
+``wilayah_boundaries``. Desa polygons exist upstream only for provinsi 35, 53 and 74 (see ``KEL_PROVINCES``);
+elsewhere desa are points. A kecamatan is the dissolve of its desa when every desa has a polygon (finer than
+the simplified upstream kecamatan), else the upstream kecamatan polygon; ``geometry_source`` says which.
+
+``load_region`` is what the app calls: it returns the GeoPackage cache built earlier when its source files
+are unchanged, and builds (and caches) the region otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ntpd_map.geo.mirror import UPSTREAMS, DataSource, sha256_of
+from ntpd_map.geo.sqldump import DumpParseError, DumpParseResult, geometry_from_path, parse_sql_dump
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from shapely.geometry.base import BaseGeometry
+
+log = logging.getLogger(__name__)
+
+# Provinsi whose desa/kelurahan polygons exist at the pinned wilayah_boundaries commit (db/kel/<PP>/).
+KEL_PROVINCES = frozenset({"35", "53", "74"})
+CACHE_FORMAT = 1
+CRS = "EPSG:4326"
+
+WILAYAH_SQL = "wilayah/db/wilayah.sql"
+PENDUDUK_SQL = "wilayah/db/wilayah_penduduk.sql"
+LUAS_SQL = "wilayah/db/wilayah_luas.sql"
+
+LEVELS = {1: "provinsi", 2: "kabkota", 3: "kecamatan", 4: "desa"}
+_CODE_RE = re.compile(r"^\d{2}(?:\.\d{2}(?:\.\d{2}(?:\.\d{4})?)?)?$")
+_UNDOTTED_RE = re.compile(r"^\d{2}(?:\d{2}(?:\d{2}(?:\d{4})?)?)?$")
+
+# Time zones by provinsi (Permendagri zones: WIB UTC+7, WITA UTC+8, WIT UTC+9).
+_WIB = (
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "16",
+    "17",
+    "18",
+    "19",
+    "21",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "61",
+    "62",
+)
+_WITA = ("51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76")
+_WIT = ("81", "82", "91", "92", "93", "94", "95", "96")
+PROVINCE_TZ: dict[str, str] = {
+    **dict.fromkeys(_WIB, "Asia/Jakarta"),
+    **dict.fromkeys(_WITA, "Asia/Makassar"),
+    **dict.fromkeys(_WIT, "Asia/Jayapura"),
+}
+_ZONE_ABBREV = {
+    "Asia/Jakarta": "WIB",
+    "Asia/Pontianak": "WIB",
+    "Asia/Makassar": "WITA",
+    "Asia/Jayapura": "WIT",
+}
+_OFFSET_ABBREV = {7: "WIB", 8: "WITA", 9: "WIT"}
+
+
+class UnknownRegion(ValueError):
+    """A region code or name that names no provinsi or kab/kota; ``suggestions`` holds (code, name) pairs."""
+
+    def __init__(self, message: str, suggestions: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = list(suggestions)
+
+
+# --------------------------------------------------------------------------------------------- codes
+
+
+def normalise_code(text: str) -> str:
+    """A Kemendagri code in dotted form: "5303062001" -> "53.03.06.2001"; dotted codes pass unchanged.
+
+    Raises ValueError when ``text`` is neither form.
+    """
+    code = str(text).strip()
+    if _CODE_RE.match(code):
+        return code
+    if _UNDOTTED_RE.match(code):
+        parts = [code[0:2], code[2:4], code[4:6], code[6:10]]
+        return ".".join(p for p in parts if p)
+    raise ValueError(
+        f"{text!r} is not a Kemendagri code (53, 53.03, 53.03.06, 53.03.06.2001 or undotted 5303)"
+    )
+
+
+def code_level(code: str) -> str:
+    """ "provinsi", "kabkota", "kecamatan" or "desa" for a dotted code."""
+    return LEVELS[normalise_code(code).count(".") + 1]
+
+
+def desa_kind(code: str) -> str:
+    """ "kelurahan" for 4th part 1xxx, else "desa" (2xxx; the 3xxx desa adat of Papua are desa too)."""
+    return "kelurahan" if code.rsplit(".", 1)[-1].startswith("1") else "desa"
+
+
+def timezone_for_code(code: str) -> str:
+    """The IANA time zone of a region code's provinsi (Asia/Jakarta, Asia/Makassar or Asia/Jayapura)."""
+    try:
+        prov = normalise_code(code)[:2]
+    except ValueError:
+        msg = f"{code!r} is not a region code; resolve names first with resolve_region_code()"
+        raise ValueError(msg) from None
+    if prov not in PROVINCE_TZ:
+        raise ValueError(
+            f"provinsi {prov} (from {code!r}) is not a Kemendagri provinsi code; known: "
+            f"{', '.join(sorted(PROVINCE_TZ))}"
+        )
+    return PROVINCE_TZ[prov]
+
+
+def zone_abbrev(tz: str) -> str:
+    """ "WIB", "WITA" or "WIT" for an IANA zone in Indonesia's UTC+7..+9 (e.g. Asia/Makassar -> WITA)."""
+    if tz in _ZONE_ABBREV:
+        return _ZONE_ABBREV[tz]
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        offset = datetime.now(ZoneInfo(tz)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {tz!r}; use Asia/Jakarta, Asia/Makassar or Asia/Jayapura"
+        ) from None
+    hours = offset.total_seconds() / 3600 if offset is not None else math.nan
+    if hours not in _OFFSET_ABBREV:
+        raise ValueError(
+            f"time zone {tz!r} is UTC{hours:+g}, not one of Indonesia's WIB/WITA/WIT (UTC+7..+9)"
+        )
+    return _OFFSET_ABBREV[int(hours)]
+
+
+# --------------------------------------------------------------------------------------------- names
+
+
+@functools.lru_cache(maxsize=4)
+def _names_from_file(path: str, size: int, mtime_ns: int) -> Mapping[str, str]:
+    # Keyed on size and mtime so an updated mirror is re-read; the mapping is shared, hence read-only.
+    from types import MappingProxyType
+
+    text = Path(path).read_text(encoding="utf-8")
+    result = parse_sql_dump(text, source=WILAYAH_SQL)
+    if result.errors:
+        log.warning("%s: %d malformed tuple(s), first: %s", path, len(result.errors), result.errors[0])
+    return MappingProxyType({str(r[0]): str(r[1]) for r in result.rows if len(r) >= 2})
+
+
+def _wilayah_names(source: DataSource) -> Mapping[str, str]:
+    path = source.fetch(WILAYAH_SQL)
+    st = path.stat()
+    return _names_from_file(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.replace("’", "'").casefold().split())
+
+
+def _name_keys(code: str, name: str) -> set[str]:
+    """The spellings that select a region by exact name: full, and kabupaten without "Kabupaten"."""
+    full = _fold(name)
+    keys = {full}
+    if full.startswith("kabupaten "):
+        keys.add(full.removeprefix("kabupaten "))
+    if code.count(".") == 0:
+        keys.add(f"provinsi {full}")
+    return keys
+
+
+def _fold_query(text: str) -> str:
+    q = _fold(text)
+    for short in ("kab. ", "kab "):
+        if q.startswith(short):
+            return "kabupaten " + q[len(short) :]
+    for short in ("prov. ", "prov "):
+        if q.startswith(short):
+            return "provinsi " + q[len(short) :]
+    return q
+
+
+def _suggestions(query: str, names: Mapping[str, str], n: int = 5) -> list[tuple[str, str]]:
+    q = _fold_query(query)
+    scored = []
+    for code, name in names.items():
+        if code.count(".") > 1:
+            continue
+        texts = [code, code.replace(".", ""), *_name_keys(code, name)]
+        score = max(difflib.SequenceMatcher(None, q, t).ratio() for t in texts)
+        scored.append((score, code, name))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return [(code, name) for _, code, name in scored[:n]]
+
+
+def _unknown(query: str, names: Mapping[str, str], why: str) -> UnknownRegion:
+    close = _suggestions(query, names)
+    listed = "; ".join(f"{c} {nm}" for c, nm in close)
+    msg = (
+        f"{why}. Closest: {listed}. Give a provinsi or kab/kota code (e.g. 53 or 53.03) or an exact "
+        f"kab/kota name (e.g. Timor Tengah Utara, Kota Kendari)."
+    )
+    return UnknownRegion(msg, close)
+
+
+def region_code_from_names(text: str, names: Mapping[str, str]) -> str:
+    """``resolve_region_code`` against an already loaded code -> name mapping."""
+    query = str(text).strip()
+    try:
+        code = normalise_code(query)
+    except ValueError:
+        code = ""
+    if code:
+        if code not in names:
+            raise _unknown(query, names, f"region code {code} is not in the Kemendagri code list")
+        level = code_level(code)
+        if level in ("kecamatan", "desa"):
+            kab = code[:5]
+            raise UnknownRegion(
+                f"{code} ({names[code]}) is a {level}; a region is a provinsi or kab/kota: use {kab} "
+                f"({names.get(kab, '?')})",
+                [(kab, names.get(kab, ""))],
+            )
+        return code
+    if not query:
+        raise _unknown(query, names, "no region given")
+    q = _fold_query(query)
+    hits = sorted(c for c, nm in names.items() if c.count(".") <= 1 and q in _name_keys(c, nm))
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        listed = "; ".join(f"{c} {names[c]}" for c in hits)
+        raise UnknownRegion(
+            f"{query!r} names several regions ({listed}); give the code instead",
+            [(c, names[c]) for c in hits],
+        )
+    raise _unknown(query, names, f"no provinsi or kab/kota is named {query!r}")
+
+
+def resolve_region_code(
+    text: str,
+    *,
+    search_dirs: Sequence[str | Path] = (),
+    cache_dir: str | Path | None = None,
+    allow_download: bool = True,
+) -> str:
+    """The dotted provinsi or kab/kota code for a code ("53.03", "5303") or exact name ("kota kendari").
+
+    Names match case-insensitively, with or without "Kabupaten"/"Kab."; raises UnknownRegion naming the
+    five closest regions otherwise.
+    """
+    source = DataSource(search_dirs, cache_dir, allow_download)
+    return region_code_from_names(text, _wilayah_names(source))
+
+
+# --------------------------------------------------------------------------------------------- region
+
+
+@dataclass
+class Region:
+    """One region's layers (GeoDataFrames in EPSG:4326) and what was wrong in the data they came from."""
+
+    code: str
+    name: str
+    level: str
+    kabkota: gpd.GeoDataFrame
+    kecamatan: gpd.GeoDataFrame
+    desa: gpd.GeoDataFrame
+    parse_errors: list[DumpParseError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def timezone(self) -> str:
+        return timezone_for_code(self.code)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for logs, the health page and tests."""
+        desa = self.desa
+        missing = desa.loc[~desa["has_polygon"].astype(bool), ["kode", "nama"]]
+        sources = self.kecamatan["geometry_source"]
+        return {
+            "code": self.code,
+            "name": self.name,
+            "level": self.level,
+            "kecamatan": len(self.kecamatan),
+            "desa": len(desa),
+            "desa_with_polygon": int(desa["has_polygon"].astype(bool).sum()),
+            "desa_without_polygon": [
+                {"kode": str(k), "nama": str(n)} for k, n in missing.itertuples(index=False)
+            ],
+            "kecamatan_from_desa": int((sources == "desa_dissolved").sum()),
+            "kecamatan_upstream": int((sources == "upstream_kecamatan").sum()),
+            "parse_errors": len(self.parse_errors),
+        }
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        out = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+@dataclass
+class _Upstream:
+    """Rows of one boundary dump, for the codes of the region only."""
+
+    relpath: str
+    rows: dict[str, tuple[Any, ...]]
+    lines: dict[str, int]
+    others: list[str]  # codes in the dump that were not asked for
+
+
+class _Builder:
+    def __init__(self, source: DataSource) -> None:
+        self.source = source
+        self.errors: list[DumpParseError] = []
+        self.notes: list[str] = []
+
+    def parse(self, relpath: str) -> DumpParseResult:
+        result = parse_sql_dump(self.source.read(relpath), source=relpath)
+        self.errors.extend(result.errors)
+        return result
+
+    def boundary_rows(self, relpath: str, wanted: Iterable[str]) -> _Upstream:
+        wanted_set = set(wanted)
+        rows: dict[str, tuple[Any, ...]] = {}
+        lines: dict[str, int] = {}
+        others: list[str] = []
+        result = self.parse(relpath)
+        for row, line in zip(result.rows, result.lines, strict=True):
+            if len(row) != 5 or not isinstance(row[0], str):
+                self.errors.append(
+                    DumpParseError(
+                        line, f"expected (kode, nama, lat, lng, path), got {len(row)} values", relpath
+                    )
+                )
+                continue
+            kode = row[0].strip()
+            if kode in wanted_set:
+                if kode in rows:
+                    self.notes.append(f"{relpath} line {line}: {kode} appears twice; the later row is used")
+                rows[kode] = row
+                lines[kode] = line
+            else:
+                others.append(kode)
+        return _Upstream(relpath, rows, lines, others)
+
+    def note_strays(
+        self, up: _Upstream, prefixes: Iterable[str], dots: int, names: Mapping[str, str]
+    ) -> None:
+        """Note upstream rows of the region that wilayah.sql does not list (renamed or retired codes)."""
+        starts = tuple(p + "." for p in prefixes)
+        stray = sorted(
+            c for c in up.others if c.startswith(starts) and c.count(".") == dots and c not in names
+        )
+        if stray:
+            self.notes.append(
+                f"{up.relpath}: {len(stray)} row(s) with codes not in wilayah.sql, ignored: "
+                f"{', '.join(stray[:10])}{' ...' if len(stray) > 10 else ''}"
+            )
+
+    def shapes(self, up: _Upstream) -> tuple[dict[str, BaseGeometry], dict[str, tuple[float, float]]]:
+        """Polygons by code, and the upstream centroid (lng, lat) of every row whose polygon is unusable."""
+        polys: dict[str, BaseGeometry] = {}
+        points: dict[str, tuple[float, float]] = {}
+        for kode, row in up.rows.items():
+            try:
+                polys[kode] = geometry_from_path(row[4] if isinstance(row[4], str) else "")
+            except ValueError as exc:
+                self.errors.append(DumpParseError(up.lines[kode], f"{kode} {row[1]}: {exc}", up.relpath))
+                lat, lng = _float(row[2]), _float(row[3])
+                if lat is not None and lng is not None and abs(lat) <= 90 and abs(lng) <= 180:
+                    points[kode] = (lng, lat)
+        return polys, points
+
+
+def _empty_or(geom: BaseGeometry | None) -> BaseGeometry | None:
+    return None if geom is None or geom.is_empty else geom
+
+
+def as_multipolygon(geom: BaseGeometry | None) -> BaseGeometry | None:
+    """Polygons as MultiPolygon, so a layer has one geometry type and survives a GeoPackage round trip."""
+    from shapely.geometry import MultiPolygon, Polygon
+
+    if isinstance(geom, Polygon):
+        return MultiPolygon([geom])
+    return geom
+
+
+class _GapFiller:
+    """Dissolves polygons and fills the holes that are gaps between them rather than enclaves.
+
+    Upstream desa polygons do not tile exactly: a dissolved kecamatan of Jawa Timur has ~35 sliver holes
+    (median ~200 m2) where no desa is. A hole is kept only when desa of another kecamatan (or kab/kota)
+    cover at least half of it, i.e. when it is a real enclave.
+    """
+
+    def __init__(self, desa_geoms: Mapping[str, BaseGeometry]) -> None:
+        import numpy as np
+        import shapely
+
+        self.codes = np.array(list(desa_geoms), dtype=object)
+        self.geoms = np.array(list(desa_geoms.values()), dtype=object)
+        self.tree = shapely.STRtree(self.geoms)
+
+    def dissolve(self, geoms: Sequence[BaseGeometry], owner: str) -> BaseGeometry | None:
+        import numpy as np
+        import shapely
+
+        from ntpd_map.geo.sqldump import repair_polygon
+
+        merged = repair_polygon(shapely.union_all(list(geoms)))
+        if merged is None:
+            return None
+        polys = list(shapely.get_parts(merged))
+        holes = [(i, ring) for i, poly in enumerate(polys) for ring in poly.interiors]
+        if not holes:
+            return as_multipolygon(merged)
+        hole_polys = shapely.polygons([ring for _, ring in holes])
+        left, right = self.tree.query(hole_polys, predicate="intersects")
+        # Desa of another unit: their codes do not start with the owner's code.
+        other = np.array([not str(c).startswith(owner + ".") for c in self.codes[right]], dtype=bool)
+        left, right = left[other], right[other]
+        covered = np.bincount(
+            left,
+            weights=shapely.area(shapely.intersection(hole_polys[left], self.geoms[right])),
+            minlength=len(hole_polys),
+        )
+        keep = covered >= 0.5 * shapely.area(hole_polys)
+        kept: dict[int, list[Any]] = {i: [] for i in range(len(polys))}
+        for (i, ring), k in zip(holes, keep, strict=True):
+            if k:
+                kept[i].append(ring)
+        filled = [shapely.Polygon(poly.exterior, kept[i]) for i, poly in enumerate(polys)]
+        return as_multipolygon(repair_polygon(shapely.MultiPolygon(filled)))
+
+
+def build_region(
+    code: str,
+    *,
+    search_dirs: Sequence[str | Path],
+    cache_dir: str | Path | None,
+    allow_download: bool = True,
+) -> Region:
+    """Build a provinsi ("35") or kab/kota ("53.03", or its exact name) from the upstream dumps.
+
+    Writes the GeoPackage cache into ``cache_dir`` (when given); ``load_region`` reuses it.
+    Raises UnknownRegion for an unknown code and MirrorNotFound when a dump can be found nowhere.
+    """
+    started = time.perf_counter()
+    source = DataSource(search_dirs, cache_dir, allow_download)
+    region = _build(code, source)
+    region.source["build_seconds"] = round(time.perf_counter() - started, 3)
+    if cache_dir is not None:
+        try:
+            write_region_cache(region, cache_dir)
+        except OSError as exc:
+            # A read-only data folder must not stop the dashboard; the region is rebuilt next start.
+            log.warning("could not cache region %s in %s: %s", region.code, cache_dir, exc)
+    return region
+
+
+def _build(code_or_name: str, source: DataSource) -> Region:
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    names = _wilayah_names(source)
+    code = region_code_from_names(code_or_name, names)
+    level = code_level(code)
+    prov = code[:2]
+    b = _Builder(source)
+
+    def under(prefix: str, dots: int) -> list[str]:
+        return sorted(c for c in names if c.count(".") == dots and c.startswith(prefix + "."))
+
+    kab_codes = [code] if level == "kabkota" else under(code, 1)
+    kab_set = set(kab_codes)
+    kec_codes = [c for c in under(prov, 2) if c[:5] in kab_set]
+    desa_codes = [c for c in under(prov, 3) if c[:5] in kab_set]
+
+    population: dict[str, int] = {}
+    for row in b.parse("wilayah/db/wilayah_penduduk.sql").rows:
+        if len(row) == 5 and str(row[0]) in kab_set and (total := _int(row[4])) is not None:
+            population[str(row[0])] = total
+    area: dict[str, float] = {}
+    for row in b.parse("wilayah/db/wilayah_luas.sql").rows:
+        if len(row) == 3 and str(row[0]) in kab_set and (luas := _float(row[2])) is not None:
+            area[str(row[0])] = luas
+
+    kab_up = b.boundary_rows(f"wilayah_boundaries/db/kab/wilayah_boundaries_kab_{prov}.sql", kab_codes)
+    kec_up = b.boundary_rows(f"wilayah_boundaries/db/kec/wilayah_boundaries_kec_{prov}.sql", kec_codes)
+    b.note_strays(kab_up, [prov], 1, names)
+    b.note_strays(kec_up, kab_codes, 2, names)
+    kab_poly, _ = b.shapes(kab_up)
+    kec_poly, _ = b.shapes(kec_up)
+    desa_poly: dict[str, BaseGeometry] = {}
+    desa_point: dict[str, tuple[float, float]] = {}
+    if prov in KEL_PROVINCES:
+        desa_set = set(desa_codes)
+        for kab in kab_codes:
+            relpath = f"wilayah_boundaries/db/kel/{prov}/wilayah_boundaries_kel_{kab}.sql"
+            up = b.boundary_rows(relpath, desa_set)
+            b.note_strays(up, [kab], 3, names)
+            polys, points = b.shapes(up)
+            desa_poly.update(polys)
+            desa_point.update(points)
+
+    kec_poly = {k: as_multipolygon(g) for k, g in kec_poly.items()}
+    kab_poly = {k: as_multipolygon(g) for k, g in kab_poly.items()}
+    desa_poly = {k: as_multipolygon(g) for k, g in desa_poly.items()}
+    filler = _GapFiller(desa_poly)
+
+    # Kecamatan: dissolve the desa when all of them have polygons, else the upstream polygon.
+    desa_by_kec: dict[str, list[str]] = {k: [] for k in kec_codes}
+    for d in desa_codes:
+        desa_by_kec.setdefault(d[:8], []).append(d)
+    kec_rows = []
+    for k in kec_codes:
+        members = desa_by_kec.get(k, [])
+        geom: BaseGeometry | None = None
+        if members and all(d in desa_poly for d in members):
+            geom, how = filler.dissolve([desa_poly[d] for d in members], k), "desa_dissolved"
+        if geom is None and k in kec_poly:
+            geom, how = kec_poly[k], "upstream_kecamatan"
+        if geom is None and any(d in desa_poly for d in members):
+            parts = [desa_poly[d] for d in members if d in desa_poly]
+            geom, how = filler.dissolve(parts, k), "desa_dissolved_partial"
+            b.notes.append(
+                f"kecamatan {k} {names[k]}: no upstream polygon; dissolved from the desa that have one"
+            )
+        if geom is None:
+            how = "missing"
+            b.notes.append(f"kecamatan {k} {names[k]}: no polygon upstream at all")
+        kec_rows.append(
+            {
+                "kode": k,
+                "nama": names[k],
+                "kode_kab": k[:5],
+                "desa_count": len(members),
+                "geometry_source": how,
+                "geometry": geom,
+            }
+        )
+    kecamatan = gpd.GeoDataFrame(
+        kec_rows,
+        columns=["kode", "nama", "kode_kab", "desa_count", "geometry_source", "geometry"],
+        geometry="geometry",
+        crs=CRS,
+    )
+    kec_geom = dict(zip(kecamatan["kode"], kecamatan.geometry, strict=True))
+    kec_how = dict(zip(kecamatan["kode"], kecamatan["geometry_source"], strict=True))
+
+    # Kab/kota: the dissolve of its kecamatan when they all come from desa (same edges as the desa layer),
+    # else the upstream kab/kota polygon.
+    kab_rows = []
+    for kab in kab_codes:
+        members = [k for k in kec_codes if k[:5] == kab]
+        geom = None
+        if members and all(kec_how[k] == "desa_dissolved" for k in members):
+            geom, how = filler.dissolve([kec_geom[k] for k in members], kab), "kecamatan_dissolved"
+        if geom is None and kab in kab_poly:
+            geom, how = kab_poly[kab], "upstream_kabkota"
+        if geom is None:
+            parts = [kec_geom[k] for k in members if _empty_or(kec_geom[k]) is not None]
+            geom, how = (filler.dissolve(parts, kab), "kecamatan_dissolved") if parts else (None, "missing")
+            b.notes.append(f"kab/kota {kab} {names[kab]}: no upstream polygon; {how}")
+        if kab not in population:
+            b.notes.append(f"kab/kota {kab} {names[kab]}: no population in wilayah_penduduk.sql (0 used)")
+        kab_rows.append(
+            {
+                "kode": kab,
+                "nama": names[kab],
+                "kode_prov": prov,
+                "population": population.get(kab, 0),
+                "area_km2": area.get(kab, math.nan),
+                "geometry_source": how,
+                "geometry": geom,
+            }
+        )
+    kabkota = gpd.GeoDataFrame(
+        kab_rows,
+        columns=["kode", "nama", "kode_prov", "population", "area_km2", "geometry_source", "geometry"],
+        geometry="geometry",
+        crs=CRS,
+    )
+    kabkota["population"] = kabkota["population"].astype("int64")
+    kabkota["area_km2"] = kabkota["area_km2"].astype("float64")
+    kab_geom = dict(zip(kabkota["kode"], kabkota.geometry, strict=True))
+
+    desa_rows = []
+    for d in desa_codes:
+        if d in desa_poly:
+            geom, how = desa_poly[d], "upstream_desa"
+        elif d in desa_point:
+            geom, how = Point(desa_point[d]), "upstream_centroid"
+        else:
+            # No upstream row at all: place it at a point surely inside its kecamatan, and say so.
+            area_geom = _empty_or(kec_geom.get(d[:8])) or _empty_or(kab_geom.get(d[:5]))
+            geom = area_geom.representative_point() if area_geom is not None else None
+            how = "kecamatan_point"
+        desa_rows.append(
+            {
+                "kode": d,
+                "nama": names[d],
+                "kode_kec": d[:8],
+                "kode_kab": d[:5],
+                "kind": desa_kind(d),
+                "has_polygon": how == "upstream_desa",
+                "geometry_source": how,
+                "geometry": geom,
+            }
+        )
+    desa = gpd.GeoDataFrame(
+        desa_rows,
+        columns=[
+            "kode",
+            "nama",
+            "kode_kec",
+            "kode_kab",
+            "kind",
+            "has_polygon",
+            "geometry_source",
+            "geometry",
+        ],
+        geometry="geometry",
+        crs=CRS,
+    )
+    desa["has_polygon"] = desa["has_polygon"].astype(bool)
+    kecamatan["desa_count"] = kecamatan["desa_count"].astype("int64")
+
+    used = {rel: str(path) for rel, path in source.used.items()}
+    region_source = {
+        "upstream": {u.folder: {"repo": u.repo, "commit": u.commit} for u in UPSTREAMS.values()},
+        "files": source.fingerprint(),
+        "paths": used,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return Region(code, names[code], level, kabkota, kecamatan, desa, b.errors, b.notes, region_source)
+
+
+# --------------------------------------------------------------------------------------------- cache
+
+_LAYERS = ("kabkota", "kecamatan", "desa")
+
+
+def cache_paths(code: str, cache_dir: str | Path) -> tuple[Path, Path]:
+    """The GeoPackage and its JSON sidecar for a region code."""
+    # Not Path.with_suffix: "region_53.03" would lose its ".03".
+    stem = f"region_{normalise_code(code)}"
+    return Path(cache_dir) / f"{stem}.gpkg", Path(cache_dir) / f"{stem}.json"
+
+
+def write_region_cache(region: Region, cache_dir: str | Path) -> Path:
+    """Write ``region_<code>.gpkg`` (layers kabkota, kecamatan, desa) and its JSON sidecar atomically."""
+    gpkg, sidecar = cache_paths(region.code, cache_dir)
+    gpkg.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=gpkg.parent, prefix=f".{gpkg.stem}.", suffix=".gpkg")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        for layer in _LAYERS:
+            frame: gpd.GeoDataFrame = getattr(region, layer)
+            # The desa layer mixes polygons and points, so its geometry type is left generic.
+            frame.to_file(
+                tmp,
+                layer=layer,
+                driver="GPKG",
+                engine="pyogrio",
+                geometry_type="Unknown",
+                promote_to_multi=False,
+            )
+        os.replace(tmp, gpkg)
+    finally:
+        tmp.unlink(missing_ok=True)
+    meta = {
+        "format": CACHE_FORMAT,
+        "code": region.code,
+        "name": region.name,
+        "level": region.level,
+        "summary": region.summary(),
+        "source": region.source,
+        "parse_errors": [dataclasses.asdict(e) for e in region.parse_errors],
+        "notes": region.notes,
+    }
+    tmp_side = sidecar.with_name(f".{sidecar.name}.part")
+    tmp_side.write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp_side, sidecar)
+    return gpkg
+
+
+def _cache_is_fresh(meta: Mapping[str, Any], source: DataSource) -> str | None:
+    """None when the cache may be used, else why not."""
+    if meta.get("format") != CACHE_FORMAT:
+        return f"cache format {meta.get('format')} is not {CACHE_FORMAT}"
+    pinned = {u.folder: {"repo": u.repo, "commit": u.commit} for u in UPSTREAMS.values()}
+    src = meta.get("source", {})
+    if src.get("upstream") != pinned:
+        return "built from other upstream commits"
+    for relpath, digest in src.get("files", {}).items():
+        path = source.locate(relpath)
+        # A file that is nowhere locally cannot have changed: it was read at the pinned commit.
+        if path is not None and sha256_of(path) != digest:
+            return f"{relpath} changed since the cache was built"
+    return None
+
+
+def read_region_cache(code: str, cache_dir: str | Path) -> Region:
+    """The region cached by ``write_region_cache`` (no freshness check)."""
+    import geopandas as gpd
+
+    gpkg, sidecar = cache_paths(code, cache_dir)
+    meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    frames = {layer: gpd.read_file(gpkg, layer=layer, engine="pyogrio") for layer in _LAYERS}
+    frames["desa"]["has_polygon"] = frames["desa"]["has_polygon"].astype(bool)
+    errors = [DumpParseError(**e) for e in meta.get("parse_errors", [])]
+    return Region(
+        meta["code"],
+        meta["name"],
+        meta["level"],
+        frames["kabkota"],
+        frames["kecamatan"],
+        frames["desa"],
+        errors,
+        list(meta.get("notes", [])),
+        dict(meta.get("source", {})),
+    )
+
+
+def load_region(
+    code: str,
+    *,
+    search_dirs: Sequence[str | Path],
+    cache_dir: str | Path | None,
+    allow_download: bool = True,
+    rebuild: bool = False,
+) -> Region:
+    """The cached region when present and built from the same source files, else ``build_region``."""
+    if cache_dir is not None and not rebuild:
+        source = DataSource(search_dirs, cache_dir, allow_download=False)
+        try:
+            resolved = normalise_code(code)
+        except ValueError:
+            resolved = resolve_region_code(
+                code, search_dirs=search_dirs, cache_dir=cache_dir, allow_download=allow_download
+            )
+        gpkg, sidecar = cache_paths(resolved, cache_dir)
+        if gpkg.is_file() and sidecar.is_file():
+            try:
+                meta = json.loads(sidecar.read_text(encoding="utf-8"))
+                stale = _cache_is_fresh(meta, source)
+                if stale is None:
+                    return read_region_cache(resolved, cache_dir)
+                log.info("rebuilding region %s: %s", resolved, stale)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("region cache %s is unreadable (%s); rebuilding", gpkg, exc)
+    return build_region(code, search_dirs=search_dirs, cache_dir=cache_dir, allow_download=allow_download)

@@ -1,0 +1,83 @@
+"""What one process holds: settings, the store, the region's boundaries and its locator, loaded on first use."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ntpd_map.config import Settings
+
+if TYPE_CHECKING:
+    from ntpd_map.geo.boundaries import Region
+    from ntpd_map.geo.locate import Locator
+    from ntpd_map.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Lazily opened resources of one app or CLI process. Nothing here runs at import time."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._lock = threading.Lock()
+
+    @cached_property
+    def store(self) -> Store:
+        from ntpd_map.store import open_store
+
+        store = open_store(self.settings.database_url, pool_max=self.settings.int("NTPD_PG_POOL_MAX"))
+        store.migrate()
+        return store
+
+    def region_for(self, code: str) -> Region:
+        from ntpd_map.geo.boundaries import load_region
+
+        return load_region(
+            code,
+            search_dirs=self.settings.mirror_dirs,
+            cache_dir=self.settings.boundaries_dir,
+            allow_download=self.settings.allow_download,
+        )
+
+    @cached_property
+    def region(self) -> Region:
+        return self.region_for(self.settings.region)
+
+    @cached_property
+    def locator(self) -> Locator:
+        return self.locator_for(self.region)
+
+    def locator_for(self, region: Region) -> Locator:
+        from ntpd_map.geo.locate import Locator
+
+        return Locator.from_desa(
+            region.desa,
+            tolerance_m=float(self.settings.get("NTPD_OFFSHORE_TOLERANCE_M")),
+            cache_path=self.settings.boundaries_dir / f"locator_{region.code}.npz",
+        )
+
+    def ensure_scenario(self) -> dict[str, Any] | None:
+        """Load the labelled simulation when the store is empty and NTPD_SIMULATE=auto (issue 2/3)."""
+        if self.settings.get("NTPD_SIMULATE") != "auto":
+            return None
+        with self._lock:
+            if self.store.count_incidents() > 0:
+                return None
+            from ntpd_map.simulate import load_scenario
+
+            summary = load_scenario(
+                self.store,
+                self.region,
+                self.locator,
+                days=self.settings.int("NTPD_SIM_DAYS"),
+                seed=self.settings.int("NTPD_SIM_SEED"),
+            )
+            log.info("store was empty: loaded the SIMULATED scenario for %s (%s calls)", self.region.code,
+                     summary["calls"])
+            return summary
+
+    def is_simulated(self) -> bool:
+        return self.store.get_meta("scenario") == "simulated"

@@ -1,0 +1,97 @@
+"""Pieces both backends share: turning frames into rows and filters into SQL, the same way."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ntpd_map.domain import INCIDENT_COLUMNS
+from ntpd_map.store.base import GROUPABLE, IncidentQuery
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Columns whose change makes a re-submitted row an update (everything but the key).
+UPDATABLE = tuple(c for c in INCIDENT_COLUMNS if c not in ("source", "external_id"))
+READ_COLUMNS = ("id", "rev", *INCIDENT_COLUMNS)
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def rows_from_frame(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """The frame's INCIDENT_COLUMNS as tuples of plain Python values, missing values as None.
+
+    Column-wise conversion: about 10x faster than iterating rows for the 1M-row bench.
+    """
+    missing = [c for c in INCIDENT_COLUMNS if c not in frame.columns]
+    n = len(frame)
+    cols: list[list[Any]] = []
+    for name in INCIDENT_COLUMNS:
+        if name in missing:
+            cols.append([None] * n)
+            continue
+        series = frame[name]
+        if name == "attrs":
+            cols.append([json.dumps(v, ensure_ascii=False, sort_keys=True) if v else None for v in series])
+        elif name == "simulated":
+            cols.append([1 if v else 0 for v in series.fillna(False).tolist()])
+        elif name == "flags":
+            cols.append(series.fillna(0).astype("int64").tolist())
+        elif name == "h3":
+            # res-9 cells are below 2**63, so they fit a signed 64-bit column on both backends
+            cols.append(series.astype("Int64").to_numpy(dtype=object, na_value=None).tolist())
+        else:
+            cols.append(series.to_numpy(dtype=object, na_value=None).tolist())
+    return list(zip(*cols, strict=True))
+
+
+def where_from_query(query: IncidentQuery, placeholder: str = "?") -> tuple[str, list[Any]]:
+    """A WHERE clause (or '') and its parameters. Values always travel as parameters, never as SQL."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.start is not None:
+        clauses.append(f"received_at >= {placeholder}")
+        params.append(query.start)
+    if query.end is not None:
+        clauses.append(f"received_at < {placeholder}")
+        params.append(query.end)
+    if query.since_rev is not None:
+        clauses.append(f"rev > {placeholder}")
+        params.append(query.since_rev)
+    for column, values in (
+        ("call_type", query.call_types),
+        ("category", query.categories),
+        ("outcome", query.outcomes),
+        ("agency_kind", query.agency_kinds),
+        ("kode_kec", query.kode_kec),
+    ):
+        if values:
+            clauses.append(f"{column} IN ({', '.join([placeholder] * len(values))})")
+            params.extend(values)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def check_groupable(column: str) -> str:
+    if column not in GROUPABLE:
+        raise ValueError(f"cannot group incidents by {column!r}; choose one of {', '.join(GROUPABLE)}")
+    return column
+
+
+def frame_from_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    if "attrs" in frame.columns:
+        frame["attrs"] = [
+            json.loads(v) if isinstance(v, str) else (v if isinstance(v, dict) else {}) for v in frame["attrs"]
+        ]
+    if "simulated" in frame.columns:
+        frame["simulated"] = frame["simulated"].astype(bool)
+    for col in ("received_at", "dispatched_at", "arrived_at", "resolved_at", "h3"):
+        if col in frame.columns:
+            frame[col] = frame[col].astype("Int64")
+    return frame

@@ -1,0 +1,136 @@
+"""The Store protocol: everything the app keeps, behind one interface with two backends.
+
+SQLite (``sqlite.py``) is the embedded default; PostgreSQL/PostGIS (``postgis.py``) is production. Both pass
+``tests/store/test_contract.py``. Batches travel as pandas frames with the columns of
+``ntpd_map.domain.INCIDENT_COLUMNS``; times are int64 Unix seconds (UTC) so both backends and numpy agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ntpd_map.domain import CoverageMark, ResponderPosition, Unit
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached. Pages show a banner; ingest answers 503 (never a 200 that loses data)."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: WriteResult) -> WriteResult:
+        return WriteResult(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+@dataclass(frozen=True)
+class IncidentQuery:
+    """A filter on incidents. Empty tuples mean "any"; times are Unix seconds, start inclusive, end exclusive."""
+
+    start: int | None = None
+    end: int | None = None
+    call_types: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    agency_kinds: tuple[str, ...] = ()
+    kode_kec: tuple[str, ...] = ()
+    since_rev: int | None = None
+    limit: int | None = None
+
+
+#: Columns a query may group by. A whitelist, so a filter value never becomes SQL.
+GROUPABLE = ("kode_kec", "kode_desa", "kode_kab", "call_type", "category", "outcome", "agency", "agency_kind")
+
+#: What ``incidents()`` returns, beyond INCIDENT_COLUMNS.
+INCIDENT_READ_COLUMNS = ("id", "rev")
+
+
+class Store(Protocol):
+    backend: str
+
+    def migrate(self) -> int:
+        """Apply pending schema migrations; return the schema version."""
+
+    def schema_version(self) -> int: ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the database cannot answer."""
+
+    def close(self) -> None: ...
+
+    # incidents
+    def write_incidents(self, frame: pd.DataFrame) -> WriteResult:
+        """Insert or update by (source, external_id); an identical row changes nothing."""
+
+    def incidents(self, query: IncidentQuery) -> pd.DataFrame:
+        """Matching incidents, newest first."""
+
+    def count_incidents(self, query: IncidentQuery = IncidentQuery()) -> int: ...
+
+    def count_by(self, column: str, query: IncidentQuery = IncidentQuery()) -> dict[str, int]:
+        """Counts grouped by one of GROUPABLE; incidents with no value are counted under ''."""
+
+    def data_version(self) -> int:
+        """A number that grows whenever an incident is written: pages poll it to fetch only what changed."""
+
+    # responders
+    def upsert_units(self, units: Sequence[Unit]) -> int: ...
+
+    def units(self) -> pd.DataFrame: ...
+
+    def write_positions(self, positions: Sequence[ResponderPosition]) -> int: ...
+
+    def latest_positions(self) -> pd.DataFrame:
+        """One row per device: its newest position."""
+
+    # coverage
+    def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:
+        """Append marks; history is kept, the newest per desa is current."""
+
+    def coverage_marks(self, current_only: bool = True) -> pd.DataFrame: ...
+
+    # ingest bookkeeping and metadata
+    def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Keep rejected input rows (row number, reason, original values) for review."""
+
+    def rejects(self, batch: str | None = None) -> pd.DataFrame: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+def migrations(backend: str) -> list[tuple[int, str]]:
+    """The versioned migrations of a backend, as (version, sql) sorted by version."""
+    folder = resources.files("ntpd_map.store") / "migrations" / backend
+    out = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            out.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def open_store(url: str, *, pool_max: int = 10) -> Store:
+    """Open the store a URL names: sqlite:///path or postgresql://..."""
+    if url.startswith("sqlite:"):
+        from ntpd_map.store.sqlite import SQLiteStore
+
+        # sqlite:///relative.sqlite or sqlite:////absolute/path.sqlite, as SQLAlchemy spells them
+        return SQLiteStore(url.removeprefix("sqlite:///"))
+    if url.startswith(("postgresql:", "postgres:")):
+        from ntpd_map.store.postgis import PostGISStore
+
+        return PostGISStore(url, pool_max=pool_max)
+    msg = f"unsupported NTPD_DATABASE_URL {url.split('@')[-1]!r}: use sqlite:///path or postgresql://host/db"
+    raise ValueError(msg)

@@ -1,0 +1,349 @@
+"""The production store: PostgreSQL + PostGIS through a psycopg 3 connection pool.
+
+Each public method borrows one pooled connection for one transaction. The pool opens on first use (nothing
+connects at import or construction) and checks a connection before lending it, so the store heals by itself
+after a server restart. Every operational failure surfaces as StoreUnavailable naming host and database,
+never the password.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ntpd_map.domain import INCIDENT_COLUMNS
+from ntpd_map.store._common import (
+    READ_COLUMNS,
+    UPDATABLE,
+    check_groupable,
+    frame_from_rows,
+    now_s,
+    rows_from_frame,
+    where_from_query,
+)
+from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    from ntpd_map.domain import CoverageMark, ResponderPosition, Unit
+
+_KEY = ("source", "external_id")
+_TIME_COLUMNS = ("received_at", "dispatched_at", "arrived_at", "resolved_at")
+_COLS = ", ".join(INCIDENT_COLUMNS)
+
+# A batch lands in a temp table by COPY, then reaches incidents in one statement. The temp table takes its column
+# types from incidents itself, so the two cannot drift; ON COMMIT DROP cleans up after success and failure alike.
+_CREATE_BATCH = f"CREATE TEMP TABLE ntpd_batch ON COMMIT DROP AS SELECT {_COLS} FROM incidents WITH NO DATA"
+_COPY_BATCH = f"COPY ntpd_batch ({_COLS}) FROM STDIN"
+# xmax = 0 tells a fresh insert from an update; rows the WHERE leaves alone return nothing (they are unchanged).
+_UPSERT = (
+    f"WITH written AS (INSERT INTO incidents AS i ({_COLS}, rev) SELECT {_COLS}, %(rev)s FROM ntpd_batch "
+    f"ON CONFLICT (source, external_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in (*UPDATABLE, "rev"))
+    + f" WHERE ({', '.join('i.' + c for c in UPDATABLE)}) IS DISTINCT FROM "
+    f"({', '.join('excluded.' + c for c in UPDATABLE)}) "
+    "RETURNING (i.xmax = 0) AS fresh) "
+    "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM written"
+)
+_POSITION_COLUMNS = (
+    "device_id", "recorded_at", "lat", "lon", "source", "speed_kmh", "bearing", "accuracy_m", "battery", "simulated",
+)
+_MARK_COLUMNS = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evidence", "author", "simulated")
+# Several workers may start at once and all call migrate(); the lock is per schema so test schemas stay independent.
+_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('ntpd_map.migrate.' || coalesce(current_schema(), ''), 0))"
+
+
+def last_per_key(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The frame with only the last row of each (source, external_id), and how many earlier rows were dropped.
+
+    One INSERT ... ON CONFLICT cannot touch a row twice, and writing only the last occurrence is what the stored
+    data ends up as anyway; the dropped rows count as unchanged.
+    """
+    duplicated = frame.duplicated(subset=list(_KEY), keep="last")
+    dropped = int(duplicated.sum())
+    return (frame[~duplicated] if dropped else frame), dropped
+
+
+def whole_seconds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Time columns as Int64: a column with gaps arrives as float64, and bigint rejects "1746057720.0".
+
+    SQLite's INTEGER affinity quietly does the same conversion; fractions of a second are dropped (floor).
+    """
+    import numpy as np
+
+    floats = [c for c in _TIME_COLUMNS if c in frame.columns and frame[c].dtype.kind == "f"]
+    if not floats:
+        return frame
+    frame = frame.copy()
+    for c in floats:
+        frame[c] = np.floor(frame[c]).astype("Int64")
+    return frame
+
+
+class PostGISStore:
+    backend = "postgis"
+
+    def __init__(self, url: str, *, pool_max: int = 10, timeout: float = 5.0) -> None:
+        """``timeout``: seconds to wait for a pooled connection before StoreUnavailable."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            params = conninfo_to_dict(url)
+        except Exception:  # psycopg.ProgrammingError, whose text may quote the URL and so the password
+            msg = "NTPD_DATABASE_URL is not a valid PostgreSQL URL: use postgresql://user@host:port/dbname"
+            raise ValueError(msg) from None
+        self.url = url
+        self._password = str(params.get("password") or "")
+        host = params.get("host") or params.get("hostaddr") or "local socket"
+        self.where = f"{host}:{params.get('port') or 5432}/{params.get('dbname') or params.get('user') or '?'}"
+        self._pool_max = max(1, int(pool_max))
+        self._timeout = float(timeout)
+        self._kwargs: dict[str, Any] = {}
+        if "connect_timeout" not in params:
+            self._kwargs["connect_timeout"] = max(2, round(timeout))  # libpq ignores values below 2
+        if "application_name" not in params:
+            self._kwargs["application_name"] = "ntpd-map"
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool | None = None
+
+    def __repr__(self) -> str:
+        return f"PostGISStore({self.where!r})"
+
+    # connections ----------------------------------------------------------------------------------------
+    def _get_pool(self) -> ConnectionPool:
+        pool = self._pool
+        if pool is None:
+            from psycopg_pool import ConnectionPool
+
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ConnectionPool(
+                        self.url,
+                        kwargs=self._kwargs,
+                        min_size=1,
+                        max_size=self._pool_max,
+                        open=False,
+                        configure=_configure,
+                        check=ConnectionPool.check_connection,  # a connection killed by a restart is replaced
+                        timeout=self._timeout,
+                        name=f"ntpd-map {self.where}",
+                    )
+                    self._pool.open(wait=False)  # do not block here: a down server becomes StoreUnavailable below
+                pool = self._pool
+        return pool
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """One pooled connection for one transaction: committed when the block ends, rolled back on error."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._get_pool().connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise self._diagnose() from exc
+        except psycopg.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._transaction() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._transaction() as conn:
+            conn.execute(sql, params)
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if self._password:
+            detail = detail.replace(self._password, "***")
+        return StoreUnavailable(f"PostgreSQL store {self.where} is unavailable: {detail}")
+
+    def _diagnose(self) -> StoreUnavailable:
+        """The pool timed out: connect once directly to tell "server down" from "every connection busy"."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url, autocommit=True, **self._kwargs) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            return self._unavailable(exc)
+        return StoreUnavailable(
+            f"PostgreSQL store {self.where} is unavailable: no free connection within {self._timeout:g} s "
+            f"(all {self._pool_max} pooled connections busy; raise NTPD_DB_POOL_MAX or find the slow query)"
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def ping(self) -> None:
+        self._query("SELECT 1")
+
+    # schema -----------------------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        pending = [(v, sql) for v, sql in migrations("postgis") if v > self.schema_version()]
+        for version, sql in pending:
+            with self._transaction() as conn:
+                conn.execute(_MIGRATION_LOCK)
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint)"
+                )
+                # another worker may have applied it while we waited for the lock
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (version,)).fetchone():
+                    continue
+                conn.execute(sql)  # several statements, no parameters: sent as one simple query
+                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (version, now_s()))
+        return self.schema_version()
+
+    def schema_version(self) -> int:
+        with self._transaction() as conn:
+            if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,):
+                return 0
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0]) if row else 0
+
+    # incidents --------------------------------------------------------------------------------------------
+    def write_incidents(self, frame: pd.DataFrame) -> WriteResult:
+        if frame.empty:
+            return WriteResult()
+        frame, superseded = last_per_key(frame)
+        rows = rows_from_frame(whole_seconds(frame))
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.execute(_CREATE_BATCH)
+            with cur.copy(_COPY_BATCH) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            # Writers take rev in commit order: a reader polling since_rev=v can never miss a batch that got
+            # a smaller rev but committed later. Readers are not blocked (they take ACCESS SHARE).
+            cur.execute("LOCK TABLE incidents IN SHARE ROW EXCLUSIVE MODE")
+            rev = cur.execute("SELECT nextval('incidents_rev_seq')").fetchone()[0]  # type: ignore[index]
+            inserted, updated = cur.execute(_UPSERT, {"rev": rev}).fetchone()  # type: ignore[misc]
+        return WriteResult(inserted=inserted, updated=updated, unchanged=len(rows) + superseded - inserted - updated)
+
+    def incidents(self, query: IncidentQuery) -> pd.DataFrame:
+        where, params = where_from_query(query, "%s")
+        sql = f"SELECT {', '.join(READ_COLUMNS)} FROM incidents{where} ORDER BY received_at DESC, id DESC"
+        if query.limit is not None:
+            sql += f" LIMIT {int(query.limit)}"
+        return frame_from_rows(self._query(sql, params), READ_COLUMNS)
+
+    def count_incidents(self, query: IncidentQuery = IncidentQuery()) -> int:
+        where, params = where_from_query(query, "%s")
+        return int(self._query(f"SELECT count(*) FROM incidents{where}", params)[0][0])
+
+    def count_by(self, column: str, query: IncidentQuery = IncidentQuery()) -> dict[str, int]:
+        column = check_groupable(column)
+        where, params = where_from_query(query, "%s")
+        rows = self._query(f"SELECT coalesce({column}, ''), count(*) FROM incidents{where} GROUP BY 1", params)
+        return {k: int(n) for k, n in rows}
+
+    def data_version(self) -> int:
+        # max(rev) over rows, not the sequence: a batch that changed nothing leaves the version alone
+        return int(self._query("SELECT coalesce(max(rev), 0) FROM incidents")[0][0])
+
+    # responders -------------------------------------------------------------------------------------------
+    def upsert_units(self, units: Sequence[Unit]) -> int:
+        now = now_s()
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO units (device_id, name, agency, kind, status, simulated, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, "
+                "agency = excluded.agency, kind = excluded.kind, status = excluded.status, "
+                "simulated = excluded.simulated, updated_at = excluded.updated_at",
+                [(u.device_id, u.name, u.agency, str(u.kind), str(u.status), bool(u.simulated), now) for u in units],
+            )
+        return len(units)
+
+    def units(self) -> pd.DataFrame:
+        cols = ("device_id", "name", "agency", "kind", "status", "simulated", "updated_at")
+        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM units ORDER BY device_id"), cols)
+
+    def write_positions(self, positions: Sequence[ResponderPosition]) -> int:
+        rows = [
+            (p.device_id, int(p.recorded_at.timestamp()), p.lat, p.lon, p.source, p.speed_kmh, p.bearing,
+             p.accuracy_m, p.battery, bool(p.simulated))
+            for p in positions
+        ]
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) VALUES ({', '.join(['%s'] * 10)})", rows
+            )
+        return len(rows)
+
+    def latest_positions(self) -> pd.DataFrame:
+        cols = ", ".join(_POSITION_COLUMNS)
+        sql = (  # walks positions_device_time; id breaks ties between fixes of the same second
+            f"SELECT DISTINCT ON (device_id) {cols} FROM positions ORDER BY device_id, recorded_at DESC, id DESC"
+        )
+        return frame_from_rows(self._query(sql), _POSITION_COLUMNS)
+
+    # coverage ---------------------------------------------------------------------------------------------
+    def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:
+        now = now_s()
+        rows = [
+            (m.kode_desa, m.h3, str(m.status), m.surveyed_on, m.operators, m.evidence, m.author, bool(m.simulated),
+             now)
+            for m in marks
+        ]
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO coverage_marks ({', '.join(_MARK_COLUMNS)}, created_at) "
+                f"VALUES ({', '.join(['%s'] * 9)})",
+                rows,
+            )
+        return len(rows)
+
+    def coverage_marks(self, current_only: bool = True) -> pd.DataFrame:
+        cols = ("id", *_MARK_COLUMNS, "created_at")
+        source = "coverage_marks"
+        if current_only:  # the newest mark of each desa is its current status
+            source = "(SELECT DISTINCT ON (kode_desa) * FROM coverage_marks ORDER BY kode_desa, id DESC) AS current"
+        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM {source} ORDER BY id"), cols)
+
+    # bookkeeping ------------------------------------------------------------------------------------------
+    def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:
+        import json
+
+        now = now_s()
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO rejects (batch, row_number, reason, original, created_at) VALUES (%s, %s, %s, %s, %s)",
+                [(batch, r.get("row_number"), r["reason"],
+                  json.dumps(r.get("original", {}), ensure_ascii=False, default=str), now) for r in rows],
+            )
+        return len(rows)
+
+    def rejects(self, batch: str | None = None) -> pd.DataFrame:
+        cols = ("id", "batch", "row_number", "reason", "original", "created_at")
+        sql = f"SELECT {', '.join(cols)} FROM rejects"
+        params: list[Any] = []
+        if batch is not None:
+            sql += " WHERE batch = %s"
+            params.append(batch)
+        return frame_from_rows(self._query(sql + " ORDER BY id", params), cols)  # psycopg parses json already
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = %s", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._execute(
+            "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Session settings for every pooled connection; must leave the connection idle (the pool checks)."""
+    # JIT compiles a plan in 50-150 ms: more than the whole 30-day count_by it would speed up (bench target 200 ms).
+    conn.execute("SET jit = off")
+    conn.commit()

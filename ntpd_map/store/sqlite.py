@@ -1,0 +1,252 @@
+"""The embedded store: one SQLite file in WAL mode, a connection per thread, a busy timeout for writers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ntpd_map.domain import INCIDENT_COLUMNS
+from ntpd_map.store._common import (
+    READ_COLUMNS,
+    UPDATABLE,
+    check_groupable,
+    frame_from_rows,
+    now_s,
+    rows_from_frame,
+    where_from_query,
+)
+from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ntpd_map.domain import CoverageMark, ResponderPosition, Unit
+
+_UPSERT = (
+    f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}, rev) "
+    f"VALUES ({', '.join('?' * (len(INCIDENT_COLUMNS) + 1))}) "
+    "ON CONFLICT (source, external_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in (*UPDATABLE, "rev"))
+    + f" WHERE ({', '.join('incidents.' + c for c in UPDATABLE)}) IS NOT "
+    f"({', '.join('excluded.' + c for c in UPDATABLE)})"
+)
+_POSITION_COLUMNS = (
+    "device_id", "recorded_at", "lat", "lon", "source", "speed_kmh", "bearing", "accuracy_m", "battery", "simulated",
+)
+_MARK_COLUMNS = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evidence", "author", "simulated")
+
+
+class SQLiteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+
+    # connections ----------------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+                conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def ping(self) -> None:
+        self._query("SELECT 1")
+
+    # schema -----------------------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        conn = self._conn()
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)")
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, sql in migrations("sqlite"):
+            if version in done:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in sql.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, now_s()))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return self.schema_version()
+
+    def schema_version(self) -> int:
+        try:
+            rows = self._query("SELECT max(version) FROM schema_migrations")
+        except StoreUnavailable:
+            return 0
+        return int(rows[0][0] or 0)
+
+    # incidents --------------------------------------------------------------------------------------------
+    def write_incidents(self, frame: pd.DataFrame) -> WriteResult:
+        if frame.empty:
+            return WriteResult()
+        rows = rows_from_frame(frame)
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rev = self._next_rev(conn)
+                before_max = conn.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0]
+                changes_before = conn.total_changes
+                conn.executemany(_UPSERT, [(*r, rev) for r in rows])
+                changed = conn.total_changes - changes_before
+                inserted = conn.execute("SELECT count(*) FROM incidents WHERE id > ?", (before_max,)).fetchone()[0]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+        return WriteResult(inserted=inserted, updated=changed - inserted, unchanged=len(rows) - changed)
+
+    @staticmethod
+    def _next_rev(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('rev', '1') "
+                     "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0])
+
+    def incidents(self, query: IncidentQuery) -> pd.DataFrame:
+        where, params = where_from_query(query)
+        sql = f"SELECT {', '.join(READ_COLUMNS)} FROM incidents{where} ORDER BY received_at DESC, id DESC"
+        if query.limit is not None:
+            sql += f" LIMIT {int(query.limit)}"
+        return frame_from_rows(self._query(sql, params), READ_COLUMNS)
+
+    def count_incidents(self, query: IncidentQuery = IncidentQuery()) -> int:
+        where, params = where_from_query(query)
+        return int(self._query(f"SELECT count(*) FROM incidents{where}", params)[0][0])
+
+    def count_by(self, column: str, query: IncidentQuery = IncidentQuery()) -> dict[str, int]:
+        column = check_groupable(column)
+        where, params = where_from_query(query)
+        rows = self._query(f"SELECT coalesce({column}, ''), count(*) FROM incidents{where} GROUP BY 1", params)
+        return {k: int(n) for k, n in rows}
+
+    def data_version(self) -> int:
+        # max(rev) over rows, not the counter: a batch that changed nothing leaves the version alone
+        return int(self._query("SELECT coalesce(max(rev), 0) FROM incidents")[0][0])
+
+    # responders -------------------------------------------------------------------------------------------
+    def upsert_units(self, units: Sequence[Unit]) -> int:
+        now = now_s()
+        self._conn().executemany(
+            "INSERT INTO units (device_id, name, agency, kind, status, simulated, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, "
+            "agency = excluded.agency, kind = excluded.kind, status = excluded.status, "
+            "simulated = excluded.simulated, updated_at = excluded.updated_at",
+            [(u.device_id, u.name, u.agency, str(u.kind), str(u.status), int(u.simulated), now) for u in units],
+        )
+        return len(units)
+
+    def units(self) -> pd.DataFrame:
+        cols = ("device_id", "name", "agency", "kind", "status", "simulated", "updated_at")
+        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM units ORDER BY device_id"), cols)
+
+    def write_positions(self, positions: Sequence[ResponderPosition]) -> int:
+        rows = [
+            (p.device_id, int(p.recorded_at.timestamp()), p.lat, p.lon, p.source, p.speed_kmh, p.bearing,
+             p.accuracy_m, p.battery, int(p.simulated))
+            for p in positions
+        ]
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) VALUES ({', '.join('?' * 10)})", rows
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return len(rows)
+
+    def latest_positions(self) -> pd.DataFrame:
+        cols = ", ".join(f"p.{c}" for c in _POSITION_COLUMNS)
+        sql = (
+            f"SELECT {cols} FROM positions p JOIN (SELECT device_id, max(recorded_at) AS t FROM positions "
+            "GROUP BY device_id) m ON p.device_id = m.device_id AND p.recorded_at = m.t "
+            "GROUP BY p.device_id ORDER BY p.device_id"
+        )
+        return frame_from_rows(self._query(sql), _POSITION_COLUMNS)
+
+    # coverage ---------------------------------------------------------------------------------------------
+    def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:
+        now = now_s()
+        rows = [
+            (m.kode_desa, m.h3, str(m.status), m.surveyed_on, m.operators, m.evidence, m.author, int(m.simulated), now)
+            for m in marks
+        ]
+        self._conn().executemany(
+            f"INSERT INTO coverage_marks ({', '.join(_MARK_COLUMNS)}, created_at) VALUES ({', '.join('?' * 9)})",
+            rows,
+        )
+        return len(rows)
+
+    def coverage_marks(self, current_only: bool = True) -> pd.DataFrame:
+        cols = ("id", *_MARK_COLUMNS, "created_at")
+        sql = f"SELECT {', '.join(cols)} FROM coverage_marks"
+        if current_only:
+            sql += " WHERE id IN (SELECT max(id) FROM coverage_marks GROUP BY kode_desa)"
+        return frame_from_rows(self._query(sql + " ORDER BY id"), cols)
+
+    # bookkeeping ------------------------------------------------------------------------------------------
+    def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:
+        now = now_s()
+        self._conn().executemany(
+            "INSERT INTO rejects (batch, row_number, reason, original, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(batch, r.get("row_number"), r["reason"], json.dumps(r.get("original", {}), ensure_ascii=False,
+                                                                   default=str), now) for r in rows],
+        )
+        return len(rows)
+
+    def rejects(self, batch: str | None = None) -> pd.DataFrame:
+        cols = ("id", "batch", "row_number", "reason", "original", "created_at")
+        sql = f"SELECT {', '.join(cols)} FROM rejects"
+        params: list[Any] = []
+        if batch is not None:
+            sql += " WHERE batch = ?"
+            params.append(batch)
+        frame = frame_from_rows(self._query(sql + " ORDER BY id", params), cols)
+        frame["original"] = [json.loads(v) for v in frame["original"]]
+        return frame
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn().execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
