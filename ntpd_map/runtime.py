@@ -59,6 +59,21 @@ class Runtime:
             cache_path=self.settings.boundaries_dir / f"locator_{region.code}.npz",
         )
 
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """Kemendagri code -> name for every kecamatan and desa of the region."""
+        region = self.region
+        names = dict(zip(region.kecamatan["kode"], region.kecamatan["nama"], strict=True))
+        names.update(zip(region.desa["kode"], region.desa["nama"], strict=True))
+        return names
+
+    @property
+    def zone(self) -> str:
+        """WIB, WITA or WIT: the abbreviation shown next to every time."""
+        from ntpd_map.views import zone_label
+
+        return zone_label(self.settings.tz)
+
     def ensure_scenario(self) -> dict[str, Any] | None:
         """Load the labelled simulation when the store is empty and NTPD_SIMULATE=auto (issue 2/3)."""
         if self.settings.get("NTPD_SIMULATE") != "auto":

@@ -1,0 +1,1 @@
+"""Callbacks by concern, each module with register(app, ...)."""

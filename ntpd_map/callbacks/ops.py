@@ -1,0 +1,223 @@
+"""Operations page callbacks: filters and the live refresh of incidents, counters and the list.
+
+A refresh asks the store for its data version first. Nothing new: the callback sends nothing (204). New rows
+only: they are appended to the map with a Patch. Updated rows, changed filters or a window that slid for
+five minutes: the layer is sent again. The view re-fits only when the filters change, or when a new incident
+lies outside the current view, and never while the view is locked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ntpd_map import ids
+from ntpd_map.i18n import t
+from ntpd_map.store.base import IncidentQuery, StoreUnavailable
+from ntpd_map.views import duration_text, headline, list_rows, local_time, window_bounds
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from layers.base import Layer
+    from ntpd_map.runtime import Runtime
+
+FULL_REFRESH_S = 300
+
+
+def query_from_filters(
+    window: str | None, start_date: str | None, end_date: str | None, call_types: list[str] | None,
+    categories: list[str] | None, outcomes: list[str] | None, agencies: list[str] | None,
+    kecamatan: list[str] | None, now: int, tz: str,
+) -> IncidentQuery:
+    start, end = window_bounds(window or "24h", now, start_date, end_date, tz)
+    return IncidentQuery(
+        start=start, end=end, call_types=tuple(call_types or ()), categories=tuple(categories or ()),
+        outcomes=tuple(outcomes or ()), agency_kinds=tuple(agencies or ()), kode_kec=tuple(kecamatan or ()),
+    )
+
+
+def bounds_of(features: list[dict[str, Any]]) -> list[list[float]] | None:
+    if not features:
+        return None
+    lons = [f["geometry"]["coordinates"][0] for f in features]
+    lats = [f["geometry"]["coordinates"][1] for f in features]
+    pad = 0.01
+    return [[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]]
+
+
+def outside(features: list[dict[str, Any]], view: list[list[float]] | None) -> bool:
+    if not view:
+        return True
+    (south, west), (north, east) = view
+    return any(not (south <= f["geometry"]["coordinates"][1] <= north and west <= f["geometry"]["coordinates"][0]
+                    <= east) for f in features)
+
+
+def fit(bounds: list[list[float]]) -> dict[str, Any]:
+    return {"bounds": bounds, "transition": "flyToBounds", "options": {"padding": [20, 20], "duration": 0.5}}
+
+
+def counters(frame: Any, now: int, lang: str) -> list[Any]:
+    from dash import html
+
+    h = headline(frame, now)
+    items = [
+        (t("calls", lang), f"{h.calls:,}".replace(",", ".")),
+        (t("genuine", lang), str(h.genuine)),
+        (t("noise_share", lang), f"{100 * h.noise_share:.0f}%"),
+        (t("open_incidents", lang), str(h.open)),
+        (t("oldest_open", lang), duration_text(h.oldest_open_s, lang)),
+    ]
+    return [html.Div([html.B(value, id=f"counter-{i}"), html.Span(label)], className="counter")
+            for i, (label, value) in enumerate(items)]
+
+
+def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
+    from dash import Input, Output, Patch, State, callback_context, no_update
+    from dash.exceptions import PreventUpdate
+
+    from layers.base import LayerContext, View, layer_id
+    from layers.incidents import features_from_incidents
+    from ntpd_map.ui.common import region_bounds
+
+    has_responders = any(layer.key == "responders" for layer in layers)
+    responders = next((layer for layer in layers if layer.key == "responders"), None)
+
+    @app.callback(
+        Output(layer_id("incidents"), "data"),
+        Output(ids.COUNTERS, "children"),
+        Output(ids.LIST, "data"),
+        Output(ids.SYNC, "data"),
+        Output(ids.STATUS, "children"),
+        Output(ids.DOWN_BANNER, "children"),
+        Output(ids.MAP, "viewport"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.WINDOW, "value"),
+        Input(ids.CUSTOM_RANGE, "start_date"),
+        Input(ids.CUSTOM_RANGE, "end_date"),
+        Input(ids.CALL_TYPES, "value"),
+        Input(ids.CATEGORIES, "value"),
+        Input(ids.OUTCOMES, "value"),
+        Input(ids.AGENCIES, "value"),
+        Input(ids.KECAMATAN, "value"),
+        State(ids.SYNC, "data"),
+        State(ids.LOCK, "value"),
+        State(ids.MAP, "bounds"),
+        State("ops-config", "data"),
+    )
+    def refresh(_tick: Any, window: str, start_date: str | None, end_date: str | None, call_types: list[str],
+                categories: list[str], outcomes: list[str], agencies: list[str], kecamatan: list[str],
+                sync: dict[str, Any] | None, lock: list[str] | None, view: Any, config: dict[str, Any]) -> tuple:
+        sync = dict(sync or {})
+        lang = (config or {}).get("lang", runtime.settings.lang)
+        tz = runtime.settings.tz
+        now = int(time.time())
+        query = query_from_filters(window, start_date, end_date, call_types, categories, outcomes, agencies,
+                                   kecamatan, now, tz)
+        key = hashlib.sha1(json.dumps([window, start_date, end_date, call_types, categories, outcomes, agencies,
+                                       kecamatan]).encode()).hexdigest()
+        ticked = callback_context.triggered_id == ids.TICK
+        store = runtime.store
+        try:
+            version = store.data_version()
+            if (ticked and sync.get("key") == key and sync.get("version") == version and not sync.get("down")
+                    and now - sync.get("full_at", 0) < FULL_REFRESH_S):
+                raise PreventUpdate  # idle: nothing goes over the wire
+            frame = store.incidents(query)
+            changed = None
+            if ticked and sync.get("key") == key and sync.get("version") is not None:
+                changed = store.incidents(replace(query, since_rev=sync["version"]))
+        except StoreUnavailable:
+            last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
+            sync["down"] = True
+            return (no_update, no_update, no_update, sync, no_update, t("store_down", lang, time=last), no_update)
+
+        ctx = LayerContext(runtime, lang)
+        full = (changed is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
+                or bool((changed["id"] <= sync.get("max_id", 0)).any()))
+        bounds: Any = no_update
+        locked = bool(lock)
+        if full:
+            features = features_from_incidents(frame, runtime.names, tz)
+            data: Any = {"type": "FeatureCollection", "features": features}
+            if not locked and sync.get("key") != key:
+                bounds = fit(bounds_of(features) or region_bounds(ctx))
+            sync["full_at"] = now
+        else:
+            new_features = features_from_incidents(changed, runtime.names, tz)
+            data = Patch()
+            data["features"].extend(new_features)
+            if not locked and new_features and outside(new_features, view):
+                bounds = fit(bounds_of(features_from_incidents(frame, runtime.names, tz)) or region_bounds(ctx))
+        rows = list_rows(frame, runtime.names, tz, lang)
+        geo = frame.set_index("id")[["lat", "lon", "call_type"]]
+        for row in rows:
+            lat, lon, call_type = geo.loc[row["id"]]
+            row.update(lat=None if lat != lat else float(lat), lon=None if lon != lon else float(lon),
+                       is_genuine="1" if call_type == "genuine" else "0")
+        sync.update(key=key, version=version, max_id=int(frame["id"].max()) if len(frame) else sync.get("max_id", 0),
+                    ok_at=now, down=False)
+        status = f"{t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {ctx.runtime.zone}"
+        return data, counters(frame, now, lang), rows, sync, status, "", bounds
+
+    @app.callback(
+        Output(ids.MAP, "viewport", allow_duplicate=True),
+        Output(layer_id("incidents"), "hideout"),
+        Input(ids.LIST, "active_cell"),
+        State(ids.LIST, "data"),
+        prevent_initial_call=True,
+    )
+    def select(active_cell: dict[str, Any] | None, rows: list[dict[str, Any]]) -> tuple:
+        if not active_cell or not rows or active_cell.get("row") is None or active_cell["row"] >= len(rows):
+            raise PreventUpdate
+        row = rows[active_cell["row"]]
+        hideout = Patch()
+        hideout["selected"] = row["id"]
+        if row.get("lat") is None:
+            return no_update, hideout
+        return {"center": [row["lat"], row["lon"]], "zoom": 15, "transition": "flyTo"}, hideout
+
+    if has_responders and responders is not None:
+
+        @app.callback(
+            Output(layer_id("responders"), "data"),
+            Output(ids.RESPONDER_SIG, "data"),
+            Input(ids.TICK, "n_intervals"),
+            State(ids.RESPONDER_SIG, "data"),
+        )
+        def refresh_responders(_tick: Any, signature: str | None) -> tuple:
+            now = int(time.time())
+            try:
+                data = responders.data(LayerContext(runtime), View(IncidentQuery(), now))
+            except StoreUnavailable as exc:
+                raise PreventUpdate from exc
+            # ages move every second; compare what is drawn: positions, status, stale flag, age in minutes
+            drawn = [(f["geometry"]["coordinates"], f["properties"]["status"], f["properties"]["stale"],
+                      f["properties"]["age_s"] // 60 if f["properties"]["stale"] else 0) for f in data["features"]]
+            new_sig = hashlib.sha1(json.dumps(drawn).encode()).hexdigest()
+            if new_sig == signature:
+                raise PreventUpdate
+            return data, new_sig
+
+    app.clientside_callback(
+        """function(zoom, hideout) {
+            if (!hideout) { return window.dash_clientside.no_update; }
+            return Object.assign({}, hideout, {zoom: zoom || 0});
+        }""",
+        Output(layer_id("desa"), "hideout"),
+        Input(ids.MAP, "zoom"),
+        State(layer_id("desa"), "hideout"),
+    )
+
+    app.clientside_callback(
+        """function(_n, config) {
+            return window.ntpdClock ? window.ntpdClock(config) : "";
+        }""",
+        Output(ids.CLOCK, "children"),
+        Input(ids.TICK, "n_intervals"),
+        State("ops-config", "data"),
+    )

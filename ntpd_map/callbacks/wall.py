@@ -1,0 +1,116 @@
+"""Wall display callbacks: refresh when the data changes, rotate panels, keep the last good view on faults."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ntpd_map import ids
+from ntpd_map.i18n import t
+from ntpd_map.store.base import IncidentQuery, StoreUnavailable
+from ntpd_map.views import duration_text, headline, local_time
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from dash import Dash
+
+    from layers.base import Layer
+    from ntpd_map.runtime import Runtime
+
+DAY = 86400
+FULL_REFRESH_S = 300
+
+
+def kecamatan_rows(frame_24h: pd.DataFrame, frame_7d: pd.DataFrame, names: dict[str, str],
+                   kecamatan: list[str], limit: int = 12) -> list[dict[str, Any]]:
+    """Per kecamatan: genuine and all calls in 24 h, genuine in 7 days; busiest first. Every kecamatan is
+    counted; the wall shows the top rows."""
+    g24 = frame_24h[frame_24h["call_type"] == "genuine"]["kode_kec"].value_counts()
+    c24 = frame_24h["kode_kec"].value_counts()
+    g7 = frame_7d[frame_7d["call_type"] == "genuine"]["kode_kec"].value_counts()
+    rows = [{"kode": k, "nama": names.get(k, k), "genuine_24h": int(g24.get(k, 0)), "calls_24h": int(c24.get(k, 0)),
+             "genuine_7d": int(g7.get(k, 0))} for k in kecamatan]
+    rows.sort(key=lambda r: (-r["genuine_24h"], -r["genuine_7d"], -r["calls_24h"], r["nama"]))
+    return rows[:limit]
+
+
+def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
+    from dash import Input, Output, State, html, no_update
+    from dash.exceptions import PreventUpdate
+
+    from layers.base import LayerContext, View, layer_id
+    from layers.incidents import features_from_incidents
+
+    responders = next((layer for layer in layers if layer.key == "responders"), None)
+
+    @app.callback(
+        Output(layer_id("incidents"), "data", allow_duplicate=True),
+        Output(layer_id("responders"), "data", allow_duplicate=True),
+        Output(ids.WALL_COUNTERS, "children"),
+        Output(ids.WALL_TABLE, "children"),
+        Output(ids.WALL_SYNC, "data"),
+        Output(ids.WALL_DOWN, "children"),
+        Input(ids.WALL_TICK, "n_intervals"),
+        State(ids.WALL_SYNC, "data"),
+        State("wall-config", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def refresh_wall(_tick: Any, sync: dict[str, Any] | None, config: dict[str, Any]) -> tuple:
+        sync = dict(sync or {})
+        lang = (config or {}).get("lang", runtime.settings.lang)
+        tz = runtime.settings.tz
+        now = int(time.time())
+        store = runtime.store
+        try:
+            version = store.data_version()
+            # positions move without incident changes: the wall redraws at least every minute
+            if (sync.get("version") == version and not sync.get("down") and now - sync.get("full_at", 0) < 60):
+                raise PreventUpdate
+            frame_7d = store.incidents(IncidentQuery(start=now - 7 * DAY, end=now + 1))
+            ctx = LayerContext(runtime, lang, wall=True)
+            responder_data = responders.data(ctx, View(IncidentQuery(), now)) if responders else no_update
+        except StoreUnavailable:
+            sync["down"] = True
+            last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
+            return no_update, no_update, no_update, no_update, sync, t("store_down", lang, time=last)
+        frame_24h = frame_7d[frame_7d["received_at"] >= now - DAY]
+        h = headline(frame_24h, now)
+        counters = [
+            (t("calls", lang), f"{h.calls:,}".replace(",", "."), False),
+            (t("genuine", lang), str(h.genuine), False),
+            (t("open_incidents", lang), str(h.open), h.open > 0),
+            (t("noise_share", lang), f"{100 * h.noise_share:.0f}%", False),
+            (t("oldest_open", lang), duration_text(h.oldest_open_s, lang), (h.oldest_open_s or 0) > 3600),
+        ]
+        counter_divs = [html.Div([html.B(v), html.Span(label)], className="wall-counter" + (" alert" if alert else ""))
+                        for label, v, alert in counters]
+        rows = kecamatan_rows(frame_24h, frame_7d, runtime.names, list(runtime.region.kecamatan["kode"]))
+        top = max([r["genuine_7d"] for r in rows] + [1])
+        table = html.Table([
+            html.Thead(html.Tr([html.Th(t("kecamatan", lang)), html.Th(f"{t('genuine', lang)} 24h"),
+                                html.Th(f"{t('calls', lang)} 24h"), html.Th(f"{t('genuine', lang)} 7d")])),
+            html.Tbody([html.Tr([
+                html.Td(r["nama"]), html.Td(r["genuine_24h"], className="num"), html.Td(r["calls_24h"], className="num"),
+                html.Td([html.Span(className="bar", style={"width": f"{int(300 * r['genuine_7d'] / top)}px"}),
+                         f" {r['genuine_7d']}"]),
+            ]) for r in rows]),
+        ], className="wall-table")
+        data = {"type": "FeatureCollection", "features": features_from_incidents(frame_24h, runtime.names, tz, wall=True)}
+        sync.update(version=version, ok_at=now, full_at=now, down=False)
+        return data, responder_data, counter_divs, table, sync, ""
+
+    app.clientside_callback(
+        """function(n) {
+            var showMap = ((n || 0) % 2) === 0;
+            return [showMap ? "wall-panel" : "wall-panel wall-hidden", showMap ? "wall-panel wall-hidden" : "wall-panel"];
+        }""",
+        Output(ids.WALL_PANEL_MAP, "className"),
+        Output(ids.WALL_PANEL_TABLE, "className"),
+        Input(ids.WALL_ROTATE, "n_intervals"),
+    )
+    app.clientside_callback(
+        """function(_n, config) { return window.ntpdClock ? window.ntpdClock(config) : ""; }""",
+        Output(ids.WALL_CLOCK, "children"),
+        Input(ids.WALL_TICK, "n_intervals"),
+        State("wall-config", "data"),
+    )

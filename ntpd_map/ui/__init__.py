@@ -1,0 +1,1 @@
+"""Page layouts as functions (def layout(...)), one module a page."""

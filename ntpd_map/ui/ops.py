@@ -1,0 +1,93 @@
+"""The operations page: filters on the left, the map in the middle, counters and the incident list right."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ntpd_map import ids
+from ntpd_map.domain import AgencyKind, Category, CallType, Outcome
+from ntpd_map.i18n import t
+from ntpd_map.ui.common import leaflet_map, legend, simulation_banner
+
+if TYPE_CHECKING:
+    from dash.development.base_component import Component
+
+    from layers.base import Layer, LayerContext
+
+WINDOW_CHOICES = ("1h", "6h", "24h", "7d", "30d", "custom")
+
+
+def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
+    from dash import dash_table, dcc, html
+
+    lang = ctx.lang
+    region = ctx.runtime.region
+    kec_options = [{"label": n, "value": k} for k, n in
+                   sorted(zip(region.kecamatan["kode"], region.kecamatan["nama"], strict=True), key=lambda x: x[1])]
+    other_lang = "en" if lang == "id" else "id"
+    filters = html.Div([
+        html.Label(t("window", lang), className="group"),
+        dcc.RadioItems(id=ids.WINDOW, value="24h",
+                       options=[{"label": t(f"w_{w}", lang), "value": w} for w in WINDOW_CHOICES]),
+        dcc.DatePickerRange(id=ids.CUSTOM_RANGE, display_format="DD/MM/YYYY", clearable=True,
+                            start_date_placeholder_text=t("from", lang), end_date_placeholder_text=t("to", lang)),
+        html.Label(t("call_type", lang), className="group"),
+        dcc.Checklist(id=ids.CALL_TYPES, value=[],
+                      options=[{"label": c.label(lang), "value": str(c)} for c in CallType]),
+        html.Label(t("category", lang), className="group"),
+        dcc.Dropdown(id=ids.CATEGORIES, multi=True, placeholder=t("all", lang),
+                     options=[{"label": c.label(lang), "value": str(c)} for c in Category]),
+        html.Label(t("outcome", lang), className="group"),
+        dcc.Dropdown(id=ids.OUTCOMES, multi=True, placeholder=t("all", lang),
+                     options=[{"label": o.label(lang), "value": str(o)} for o in Outcome]),
+        html.Label(t("agency", lang), className="group"),
+        dcc.Dropdown(id=ids.AGENCIES, multi=True, placeholder=t("all", lang),
+                     options=[{"label": a.label(lang), "value": str(a)} for a in AgencyKind]),
+        html.Label(t("kecamatan", lang), className="group"),
+        dcc.Dropdown(id=ids.KECAMATAN, multi=True, placeholder=t("all", lang), options=kec_options),
+        html.Label(" ", className="group"),
+        dcc.Checklist(id=ids.LOCK, value=[], options=[{"label": t("lock_view", lang), "value": "lock"}]),
+    ], className="filters")
+
+    table = dash_table.DataTable(
+        id=ids.LIST,
+        columns=[{"name": t(k, lang), "id": k} for k in ("time", "call_type", "category", "outcome", "kecamatan",
+                                                          "desa", "agency")],
+        data=[],
+        page_action="none",
+        fixed_rows={"headers": True},
+        style_table={"height": "100%", "overflowY": "auto"},
+        style_cell={"fontSize": 12, "textAlign": "left", "padding": "3px", "whiteSpace": "normal",
+                    "fontFamily": "inherit", "maxWidth": 120},
+        style_header={"fontWeight": "bold"},
+        style_data_conditional=[
+            {"if": {"filter_query": '{is_genuine} = "1"'}, "fontWeight": "bold"},
+            {"if": {"state": "active"}, "backgroundColor": "#fef9c3", "border": "1px solid #facc15"},
+        ],
+        cell_selectable=True,
+    )
+    return html.Div([
+        html.Div([
+            html.H1(f"{t('app_title', lang)} - {region.name}"),
+            simulation_banner(ctx),
+            html.A(t("language", lang), href=f"/?lang={other_lang}"),
+            html.A("Wall", href=f"/wall?lang={lang}"),
+            html.Span(id=ids.CLOCK, className="clock"),
+        ], className="ops-header"),
+        filters,
+        html.Div([
+            html.Div(id=ids.DOWN_BANNER, className="down-banner"),
+            leaflet_map(ids.MAP, ctx, layers, style={"height": "calc(100vh - 50px)"}),
+            legend(ctx, layers),
+        ], className="map-wrap"),
+        html.Div([
+            html.Div(id=ids.COUNTERS, className="counters"),
+            html.Div(t("incident_list", lang), className="list-title"),
+            html.Div(table, className="incident-list"),
+            html.Div(id=ids.STATUS, className="status-line"),
+        ], className="side"),
+        dcc.Interval(id=ids.TICK, interval=ctx.runtime.settings.int("NTPD_REFRESH_SECONDS") * 1000),
+        dcc.Store(id=ids.SYNC, data={}),
+        dcc.Store(id=ids.RESPONDER_SIG, data=""),
+        dcc.Store(id="ops-config", data={"tz": ctx.runtime.settings.tz, "lang": lang}),
+    ], className="ops")

@@ -1,0 +1,109 @@
+"""What the screens show, computed without Dash: time windows, headline counters, local times, list rows.
+
+Pure functions of frames and numbers, so they are tested directly and shared by the ops page and the wall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from ntpd_map.domain import ACTIVE_OUTCOMES, LocationFlag
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+WINDOWS_S = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+NOISE = ("prank", "ghost", "dropped")
+
+
+def zone_label(tz: str) -> str:
+    from ntpd_map.geo.boundaries import zone_abbrev
+
+    try:
+        return zone_abbrev(tz)
+    except (KeyError, ValueError):
+        return tz
+
+
+def window_bounds(
+    choice: str, now: int, custom_from: str | None = None, custom_to: str | None = None, tz: str = "UTC"
+) -> tuple[int, int]:
+    """(start, end) Unix seconds of a window choice. Custom dates are the center's local dates, inclusive."""
+    if choice == "custom" and custom_from and custom_to:
+        zone = ZoneInfo(tz)
+        start = datetime.fromisoformat(custom_from[:10]).replace(tzinfo=zone)
+        end = datetime.fromisoformat(custom_to[:10]).replace(tzinfo=zone)
+        return int(start.timestamp()), int(end.timestamp()) + 86400
+    return now - WINDOWS_S.get(choice, 86400), now + 1
+
+
+def local_time(ts: int | None, tz: str, fmt: str = "%d/%m %H:%M") -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(int(ts), UTC).astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def duration_text(seconds: float | None, lang: str = "id") -> str:
+    from ntpd_map.i18n import t
+
+    if seconds is None:
+        return t("none", lang)
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} {t('minutes', lang)}"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} {t('hours', lang)} {minutes % 60} {t('minutes', lang)}"
+    return f"{minutes // 1440} {t('days', lang)}"
+
+
+@dataclass(frozen=True)
+class Headline:
+    calls: int
+    genuine: int
+    noise_share: float  # prank + ghost + dropped, of all calls (0..1)
+    open: int
+    oldest_open_s: float | None
+
+
+def headline(frame: pd.DataFrame, now: int) -> Headline:
+    """Counters for a window's incidents (a frame from Store.incidents)."""
+    calls = len(frame)
+    if not calls:
+        return Headline(0, 0, 0.0, 0, None)
+    call_type = frame["call_type"]
+    genuine = call_type == "genuine"
+    active = genuine & frame["outcome"].isin([str(o) for o in ACTIVE_OUTCOMES])
+    oldest = float(now - frame.loc[active, "received_at"].min()) if active.any() else None
+    return Headline(
+        calls=calls,
+        genuine=int(genuine.sum()),
+        noise_share=float(call_type.isin(NOISE).sum()) / calls,
+        open=int(active.sum()),
+        oldest_open_s=oldest,
+    )
+
+
+def list_rows(
+    frame: pd.DataFrame, names: dict[str, str], tz: str, lang: str, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Rows for the incident list, newest first. Never carries the caller's number or notes."""
+    from ntpd_map.i18n import vocabulary_labels
+
+    labels = vocabulary_labels(lang)
+    rows = []
+    for rec in frame.head(limit).itertuples(index=False):
+        rows.append({
+            "id": int(rec.id),
+            "time": local_time(rec.received_at, tz),
+            "call_type": labels["ct"].get(rec.call_type, rec.call_type),
+            "category": labels["cat"].get(rec.category, rec.category_label or "") if rec.category else "",
+            "outcome": labels["out"].get(rec.outcome, rec.outcome),
+            "agency": rec.agency or "",
+            "kecamatan": names.get(rec.kode_kec or "", ""),
+            "desa": names.get(rec.kode_desa or "", ""),
+            "approximate": bool(int(rec.flags) & LocationFlag.APPROXIMATE),
+        })
+    return rows
