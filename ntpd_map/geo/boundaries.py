@@ -153,7 +153,8 @@ def zone_abbrev(tz: str) -> str:
     hours = offset.total_seconds() / 3600 if offset is not None else math.nan
     if hours not in _OFFSET_ABBREV:
         raise ValueError(
-            f"time zone {tz!r} is UTC{hours:+g}, not one of Indonesia's WIB/WITA/WIT (UTC+7..+9)"
+            f"time zone {tz!r} is UTC{hours:+g}, not one of Indonesia's zones: use Asia/Jakarta (WIB), "
+            "Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
         )
     return _OFFSET_ABBREV[int(hours)]
 
@@ -162,21 +163,31 @@ def zone_abbrev(tz: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _names_from_file(path: str, size: int, mtime_ns: int) -> Mapping[str, str]:
+def _names_from_file(
+    path: str, size: int, mtime_ns: int
+) -> tuple[Mapping[str, str], tuple[DumpParseError, ...]]:
     # Keyed on size and mtime so an updated mirror is re-read; the mapping is shared, hence read-only.
     from types import MappingProxyType
 
     text = Path(path).read_text(encoding="utf-8")
     result = parse_sql_dump(text, source=WILAYAH_SQL)
-    if result.errors:
-        log.warning("%s: %d malformed tuple(s), first: %s", path, len(result.errors), result.errors[0])
-    return MappingProxyType({str(r[0]): str(r[1]) for r in result.rows if len(r) >= 2})
+    names = MappingProxyType({str(r[0]).strip(): str(r[1]) for r in result.rows if len(r) == 2})
+    bad = tuple(
+        DumpParseError(line, f"expected (kode, nama), got {len(r)} values", WILAYAH_SQL)
+        for r, line in zip(result.rows, result.lines, strict=True)
+        if len(r) != 2
+    )
+    return names, tuple(result.errors) + bad
 
 
-def _wilayah_names(source: DataSource) -> Mapping[str, str]:
+def _wilayah_names_and_errors(source: DataSource) -> tuple[Mapping[str, str], tuple[DumpParseError, ...]]:
     path = source.fetch(WILAYAH_SQL)
     st = path.stat()
     return _names_from_file(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _wilayah_names(source: DataSource) -> Mapping[str, str]:
+    return _wilayah_names_and_errors(source)[0]
 
 
 def _fold(text: str) -> str:
@@ -283,7 +294,16 @@ def resolve_region_code(
 
 @dataclass
 class Region:
-    """One region's layers (GeoDataFrames in EPSG:4326) and what was wrong in the data they came from."""
+    """One region's layers (GeoDataFrames in EPSG:4326) and what was wrong in the data they came from.
+
+    - ``kabkota``: kode, nama, kode_prov, population, area_km2, geometry_source
+      ("kecamatan_dissolved" | "upstream_kabkota"), geometry (MultiPolygon)
+    - ``kecamatan``: kode, nama, kode_kab, desa_count, geometry_source ("desa_dissolved" |
+      "upstream_kecamatan"; "desa_dissolved_partial" | "missing" only if upstream lacks the kecamatan)
+    - ``desa``: kode, nama, kode_kec, kode_kab, kind ("desa" | "kelurahan"), has_polygon, geometry_source
+      ("upstream_desa": MultiPolygon; "upstream_centroid": upstream lat/lng Point, path unusable;
+      "kecamatan_point": no upstream row, a Point inside its kecamatan), geometry
+    """
 
     code: str
     name: str
@@ -426,16 +446,16 @@ class _GapFiller:
     """Dissolves polygons and fills the holes that are gaps between them rather than enclaves.
 
     Upstream desa polygons do not tile exactly: a dissolved kecamatan of Jawa Timur has ~35 sliver holes
-    (median ~200 m2) where no desa is. A hole is kept only when desa of another kecamatan (or kab/kota)
-    cover at least half of it, i.e. when it is a real enclave.
+    (median ~200 m2) where no desa is. A hole is kept only when the polygons of other units (``neighbours``,
+    by code) cover at least half of it, i.e. when it is a real enclave (Kota Malang inside Kab. Malang).
     """
 
-    def __init__(self, desa_geoms: Mapping[str, BaseGeometry]) -> None:
+    def __init__(self, neighbours: Mapping[str, BaseGeometry]) -> None:
         import numpy as np
         import shapely
 
-        self.codes = np.array(list(desa_geoms), dtype=object)
-        self.geoms = np.array(list(desa_geoms.values()), dtype=object)
+        self.codes = np.array(list(neighbours), dtype=object)
+        self.geoms = np.array(list(neighbours.values()), dtype=object)
         self.tree = shapely.STRtree(self.geoms)
 
     def dissolve(self, geoms: Sequence[BaseGeometry], owner: str) -> BaseGeometry | None:
@@ -453,8 +473,11 @@ class _GapFiller:
             return as_multipolygon(merged)
         hole_polys = shapely.polygons([ring for _, ring in holes])
         left, right = self.tree.query(hole_polys, predicate="intersects")
-        # Desa of another unit: their codes do not start with the owner's code.
-        other = np.array([not str(c).startswith(owner + ".") for c in self.codes[right]], dtype=bool)
+        # Polygons of another unit: neither the owner itself nor below it.
+        inside = owner + "."
+        other = np.array(
+            [c != owner and not str(c).startswith(inside) for c in self.codes[right]], dtype=bool
+        )
         left, right = left[other], right[other]
         covered = np.bincount(
             left,
@@ -499,11 +522,12 @@ def _build(code_or_name: str, source: DataSource) -> Region:
     import geopandas as gpd
     from shapely.geometry import Point
 
-    names = _wilayah_names(source)
+    names, name_errors = _wilayah_names_and_errors(source)
     code = region_code_from_names(code_or_name, names)
     level = code_level(code)
     prov = code[:2]
     b = _Builder(source)
+    b.errors.extend(name_errors)
 
     def under(prefix: str, dots: int) -> list[str]:
         return sorted(c for c in names if c.count(".") == dots and c.startswith(prefix + "."))
@@ -522,11 +546,13 @@ def _build(code_or_name: str, source: DataSource) -> Region:
         if len(row) == 3 and str(row[0]) in kab_set and (luas := _float(row[2])) is not None:
             area[str(row[0])] = luas
 
-    kab_up = b.boundary_rows(f"wilayah_boundaries/db/kab/wilayah_boundaries_kab_{prov}.sql", kab_codes)
+    # Every kab/kota of the provinsi: the neighbours tell an enclave from a gap when dissolving.
+    kab_up = b.boundary_rows(f"wilayah_boundaries/db/kab/wilayah_boundaries_kab_{prov}.sql", under(prov, 1))
     kec_up = b.boundary_rows(f"wilayah_boundaries/db/kec/wilayah_boundaries_kec_{prov}.sql", kec_codes)
     b.note_strays(kab_up, [prov], 1, names)
     b.note_strays(kec_up, kab_codes, 2, names)
-    kab_poly, _ = b.shapes(kab_up)
+    province_kab_poly, _ = b.shapes(kab_up)
+    kab_poly = {k: g for k, g in province_kab_poly.items() if k in kab_set}
     kec_poly, _ = b.shapes(kec_up)
     desa_poly: dict[str, BaseGeometry] = {}
     desa_point: dict[str, tuple[float, float]] = {}
@@ -544,6 +570,7 @@ def _build(code_or_name: str, source: DataSource) -> Region:
     kab_poly = {k: as_multipolygon(g) for k, g in kab_poly.items()}
     desa_poly = {k: as_multipolygon(g) for k, g in desa_poly.items()}
     filler = _GapFiller(desa_poly)
+    kab_filler = _GapFiller({**province_kab_poly, **desa_poly}) if desa_poly else filler
 
     # Kecamatan: dissolve the desa when all of them have polygons, else the upstream polygon.
     desa_by_kec: dict[str, list[str]] = {k: [] for k in kec_codes}
@@ -592,12 +619,14 @@ def _build(code_or_name: str, source: DataSource) -> Region:
         members = [k for k in kec_codes if k[:5] == kab]
         geom = None
         if members and all(kec_how[k] == "desa_dissolved" for k in members):
-            geom, how = filler.dissolve([kec_geom[k] for k in members], kab), "kecamatan_dissolved"
+            geom, how = kab_filler.dissolve([kec_geom[k] for k in members], kab), "kecamatan_dissolved"
         if geom is None and kab in kab_poly:
             geom, how = kab_poly[kab], "upstream_kabkota"
         if geom is None:
             parts = [kec_geom[k] for k in members if _empty_or(kec_geom[k]) is not None]
-            geom, how = (filler.dissolve(parts, kab), "kecamatan_dissolved") if parts else (None, "missing")
+            geom, how = (
+                (kab_filler.dissolve(parts, kab), "kecamatan_dissolved") if parts else (None, "missing")
+            )
             b.notes.append(f"kab/kota {kab} {names[kab]}: no upstream polygon; {how}")
         if kab not in population:
             b.notes.append(f"kab/kota {kab} {names[kab]}: no population in wilayah_penduduk.sql (0 used)")
@@ -787,6 +816,6 @@ def load_region(
                 if stale is None:
                     return read_region_cache(resolved, cache_dir)
                 log.info("rebuilding region %s: %s", resolved, stale)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except Exception as exc:  # a damaged cache (any GDAL or JSON error) must only cost a rebuild
                 log.warning("region cache %s is unreadable (%s); rebuilding", gpkg, exc)
     return build_region(code, search_dirs=search_dirs, cache_dir=cache_dir, allow_download=allow_download)

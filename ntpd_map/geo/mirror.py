@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -151,6 +149,9 @@ class DataSource:
 
     def _download(self, url: str, target: Path) -> str | None:
         """Download ``url`` into ``target`` atomically; return None on success, else what went wrong."""
+        import urllib.error
+        import urllib.request  # imported here: it pulls in ssl, which the offline path never needs
+
         if not url.startswith(("https://", "http://")):
             return "not an http(s) URL"
         # The scheme is checked above; file: and custom schemes never reach urlopen.

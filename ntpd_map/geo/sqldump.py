@@ -11,12 +11,12 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import shapely
-from shapely.geometry import MultiPolygon, Polygon
-from shapely.geometry.base import BaseGeometry
+if TYPE_CHECKING:  # numpy and shapely load on first geometry, so reading codes and names stays light
+    import numpy as np
+    from shapely.geometry import MultiPolygon, Polygon
+    from shapely.geometry.base import BaseGeometry
 
 SqlValue = str | int | float | None
 
@@ -24,10 +24,12 @@ SqlValue = str | int | float | None
 # characters in C; the kel dumps hold paths of tens of kilobytes inside one string.
 _STRING = r"'([^'\\]*(?:(?:\\.|'')[^'\\]*)*)'"
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-_SKIP = r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*"
+# One whitespace character per repetition: "(?:\s+)*" backtracks exponentially on a long blank run.
+_SKIP = r"(?:\s|--[^\n]*|#[^\n]*|/\*.*?\*/)*"
 _VALUE_RE = re.compile(
     rf"{_SKIP}(?:{_STRING}|{_NUMBER}|(NULL|TRUE|FALSE)\b){_SKIP}([,)])", re.IGNORECASE | re.DOTALL
 )
+_SKIP_RE = re.compile(_SKIP, re.DOTALL)
 _OPEN_RE = re.compile(rf"{_SKIP}\(", re.DOTALL)
 _AFTER_TUPLE_RE = re.compile(rf"{_SKIP}([,;]|\Z)", re.DOTALL)
 _IDENT = r"(?:`[^`]+`|\"[^\"]+\"|[\w$.]+)"
@@ -123,8 +125,10 @@ def _parse_tuple(text: str, pos: int) -> tuple[tuple[SqlValue, ...], int] | tupl
     while True:
         m = _VALUE_RE.match(text, i)
         if m is None:
-            rest = text[i : i + 1].strip() or text[i : i + 20].strip()[:1]
-            if not values and text[i:].lstrip().startswith(")"):
+            blank = _SKIP_RE.match(text, i)
+            j = blank.end() if blank else i
+            rest = text[j : j + 12].split("\n", 1)[0]
+            if not values and rest.startswith(")"):
                 return None, "empty tuple"
             what = repr(rest) if rest else "end of text"
             return None, f"value {len(values) + 1}: expected a quoted string, a number or NULL, found {what}"
@@ -237,6 +241,8 @@ def _depth(node: Any) -> int:
 
 def _ring(coords: Any) -> np.ndarray | None:
     """A ring given as [[lat, lng], ...] as an (n, 2) lon/lat array; None when it has no area to give."""
+    import numpy as np
+
     try:
         arr = np.asarray(coords, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -261,6 +267,8 @@ def _ring(coords: Any) -> np.ndarray | None:
 
 
 def _polygon(rings: list[Any]) -> Polygon | None:
+    from shapely.geometry import Polygon
+
     arrays = [_ring(r) for r in rings]
     if arrays[0] is None:
         return None
@@ -270,6 +278,9 @@ def _polygon(rings: list[Any]) -> Polygon | None:
 
 def polygonal_part(geom: BaseGeometry) -> Polygon | MultiPolygon | None:
     """The polygons of ``geom`` (make_valid may add lines or points); None when there are none."""
+    import shapely
+    from shapely.geometry import MultiPolygon, Polygon
+
     if geom.is_empty:
         return None
     if isinstance(geom, (Polygon, MultiPolygon)):
@@ -293,6 +304,8 @@ def repair_polygon(geom: BaseGeometry) -> Polygon | MultiPolygon | None:
     "linework" method would cut their overlap out as a hole), and a ring lying outside its shell is kept as
     an island.
     """
+    import shapely
+
     if not geom.is_valid:
         geom = shapely.make_valid(geom, method="structure", keep_collapsed=False)
     return polygonal_part(geom)
@@ -304,6 +317,8 @@ def geometry_from_path(path_json: str | list[Any]) -> Polygon | MultiPolygon:
     Invalid shapes (self-intersections, bow-ties) are repaired with ``shapely.make_valid`` and only their
     polygonal parts are kept. Raises ValueError, saying what is wrong, when nothing with an area comes out.
     """
+    from shapely.geometry import MultiPolygon
+
     if isinstance(path_json, str):
         if not path_json.strip():
             raise ValueError("path is empty")

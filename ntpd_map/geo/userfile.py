@@ -1,4 +1,4 @@
-"""Boundaries a center brings itself (GeoPackage, GeoJSON, Shapefile), made to look like the upstream layers."""
+"""Boundaries a center brings itself (GeoPackage, GeoJSON, Shapefile), shaped like the upstream layers."""
 
 from __future__ import annotations
 
@@ -30,7 +30,12 @@ _LEVEL_ALIASES = {
     "kel": "desa",
     "desa/kelurahan": "desa",
 }
-_PARENTS = {"provinsi": (), "kabkota": ("kode_prov",), "kecamatan": ("kode_kab",), "desa": ("kode_kec", "kode_kab")}
+_PARENTS = {
+    "provinsi": (),
+    "kabkota": ("kode_prov",),
+    "kecamatan": ("kode_kab",),
+    "desa": ("kode_kec", "kode_kab"),
+}
 _PARENT_LEN = {"kode_prov": 2, "kode_kab": 5, "kode_kec": 8}
 _MAX_LISTED = 10
 
@@ -77,7 +82,9 @@ def boundaries_from_user_file(
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends, not one base class
-        raise ValueError(f"{path}: not a file GDAL can read as GeoPackage, GeoJSON or Shapefile ({exc})") from None
+        raise ValueError(
+            f"{path}: not a file GDAL can read as GeoPackage, GeoJSON or Shapefile ({exc})"
+        ) from None
     if layer is None and len(layers) > 1:
         names = ", ".join(str(row[0]) for row in layers)
         raise ValueError(f"{path} holds {len(layers)} layers ({names}); pass layer= to choose one")

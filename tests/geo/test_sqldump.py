@@ -71,7 +71,12 @@ def test_rows_from_sql_dump_raises_unless_errors_are_collected(cases: str) -> No
     ("text", "good", "bad_lines", "reason"),
     [
         # one tuple per line, a value that is not a value
-        ("INSERT INTO t (a,b) VALUES\n(1,'x'),\n(2,oops),\n(3,'z');", [1, 3], [3], "expected a quoted string"),
+        (
+            "INSERT INTO t (a,b) VALUES\n(1,'x'),\n(2,oops),\n(3,'z');",
+            [1, 3],
+            [3],
+            "expected a quoted string",
+        ),
         # a line cut short (no closing parenthesis): the next line is still read
         ("INSERT INTO t (a,b) VALUES\n(1,'x'),\n(2,'y',\n(3,'z');", [1, 3], [3], "expected a quoted string"),
         # everything on one line, as mysqldump writes it
@@ -103,7 +108,7 @@ _values = st.one_of(
     st.none(),
     st.integers(min_value=-(10**12), max_value=10**12),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
-    st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=30),
+    st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30),
 )
 
 
@@ -159,9 +164,7 @@ def test_multipolygon_ring_and_holes() -> None:
 
 
 def test_overlapping_multipolygon_parts_are_unioned_not_cut() -> None:
-    geom = geometry_from_path(
-        "[[[[0,0],[0,2],[2,2],[2,0],[0,0]]],[[[1,1],[1,3],[3,3],[3,1],[1,1]]]]"
-    )
+    geom = geometry_from_path("[[[[0,0],[0,2],[2,2],[2,0],[0,0]]],[[[1,1],[1,3],[3,3],[3,1],[1,1]]]]")
     assert geom.is_valid
     assert geom.area == pytest.approx(7.0)
 
@@ -191,3 +194,8 @@ def test_ring_outside_its_shell_is_kept_as_an_island() -> None:
 def test_garbage_paths_raise_clear_errors(path: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         geometry_from_path(path)
+
+
+def test_long_blank_runs_do_not_backtrack_and_errors_show_the_token() -> None:
+    result = parse_sql_dump("INSERT INTO t VALUES (1," + " " * 50_000 + "oops);")
+    assert result.errors[0].message.endswith("found 'oops);'")
