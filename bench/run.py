@@ -87,7 +87,7 @@ def run_case(backend: str, n: int, region_code: str, pg_url: str | None, baselin
     settings = Settings.from_env()
     region = Runtime(settings).region_for(region_code)
     t = time.perf_counter()
-    locator = Locator.from_desa(region.desa)  # uncached on purpose: the build time is a figure
+    locator = Locator.from_region(region)  # uncached on purpose: the build time is a figure
     index_s = time.perf_counter() - t
 
     tmp = Path(tempfile.mkdtemp(prefix="ntpd-bench-"))

@@ -53,8 +53,8 @@ class Runtime:
     def locator_for(self, region: Region) -> Locator:
         from ntpd_map.geo.locate import Locator
 
-        return Locator.from_desa(
-            region.desa,
+        return Locator.from_region(
+            region,
             tolerance_m=float(self.settings.get("NTPD_OFFSHORE_TOLERANCE_M")),
             cache_path=self.settings.boundaries_dir / f"locator_{region.code}.npz",
         )

@@ -64,3 +64,28 @@ def mirror_dirs() -> list[Path]:
     if not any((d / "wilayah_boundaries").is_dir() for d in dirs):
         missing(f"no boundary mirror in {', '.join(map(str, dirs))}")
     return dirs
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data dir per test session: boundaries and locator indexes are built once and shared."""
+    return tmp_path_factory.mktemp("ntpd-data")
+
+
+@pytest.fixture(scope="session")
+def runtime(mirror_dirs: list[Path], data_dir: Path):  # noqa: ANN201
+    """A Runtime for TTU (53.03) on a session SQLite store in a temporary data dir."""
+    from ntpd_map.config import Settings
+    from ntpd_map.runtime import Runtime
+
+    return Runtime(Settings.from_env(NTPD_DATA_DIR=str(data_dir), NTPD_REGION="53.03", NTPD_TILE_URL=""))
+
+
+@pytest.fixture(scope="session")
+def ttu(runtime):  # noqa: ANN201
+    return runtime.region
+
+
+@pytest.fixture(scope="session")
+def ttu_locator(runtime):  # noqa: ANN201
+    return runtime.locator

@@ -19,6 +19,8 @@ from ntpd_map.domain import LocationFlag
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from ntpd_map.geo.boundaries import Region
+
 #: Resolution of the stored cell; coarser ones derive from it with h3.cell_to_parent.
 H3_RES = 9
 #: Resolution of the lookup's finest cells (about 25 m edges): only points within a cell of a border
@@ -67,7 +69,7 @@ def cells_from_latlon(lat: np.ndarray, lon: np.ndarray, res: int = H3_RES) -> np
 class Locator:
     """Assigns points to the desa polygons of a region.
 
-    Build once per region (``Locator.from_desa(region.desa)``); ``locate`` is then pure array work.
+    Build once per region (``Locator.from_region(region)``); ``locate`` is then pure array work.
     """
 
     def __init__(
@@ -92,10 +94,10 @@ class Locator:
         # res-9 cells cover most of the area, so probing them first settles most points in one pass
         self._resolutions = sorted(resolutions)
         self._tree = shapely.STRtree(polygons)
-        # Snapping a point off the coast within kilometres: the nearest polygon vertex is close enough (the
-        # dumps have a vertex every few hundred metres) and point-to-point distances are ten times cheaper
-        # than point-to-polygon ones.
-        coords, owner = shapely.get_coordinates(polygons, return_index=True)
+        # Snapping a point off the coast within kilometres: the nearest boundary vertex, with the boundary
+        # segmentized to a vertex every ~200 m, is within ~100 m of the nearest edge, and point-to-point
+        # distances are ten times cheaper than point-to-polygon ones.
+        coords, owner = shapely.get_coordinates(shapely.segmentize(polygons, 0.002), return_index=True)
         self._vertex_tree = shapely.STRtree(shapely.points(coords))
         self._vertex_owner = owner.astype("int32")
         self._tolerance_deg = tolerance_m / _M_PER_DEG
@@ -117,8 +119,8 @@ class Locator:
         geoms = np.asarray(polys.geometry.values, dtype=object)
         digest = hashlib.sha256()
         digest.update(f"{LOOKUP_RES}:{_INTERIOR_MARGIN_DEG}".encode())
-        for code, wkb in zip(polys["kode"], shapely.to_wkb(geoms), strict=True):
-            digest.update(str(code).encode() + wkb)
+        for code, kec, wkb in zip(polys["kode"], polys["kode_kec"], shapely.to_wkb(geoms), strict=True):
+            digest.update(f"{code}/{kec}".encode() + wkb)
         key = digest.hexdigest()
         cached = _read_index(cache_path, key) if cache_path else None
         if cached is not None:
@@ -155,6 +157,23 @@ class Locator:
             interior_desa=all_owners[~dup],
             tolerance_m=tolerance_m,
         )
+
+    @classmethod
+    def from_region(cls, region: Region, *, tolerance_m: float = 2000.0, cache_path: Path | None = None) -> Locator:
+        """Desa polygons where upstream has them; elsewhere (most provinsi have no desa dump) the kecamatan
+        polygon, so a point still gets its kecamatan (and no desa)."""
+        import geopandas as gpd
+        import pandas as pd
+
+        desa = region.desa[region.desa.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+        units = [desa[["kode", "kode_kec", "kode_kab", "geometry"]]]
+        kec = region.kecamatan[~region.kecamatan["kode"].isin(set(desa["kode_kec"]))]
+        if len(kec):
+            units.append(gpd.GeoDataFrame(
+                {"kode": None, "kode_kec": kec["kode"].to_numpy(), "kode_kab": kec["kode_kab"].to_numpy()},
+                geometry=kec.geometry.to_numpy(), crs=region.desa.crs))
+        frame = gpd.GeoDataFrame(pd.concat(units, ignore_index=True), geometry="geometry", crs=region.desa.crs)
+        return cls.from_desa(frame, tolerance_m=tolerance_m, cache_path=cache_path)
 
     @property
     def interior_cell_count(self) -> int:

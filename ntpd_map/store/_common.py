@@ -81,17 +81,24 @@ def check_groupable(column: str) -> str:
     return column
 
 
+INT_COLUMNS = ("received_at", "dispatched_at", "arrived_at", "resolved_at", "h3", "recorded_at", "created_at")
+
+
 def frame_from_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """A frame from fetched rows. Integer columns with missing values become Int64 straight from the
+    Python ints: going through float64 would corrupt 64-bit H3 cells (2**53 is exact, they are not)."""
     import pandas as pd
 
-    frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
-    if "attrs" in frame.columns:
-        frame["attrs"] = [
-            json.loads(v) if isinstance(v, str) else (v if isinstance(v, dict) else {}) for v in frame["attrs"]
-        ]
-    if "simulated" in frame.columns:
-        frame["simulated"] = frame["simulated"].astype(bool)
-    for col in ("received_at", "dispatched_at", "arrived_at", "resolved_at", "h3"):
-        if col in frame.columns:
-            frame[col] = frame[col].astype("Int64")
-    return frame
+    rows = list(rows)
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    data: dict[str, Any] = {}
+    for name, values in zip(columns, cols, strict=True):
+        if name in INT_COLUMNS:
+            data[name] = pd.array(list(values), dtype="Int64")
+        elif name == "attrs":
+            data[name] = [json.loads(v) if isinstance(v, str) else (v if isinstance(v, dict) else {}) for v in values]
+        elif name == "simulated":
+            data[name] = pd.array([bool(v) for v in values], dtype=bool)
+        else:
+            data[name] = list(values)
+    return pd.DataFrame(data, columns=list(columns))

@@ -41,7 +41,7 @@ def frame(n: int, *, source: str = "test", start: int = T0, **overrides: object)
             "kode_desa": "53.03.06.2001",
             "kode_kec": "53.03.06" if i % 2 == 0 else "53.03.01",
             "kode_kab": "53.03",
-            "h3": BIG_H3 + i,
+            "h3": None if i == 1 else BIG_H3 + 4096 * i,  # a missing cell beside 64-bit ones
             "flags": 0,
             "dispatched_at": start + 60 * i + 120 if i % 4 == 0 else None,
             "arrived_at": None,
@@ -54,7 +54,9 @@ def frame(n: int, *, source: str = "test", start: int = T0, **overrides: object)
         }
         row.update(overrides)
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
+    out["h3"] = pd.array([r["h3"] for r in rows], dtype="Int64")  # 64-bit cells never pass through float64
+    return out
 
 
 def test_migrate_is_versioned_and_idempotent(store) -> None:
@@ -95,6 +97,8 @@ def test_round_trip_keeps_every_value(store) -> None:
     assert first["lat"] == pytest.approx(-9.45)
     assert not bool(first["simulated"])
     assert pd.isna(got.iloc[1]["category"])
+    assert pd.isna(got.iloc[1]["h3"])
+    assert int(got.iloc[3]["h3"]) == BIG_H3 + 4096 * 3  # exact: never through float64
     assert got.iloc[1]["attrs"] == {}
 
 

@@ -1,0 +1,1 @@
+"""Browser tests: the real app served from a thread, driven by headless Chromium (marker ``browser``)."""

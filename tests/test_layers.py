@@ -1,0 +1,78 @@
+"""Layers: every one follows the protocol; incident features carry no personal data (issues 3 and 8)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from layers import default_layers
+from layers.base import LayerContext
+from layers.incidents import features_from_incidents
+from layers.responders import features_from_positions
+
+
+def incident_frame() -> pd.DataFrame:
+    return pd.DataFrame([{
+        "id": 7, "received_at": 1_750_000_000, "call_type": "genuine", "category": "other", "category_label": "ular",
+        "outcome": "open", "agency": "Damkar TTU", "lat": -9.45, "lon": 124.48, "location_source": "address",
+        "kode_desa": "53.03.06.2001", "kode_kec": "53.03.06", "flags": 1, "caller_last3": "987",
+        "caller_hash": "f" * 64, "notes": "RAHASIA-PRIBADI korban", "attrs": {"nama_korban": "Budi"},
+    }, {
+        "id": 8, "received_at": 1_750_000_000, "call_type": "ghost", "category": None, "category_label": None,
+        "outcome": "resolved", "agency": None, "lat": None, "lon": None, "location_source": "unknown",
+        "kode_desa": None, "kode_kec": None, "flags": 8, "caller_last3": "123", "caller_hash": "e" * 64,
+        "notes": None, "attrs": {},
+    }])
+
+
+def test_every_layer_follows_the_protocol(runtime) -> None:
+    keys = [layer.key for layer in default_layers()]
+    assert keys == ["kabkota", "kecamatan", "desa", "incidents", "responders"]
+    ctx = LayerContext(runtime)
+    for layer in default_layers():
+        assert layer.title("id") and layer.title("en")
+        comp = layer.component(ctx)
+        assert comp.id == f"layer-{layer.key}"
+        if layer.static:
+            assert comp.url == f"/layers/{layer.key}.geojson"  # by URL, cached by the browser
+            assert not getattr(comp, "data", None)
+
+
+def test_boundary_layers_serve_every_kecamatan(runtime) -> None:
+    from layers.boundaries import KecamatanLayer
+
+    data = KecamatanLayer().data(LayerContext(runtime), None)
+    assert len(data["features"]) == 24
+    names = {f["properties"]["nama"] for f in data["features"]}
+    assert "Kota Kefamenanu" in names
+
+
+def test_incident_features_show_place_time_and_never_personal_data() -> None:
+    names = {"53.03.06.2001": "Desa A", "53.03.06": "Kota Kefamenanu"}
+    features = features_from_incidents(incident_frame(), names, "Asia/Makassar")
+    assert len(features) == 1  # the ghost call has no coordinates
+    props = features[0]["properties"]
+    assert props["t"] == "15/06/2025 23:06"  # 15:06 UTC in WITA
+    assert (props["desa"], props["kec"], props["ap"], props["lbl"]) == ("Desa A", "Kota Kefamenanu", True, "ular")
+    text = json.dumps(features)
+    for secret in ("987", "f" * 64, "RAHASIA", "Budi"):
+        assert secret not in text
+
+
+def test_wall_features_are_minimal() -> None:
+    features = features_from_incidents(incident_frame(), {}, "Asia/Makassar", wall=True)
+    assert set(features[0]["properties"]) == {"id", "t", "ct", "cat", "out"}
+
+
+def test_responders_are_stale_after_the_setting() -> None:
+    latest = pd.DataFrame([
+        {"device_id": "a", "recorded_at": 1000, "lat": -9.4, "lon": 124.5, "bearing": 90.0},
+        {"device_id": "b", "recorded_at": 1000 - 500, "lat": -9.5, "lon": 124.6, "bearing": None},
+    ])
+    units = pd.DataFrame([{"device_id": "a", "name": "Ambulans 1", "agency": "RSUD", "kind": "medical",
+                           "status": "available"}])
+    features = features_from_positions(latest, units, now=1060, stale_after_s=120)
+    a, b = (f["properties"] for f in features)
+    assert (a["unit"], a["kind"], a["age_s"], a["stale"], a["bearing"]) == ("Ambulans 1", "medical", 60, False, 90)
+    assert (b["unit"], b["kind"], b["stale"]) == ("b", "other", True)  # unknown device: shown, never hidden

@@ -1,0 +1,59 @@
+"""Counters, windows and list rows: what the screens show, computed without Dash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from ntpd_map.views import duration_text, headline, list_rows, local_time, window_bounds
+
+NOW = 1_750_000_000
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    base = {"id": 0, "received_at": NOW, "call_type": "prank", "category": None, "category_label": None,
+            "outcome": "resolved", "agency": None, "kode_kec": None, "kode_desa": None, "flags": 0,
+            "caller_last3": "987", "caller_hash": "x" * 64, "notes": "RAHASIA"}
+    return pd.DataFrame([{**base, "id": i, **r} for i, r in enumerate(rows)])
+
+
+def test_headline_counts_and_oldest_open() -> None:
+    f = frame([
+        {"call_type": "genuine", "outcome": "open", "received_at": NOW - 7200},
+        {"call_type": "genuine", "outcome": "dispatched", "received_at": NOW - 600},
+        {"call_type": "genuine", "outcome": "resolved"},
+        {"call_type": "ghost"}, {"call_type": "dropped"}, {"call_type": "info"},
+    ])
+    h = headline(f, NOW)
+    assert (h.calls, h.genuine, h.open) == (6, 3, 2)
+    assert h.noise_share == 2 / 6
+    assert h.oldest_open_s == 7200
+    assert headline(f.iloc[0:0], NOW).calls == 0
+
+
+def test_custom_window_is_local_dates_inclusive() -> None:
+    start, end = window_bounds("custom", NOW, "2025-05-01", "2025-09-30", "Asia/Makassar")
+    zone = ZoneInfo("Asia/Makassar")
+    assert start == int(datetime(2025, 5, 1, tzinfo=zone).timestamp())
+    assert end == int(datetime(2025, 10, 1, tzinfo=zone).timestamp())
+    assert window_bounds("1h", NOW) == (NOW - 3600, NOW + 1)
+
+
+def test_local_time_in_center_zone() -> None:
+    ts = int(datetime(2025, 5, 1, 0, 30, tzinfo=ZoneInfo("UTC")).timestamp())
+    assert local_time(ts, "Asia/Makassar", "%H:%M") == "08:30"  # WITA = UTC+8
+    assert local_time(ts, "Asia/Jayapura", "%H:%M") == "09:30"  # WIT = UTC+9
+    assert duration_text(125 * 60) == "2 jam 5 mnt"
+    assert duration_text(90, "en") == "1 min"
+
+
+def test_list_rows_translate_and_carry_no_personal_data() -> None:
+    f = frame([{"call_type": "genuine", "category": "fire", "kode_kec": "53.03.06", "kode_desa": "53.03.06.2001",
+                "agency": "Damkar TTU"}])
+    rows = list_rows(f, {"53.03.06": "Kota Kefamenanu", "53.03.06.2001": "Desa A"}, "Asia/Makassar", "id")
+    assert rows[0]["call_type"] == "Darurat" and rows[0]["category"] == "Kebakaran"
+    assert rows[0]["kecamatan"] == "Kota Kefamenanu" and rows[0]["desa"] == "Desa A"
+    text = repr(rows)
+    assert "987" not in text and "RAHASIA" not in text and "x" * 64 not in text
