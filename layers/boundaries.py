@@ -41,6 +41,9 @@ class _Boundary:
         frame = self.frame(ctx)
         return geojson_from_frame(frame[frame.geometry.geom_type != "Point"], self.columns)
 
+    label: str | None = None  # onEachFeature function binding a label or tooltip
+    min_zoom = 0
+
     def component(self, ctx: LayerContext) -> Component:
         import dash_leaflet as dl
 
@@ -48,9 +51,9 @@ class _Boundary:
             id=layer_id(self.key),
             url=f"/layers/{self.key}.geojson",
             style=js(self.style),
-            onEachFeature=js("boundaryLabel") if self.key == "kecamatan" else None,
-            hideout={"wall": ctx.wall, "minZoom": 0},
-            interactive=self.key != "kabkota",
+            onEachFeature=js(self.label) if self.label else None,
+            hideout={"wall": ctx.wall, "minZoom": self.min_zoom, "zoom": 0},
+            interactive=self.label is not None,
         )
 
     def legend(self, lang: str) -> list[tuple[str, str]]:
@@ -68,6 +71,7 @@ class KabKotaLayer(_Boundary):
 class KecamatanLayer(_Boundary):
     key = "kecamatan"
     style = "kecamatanStyle"
+    label = "boundaryLabel"
 
     def frame(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         return ctx.runtime.region.kecamatan
@@ -78,13 +82,8 @@ class DesaLayer(_Boundary):
 
     key = "desa"
     style = "desaStyle"
+    label = "desaTooltip"
     min_zoom = 12
 
     def frame(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         return ctx.runtime.region.desa
-
-    def component(self, ctx: LayerContext) -> Component:
-        comp = super().component(ctx)
-        comp.hideout = {"wall": ctx.wall, "minZoom": self.min_zoom, "zoom": 0}
-        comp.onEachFeature = js("desaTooltip")
-        return comp

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         __name__,
         assets_folder=str(PROJECT_ROOT / "assets"),
         title="NTPD 112",
-        update_title=None,
+        update_title="",  # the tab title never flickers to "Updating..."
         suppress_callback_exceptions=True,  # pages are rendered by the router below
         serve_locally=True,  # every script from this server: no call outside it (3T command rooms)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ntpd_map.domain import AgencyKind, Category, CallType, LocationSource, Outcome, UnitStatus
+from ntpd_map.domain import AgencyKind, CallType, Category, LocationSource, Outcome, UnitStatus
 
 STRINGS: dict[str, dict[str, str]] = {
     "app_title": {"id": "NTPD 112 - Peta Situasi", "en": "NTPD 112 - Situation Map"},

@@ -21,6 +21,8 @@ def locate_frame(frame: pd.DataFrame, locator: Locator) -> pd.DataFrame:
     Rows that already name their desa (placed at a desa centroid by ingest, flagged approximate) keep it;
     coordinates outside the region are kept as given and flagged, never moved (issue 4).
     """
+    import pandas as pd
+
     out = frame.copy()
     lat = out["lat"].to_numpy(dtype="float64", na_value=np.nan)
     lon = out["lon"].to_numpy(dtype="float64", na_value=np.nan)
@@ -33,9 +35,9 @@ def locate_frame(frame: pd.DataFrame, locator: Locator) -> pd.DataFrame:
         kec[given] = known.str.slice(0, 8).to_numpy(dtype=object)
         kab[given] = known.str.slice(0, 5).to_numpy(dtype=object)
     out["kode_desa"], out["kode_kec"], out["kode_kab"] = desa, kec, kab
-    h3 = located.h3.astype("int64")  # res-9 cells are below 2**63
-    out["h3"] = np.where(h3 == 0, None, h3)
-    out["h3"] = out["h3"].astype("Int64")
+    h3 = pd.array(located.h3.astype("int64"), dtype="Int64")  # res-9 cells are below 2**63: exact
+    h3[located.h3 == 0] = pd.NA
+    out["h3"] = h3
     flags = out["flags"].fillna(0).to_numpy(dtype="int64") if "flags" in out else np.zeros(len(out), "int64")
     new_flags = located.flags.copy()
     # a row placed by its desa name is in the region even when its centroid fell outside every polygon

@@ -33,7 +33,7 @@ def register_routes(server: Flask, runtime: Runtime, layers: list[Layer], cache:
             # cached serialized, not as Python objects: a worker answers with the bytes as they are
             body = json.dumps(layer.data(LayerContext(runtime), None), separators=(",", ":")).encode()
             cache.set(cache_key, body)
-        etag = hashlib.sha1(body).hexdigest()
+        etag = hashlib.sha256(body).hexdigest()
         if request.if_none_match.contains(etag):
             return Response(status=304)
         response = Response(body, mimetype="application/geo+json")

@@ -118,7 +118,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         now = int(time.time())
         query = query_from_filters(window, start_date, end_date, call_types, categories, outcomes, agencies,
                                    kecamatan, now, tz)
-        key = hashlib.sha1(json.dumps([window, start_date, end_date, call_types, categories, outcomes, agencies,
+        key = hashlib.sha256(json.dumps([window, start_date, end_date, call_types, categories, outcomes, agencies,
                                        kecamatan]).encode()).hexdigest()
         ticked = callback_context.triggered_id == ids.TICK
         store = runtime.store
@@ -198,7 +198,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
             # ages move every second; compare what is drawn: positions, status, stale flag, age in minutes
             drawn = [(f["geometry"]["coordinates"], f["properties"]["status"], f["properties"]["stale"],
                       f["properties"]["age_s"] // 60 if f["properties"]["stale"] else 0) for f in data["features"]]
-            new_sig = hashlib.sha1(json.dumps(drawn).encode()).hexdigest()
+            new_sig = hashlib.sha256(json.dumps(drawn).encode()).hexdigest()
             if new_sig == signature:
                 raise PreventUpdate
             return data, new_sig

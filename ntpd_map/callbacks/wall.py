@@ -28,8 +28,11 @@ def kecamatan_rows(frame_24h: pd.DataFrame, frame_7d: pd.DataFrame, names: dict[
     g24 = frame_24h[frame_24h["call_type"] == "genuine"]["kode_kec"].value_counts()
     c24 = frame_24h["kode_kec"].value_counts()
     g7 = frame_7d[frame_7d["call_type"] == "genuine"]["kode_kec"].value_counts()
-    rows = [{"kode": k, "nama": names.get(k, k), "genuine_24h": int(g24.get(k, 0)), "calls_24h": int(c24.get(k, 0)),
-             "genuine_7d": int(g7.get(k, 0))} for k in kecamatan]
+    rows: list[dict[str, Any]] = [
+        {"kode": k, "nama": names.get(k, k), "genuine_24h": int(g24.get(k, 0)), "calls_24h": int(c24.get(k, 0)),
+         "genuine_7d": int(g7.get(k, 0))}
+        for k in kecamatan
+    ]
     rows.sort(key=lambda r: (-r["genuine_24h"], -r["genuine_7d"], -r["calls_24h"], r["nama"]))
     return rows[:limit]
 
@@ -90,19 +93,22 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
             html.Thead(html.Tr([html.Th(t("kecamatan", lang)), html.Th(f"{t('genuine', lang)} 24h"),
                                 html.Th(f"{t('calls', lang)} 24h"), html.Th(f"{t('genuine', lang)} 7d")])),
             html.Tbody([html.Tr([
-                html.Td(r["nama"]), html.Td(r["genuine_24h"], className="num"), html.Td(r["calls_24h"], className="num"),
+                html.Td(r["nama"]), html.Td(r["genuine_24h"], className="num"),
+                html.Td(r["calls_24h"], className="num"),
                 html.Td([html.Span(className="bar", style={"width": f"{int(300 * r['genuine_7d'] / top)}px"}),
                          f" {r['genuine_7d']}"]),
             ]) for r in rows]),
         ], className="wall-table")
-        data = {"type": "FeatureCollection", "features": features_from_incidents(frame_24h, runtime.names, tz, wall=True)}
+        features = features_from_incidents(frame_24h, runtime.names, tz, wall=True)
+        data = {"type": "FeatureCollection", "features": features}
         sync.update(version=version, ok_at=now, full_at=now, down=False)
         return data, responder_data, counter_divs, table, sync, ""
 
     app.clientside_callback(
         """function(n) {
             var showMap = ((n || 0) % 2) === 0;
-            return [showMap ? "wall-panel" : "wall-panel wall-hidden", showMap ? "wall-panel wall-hidden" : "wall-panel"];
+            var shown = "wall-panel", hidden = "wall-panel wall-hidden";
+            return [showMap ? shown : hidden, showMap ? hidden : shown];
         }""",
         Output(ids.WALL_PANEL_MAP, "className"),
         Output(ids.WALL_PANEL_TABLE, "className"),

@@ -55,7 +55,9 @@ _POSITION_COLUMNS = (
 )
 _MARK_COLUMNS = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evidence", "author", "simulated")
 # Several workers may start at once and all call migrate(); the lock is per schema so test schemas stay independent.
-_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('ntpd_map.migrate.' || coalesce(current_schema(), ''), 0))"
+_MIGRATION_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('ntpd_map.migrate.' || coalesce(current_schema(), ''), 0))"
+)
 
 
 def last_per_key(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:

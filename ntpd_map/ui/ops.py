@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ntpd_map import ids
-from ntpd_map.domain import AgencyKind, Category, CallType, Outcome
+from ntpd_map.domain import AgencyKind, CallType, Category, Outcome
 from ntpd_map.i18n import t
 from ntpd_map.ui.common import leaflet_map, legend, simulation_banner
 
@@ -18,7 +18,8 @@ WINDOW_CHOICES = ("1h", "6h", "24h", "7d", "30d", "custom")
 
 
 def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
-    from dash import dash_table, dcc, html
+    from dash import dcc, html
+    from dash.dash_table.DataTable import DataTable
 
     lang = ctx.lang
     region = ctx.runtime.region
@@ -49,7 +50,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         dcc.Checklist(id=ids.LOCK, value=[], options=[{"label": t("lock_view", lang), "value": "lock"}]),
     ], className="filters")
 
-    table = dash_table.DataTable(
+    table = DataTable(
         id=ids.LIST,
         columns=[{"name": t(k, lang), "id": k} for k in ("time", "call_type", "category", "outcome", "kecamatan",
                                                           "desa", "agency")],
