@@ -92,6 +92,90 @@ def cmd_db_info(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_incidents(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from ntpd_map.api import write_batch
+    from ntpd_map.incidents import write_incidents
+    from ntpd_map.ingest.files import table_from_file, write_rejects_csv
+    from ntpd_map.ingest.records import incidents_from_table
+    from ntpd_map.runtime import Runtime
+
+    if args.tz:
+        settings = Settings.from_env(tz=args.tz)
+    runtime = Runtime(settings)
+    path = Path(args.file)
+    column_map = dict(_pair(m) for m in args.map or [])
+    table = table_from_file(path)
+    source = args.source or f"file:{path.name}"
+    batch = incidents_from_table(table, source=source, tz=settings.tz, region=runtime.region,
+                                 caller_key=runtime.secret_key, column_map=column_map)
+    result = write_batch(runtime, batch, write_incidents, source=source)
+    result["rows"] = len(table)
+    if batch.rejects:
+        rejects_path = path.with_name(f"{path.stem}.rejected.csv")
+        write_rejects_csv(batch.rejects, rejects_path)
+        result["rejects_file"] = str(rejects_path)
+    result.pop("errors")
+    result["reasons"] = batch.summary().get("reasons", {})
+    _print_json(result)
+    return 0
+
+
+def _pair(text: str) -> tuple[str, str]:
+    column, sep, field = text.partition("=")
+    if not sep or not column.strip() or not field.strip():
+        raise ValueError(f"--map {text!r}: write it as COLUMN=field, e.g. --map 'No. Tiket=id'")
+    return column.strip(), field.strip()
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.auth import create_api_key
+    from ntpd_map.runtime import Runtime
+
+    key_id, key = create_api_key(Runtime(settings).store, args.name, args.role)
+    # the key itself is shown once, here; only its hash is stored
+    _print_json({"id": key_id, "name": args.name, "role": args.role, "key": key})
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.runtime import Runtime
+
+    keys = Runtime(settings).store.api_keys()
+    _print_json([{k: (None if v != v else v) for k, v in row.items()} for row in keys.to_dict("records")])
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.runtime import Runtime
+
+    if not Runtime(settings).store.revoke_api_key(args.id):
+        raise ValueError(f"no active key with id {args.id} (see: python -m ntpd_map keys list)")
+    _print_json({"revoked": args.id})
+    return 0
+
+
+def cmd_recap(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+
+    from ntpd_map.recap import recap
+    from ntpd_map.runtime import Runtime
+
+    result = recap(Runtime(settings).store, date.fromisoformat(args.date_from), date.fromisoformat(args.date_to),
+                   settings.tz)
+    if args.json:
+        _print_json(result)
+    else:
+        g = result["genuine"]
+        print(f"{result['from']} .. {result['to']} ({result['tz']}): {result['calls']['total']} calls, "
+              f"{g['total']} genuine: {g['resolved']} resolved, {g['not_followed_up']} not followed up, "
+              f"{g['open']} open")
+        for name, row in g["by_agency"].items():
+            print(f"  {name}: {row['total']} ({row['resolved']} resolved, {row['not_followed_up']} not followed up)")
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     from ntpd_map.config import SETTINGS
 
@@ -133,6 +217,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_db_migrate)
     p = d.add_parser("info", help="backend, schema version, incident count, whether the data is simulated")
     p.set_defaults(func=cmd_db_info)
+
+    imp = sub.add_parser("import", help="import data files").add_subparsers(dest="what", required=True)
+    p = imp.add_parser("incidents", help="import a recap spreadsheet (CSV or XLSX); prints a JSON summary")
+    p.add_argument("file", help="path of the .csv or .xlsx file")
+    p.add_argument("--tz", help="zone of times without an offset, e.g. Asia/Makassar (default: the center's)")
+    p.add_argument("--source", help="name of the source system (default file:<name>); id + source is unique")
+    p.add_argument("--map", action="append", metavar="COLUMN=field",
+                   help="read your column COLUMN as our field (repeatable), e.g. --map 'No. Tiket=id'")
+    p.set_defaults(func=cmd_import_incidents)
+
+    k = sub.add_parser("keys", help="API keys per integration").add_subparsers(dest="action", required=True)
+    p = k.add_parser("create", help="create a key and print it (shown once; only a hash is kept)")
+    p.add_argument("--role", choices=["ingest", "read", "admin"], required=True, help="what the key may do")
+    p.add_argument("--name", default="integration", help="the integration it is for, e.g. simrs-rsud")
+    p.set_defaults(func=cmd_keys_create)
+    p = k.add_parser("list", help="list keys (never the keys themselves)")
+    p.set_defaults(func=cmd_keys_list)
+    p = k.add_parser("revoke", help="revoke a key by id")
+    p.add_argument("id", type=int, help="key id from keys list")
+    p.set_defaults(func=cmd_keys_revoke)
+
+    p = sub.add_parser("recap", help="the recap for the Bupati: calls, genuine, resolved, per agency and kecamatan")
+    p.add_argument("--from", dest="date_from", required=True, help="first local date, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", required=True, help="last local date (inclusive), YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_recap)
 
     p = sub.add_parser("settings", help="print every setting with its current value and help")
     p.set_defaults(func=cmd_settings)

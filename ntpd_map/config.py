@@ -71,6 +71,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Empty: no basemap at all.",
     ),
     Setting("NTPD_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING)."),
+    Setting(
+        "NTPD_SECRET_KEY",
+        "",
+        "Secret for the keyed hash of caller numbers. Empty: a random key is made once and kept in "
+        "<NTPD_DATA_DIR>/secret.key (keep that file: a new key makes repeat callers unrecognisable).",
+    ),
+    Setting("NTPD_MAX_UPLOAD_MB", "20", "Largest request or uploaded file accepted, in megabytes."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     from layers import default_layers
     from layers.base import LayerContext
+    from ntpd_map.api import register_api
     from ntpd_map.callbacks import ops as ops_callbacks
     from ntpd_map.callbacks import wall as wall_callbacks
     from ntpd_map.server import register_routes
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         log.error("store unavailable at start: %s (pages will say so and retry)", exc)
 
     register_routes(app.server, runtime, layers, cache)
+    register_api(app.server, runtime)
 
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
 

@@ -60,6 +60,22 @@ class Runtime:
         )
 
     @cached_property
+    def secret_key(self) -> bytes:
+        """Key of the caller-number hash: the setting, else a random one kept in the data dir."""
+        import os
+        import secrets
+
+        if self.settings.get("NTPD_SECRET_KEY"):
+            return self.settings.get("NTPD_SECRET_KEY").encode()
+        path = self.settings.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+    @cached_property
     def names(self) -> dict[str, str]:
         """Kemendagri code -> name for every kecamatan and desa of the region."""
         region = self.region

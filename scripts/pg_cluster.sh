@@ -8,6 +8,8 @@
 #
 # DIR (default /tmp/ntpd-pg) is the data directory; it also holds the unix socket and postgres.log, and is owned by
 # the postgres user. PORT defaults to 54329. Started as root, the server runs as postgres (PostgreSQL refuses root).
+# Environment: PG_BIN (server bin directory; default the newest /usr/lib/postgresql/*/bin), NTPD_PG_SHARED_BUFFERS
+# (default 1GB, read when the cluster is created).
 set -euo pipefail
 
 DB=ntpd_test
@@ -133,10 +135,14 @@ init_cluster() {
 local   all             all                     trust
 host    all             all     127.0.0.1/32    trust
 EOF
+    # Durability stays on (fsync) so bench figures mean something; memory is sized for the 1M-row bench (table and
+    # indexes about 0.8 GB) and WAL may grow so a bulk write does not force checkpoints midway.
     as_pg sh -c "cat >> '$DIR/postgresql.auto.conf'" <<EOF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$DIR'
+shared_buffers = '${NTPD_PG_SHARED_BUFFERS:-1GB}'
+max_wal_size = '4GB'
 EOF
 }
 

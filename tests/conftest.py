@@ -73,7 +73,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def runtime(mirror_dirs: list[Path], data_dir: Path):  # noqa: ANN201
+def runtime(mirror_dirs: list[Path], data_dir: Path):
     """A Runtime for TTU (53.03) on a session SQLite store in a temporary data dir."""
     from ntpd_map.config import Settings
     from ntpd_map.runtime import Runtime
@@ -82,10 +82,10 @@ def runtime(mirror_dirs: list[Path], data_dir: Path):  # noqa: ANN201
 
 
 @pytest.fixture(scope="session")
-def ttu(runtime):  # noqa: ANN201
+def ttu(runtime):
     return runtime.region
 
 
 @pytest.fixture(scope="session")
-def ttu_locator(runtime):  # noqa: ANN201
+def ttu_locator(runtime):
     return runtime.locator

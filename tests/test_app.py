@@ -8,7 +8,7 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def client(runtime):  # noqa: ANN201
+def client(runtime):
     from ntpd_map.factory import create_app
 
     app = create_app(runtime=runtime)

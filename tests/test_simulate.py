@@ -14,7 +14,7 @@ END = datetime(2025, 10, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def scenario(ttu):  # noqa: ANN201
+def scenario(ttu):
     return simulate(ttu, days=150, seed=1, end=END)
 
 

@@ -18,6 +18,37 @@ UPDATABLE = tuple(c for c in INCIDENT_COLUMNS if c not in ("source", "external_i
 READ_COLUMNS = ("id", "rev", *INCIDENT_COLUMNS)
 
 
+_KEY = ("source", "external_id")
+_TIME_COLUMNS = ("received_at", "dispatched_at", "arrived_at", "resolved_at")
+
+
+def last_per_key(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The frame with only the last row of each (source, external_id), and how many earlier rows were dropped.
+
+    One INSERT ... ON CONFLICT cannot touch a row twice, and writing only the last occurrence is what the stored
+    data ends up as anyway; the dropped rows count as unchanged.
+    """
+    duplicated = frame.duplicated(subset=list(_KEY), keep="last")
+    dropped = int(duplicated.sum())
+    return (frame[~duplicated] if dropped else frame), dropped
+
+
+def whole_seconds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Time columns as Int64: a column with gaps arrives as float64, and bigint rejects "1746057720.0".
+
+    SQLite's INTEGER affinity converts whole values the same way; here fractions of a second are dropped (floor).
+    """
+    import numpy as np
+
+    floats = [c for c in _TIME_COLUMNS if c in frame.columns and frame[c].dtype.kind == "f"]
+    if not floats:
+        return frame
+    frame = frame.copy()
+    for c in floats:
+        frame[c] = np.floor(frame[c]).astype("Int64")
+    return frame
+
+
 def now_s() -> int:
     return int(time.time())
 
@@ -81,7 +112,8 @@ def check_groupable(column: str) -> str:
     return column
 
 
-INT_COLUMNS = ("received_at", "dispatched_at", "arrived_at", "resolved_at", "h3", "recorded_at", "created_at")
+INT_COLUMNS = ("received_at", "dispatched_at", "arrived_at", "resolved_at", "h3", "recorded_at", "created_at",
+               "revoked_at")
 
 
 def frame_from_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:

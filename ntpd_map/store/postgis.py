@@ -19,9 +19,11 @@ from ntpd_map.store._common import (
     UPDATABLE,
     check_groupable,
     frame_from_rows,
+    last_per_key,
     now_s,
     rows_from_frame,
     where_from_query,
+    whole_seconds,
 )
 from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
 
@@ -32,8 +34,6 @@ if TYPE_CHECKING:
 
     from ntpd_map.domain import CoverageMark, ResponderPosition, Unit
 
-_KEY = ("source", "external_id")
-_TIME_COLUMNS = ("received_at", "dispatched_at", "arrived_at", "resolved_at")
 _COLS = ", ".join(INCIDENT_COLUMNS)
 
 # A batch lands in a temp table by COPY, then reaches incidents in one statement. The temp table takes its column
@@ -58,33 +58,6 @@ _MARK_COLUMNS = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evide
 _MIGRATION_LOCK = (
     "SELECT pg_advisory_xact_lock(hashtextextended('ntpd_map.migrate.' || coalesce(current_schema(), ''), 0))"
 )
-
-
-def last_per_key(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The frame with only the last row of each (source, external_id), and how many earlier rows were dropped.
-
-    One INSERT ... ON CONFLICT cannot touch a row twice, and writing only the last occurrence is what the stored
-    data ends up as anyway; the dropped rows count as unchanged.
-    """
-    duplicated = frame.duplicated(subset=list(_KEY), keep="last")
-    dropped = int(duplicated.sum())
-    return (frame[~duplicated] if dropped else frame), dropped
-
-
-def whole_seconds(frame: pd.DataFrame) -> pd.DataFrame:
-    """Time columns as Int64: a column with gaps arrives as float64, and bigint rejects "1746057720.0".
-
-    SQLite's INTEGER affinity quietly does the same conversion; fractions of a second are dropped (floor).
-    """
-    import numpy as np
-
-    floats = [c for c in _TIME_COLUMNS if c in frame.columns and frame[c].dtype.kind == "f"]
-    if not floats:
-        return frame
-    frame = frame.copy()
-    for c in floats:
-        frame[c] = np.floor(frame[c]).astype("Int64")
-    return frame
 
 
 class PostGISStore:
@@ -178,7 +151,7 @@ class PostGISStore:
             return self._unavailable(exc)
         return StoreUnavailable(
             f"PostgreSQL store {self.where} is unavailable: no free connection within {self._timeout:g} s "
-            f"(all {self._pool_max} pooled connections busy; raise NTPD_DB_POOL_MAX or find the slow query)"
+            f"(all {self._pool_max} pooled connections busy; raise NTPD_PG_POOL_MAX or find the slow query)"
         )
 
     def close(self) -> None:
@@ -192,7 +165,8 @@ class PostGISStore:
 
     # schema -----------------------------------------------------------------------------------------------
     def migrate(self) -> int:
-        pending = [(v, sql) for v, sql in migrations("postgis") if v > self.schema_version()]
+        current = self.schema_version()  # a quick look without the lock: workers that start later skip it all
+        pending = [(v, sql) for v, sql in migrations("postgis") if v > current]
         for version, sql in pending:
             with self._transaction() as conn:
                 conn.execute(_MIGRATION_LOCK)
@@ -332,6 +306,30 @@ class PostGISStore:
             sql += " WHERE batch = %s"
             params.append(batch)
         return frame_from_rows(self._query(sql + " ORDER BY id", params), cols)  # psycopg parses json already
+
+    # API keys ---------------------------------------------------------------------------------------------
+    def add_api_key(self, name: str, role: str, key_hash: str) -> int:
+        rows = self._query(
+            "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (%s, %s, %s, %s) RETURNING id",
+            (name, role, key_hash, now_s()),
+        )
+        return int(rows[0][0])
+
+    def find_api_key(self, key_hash: str) -> dict[str, Any] | None:
+        rows = self._query(
+            "SELECT id, name, role FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL", (key_hash,)
+        )
+        return {"id": int(rows[0][0]), "name": str(rows[0][1]), "role": str(rows[0][2])} if rows else None
+
+    def revoke_api_key(self, key_id: int) -> bool:
+        rows = self._query(
+            "UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL RETURNING id", (now_s(), key_id)
+        )
+        return len(rows) == 1
+
+    def api_keys(self) -> pd.DataFrame:
+        cols = ("id", "name", "role", "created_at", "revoked_at")
+        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM api_keys ORDER BY id"), cols)
 
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = %s", (key,))

@@ -15,6 +15,7 @@ from ntpd_map.store._common import (
     UPDATABLE,
     check_groupable,
     frame_from_rows,
+    last_per_key,
     now_s,
     rows_from_frame,
     where_from_query,
@@ -111,6 +112,7 @@ class SQLiteStore:
     def write_incidents(self, frame: pd.DataFrame) -> WriteResult:
         if frame.empty:
             return WriteResult()
+        frame, superseded = last_per_key(frame)
         rows = rows_from_frame(frame)
         conn = self._conn()
         try:
@@ -128,7 +130,7 @@ class SQLiteStore:
                 raise
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
-        return WriteResult(inserted=inserted, updated=changed - inserted, unchanged=len(rows) - changed)
+        return WriteResult(inserted=inserted, updated=changed - inserted, unchanged=len(rows) + superseded - changed)
 
     @staticmethod
     def _next_rev(conn: sqlite3.Connection) -> int:
@@ -240,6 +242,28 @@ class SQLiteStore:
         frame = frame_from_rows(self._query(sql + " ORDER BY id", params), cols)
         frame["original"] = [json.loads(v) for v in frame["original"]]
         return frame
+
+    def add_api_key(self, name: str, role: str, key_hash: str) -> int:
+        cur = self._conn().execute(
+            "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?)",
+            (name, role, key_hash, now_s()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def find_api_key(self, key_hash: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT id, name, role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+                           (key_hash,))
+        return {"id": int(rows[0][0]), "name": str(rows[0][1]), "role": str(rows[0][2])} if rows else None
+
+    def revoke_api_key(self, key_id: int) -> bool:
+        cur = self._conn().execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_s(), key_id)
+        )
+        return cur.rowcount == 1
+
+    def api_keys(self) -> pd.DataFrame:
+        cols = ("id", "name", "role", "created_at", "revoked_at")
+        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM api_keys ORDER BY id"), cols)
 
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))

@@ -188,3 +188,16 @@ def test_meta(store) -> None:
     store.set_meta("scenario", "simulated")
     store.set_meta("scenario", "real")
     assert store.get_meta("scenario") == "real"
+
+
+def test_api_keys_store_only_hashes_and_revoke(store) -> None:
+    key_id = store.add_api_key("simrs-rsud", "ingest", "a" * 64)
+    store.add_api_key("dashboard-bpbd", "read", "b" * 64)
+    assert store.find_api_key("a" * 64) == {"id": key_id, "name": "simrs-rsud", "role": "ingest"}
+    assert store.find_api_key("c" * 64) is None
+    assert store.revoke_api_key(key_id) is True
+    assert store.revoke_api_key(key_id) is False  # already revoked
+    assert store.find_api_key("a" * 64) is None
+    keys = store.api_keys()
+    assert list(keys["name"]) == ["simrs-rsud", "dashboard-bpbd"]
+    assert "key_hash" not in keys.columns and pd.notna(keys["revoked_at"].iloc[0])

@@ -32,12 +32,6 @@ def test_duplicate_keys_in_one_batch_keep_the_last(store, request: pytest.Fixtur
     The last occurrence wins; earlier ones count as unchanged, so the counts describe what the stored data
     became, and a batch whose last word equals what is stored changes nothing, data_version included.
     """
-    if _backend(request) == "sqlite":
-        request.applymarker(pytest.mark.xfail(
-            strict=True,
-            reason="sqlite.py writes duplicates row by row (the later row counts as an update, and B-then-A over "
-                   "A bumps data_version); it needs the keep-last dedupe PostGISStore uses (postgis.last_per_key)",
-        ))
     base = frame(3)
     batch = pd.concat([base, frame(2, notes="second").iloc[[1]], frame(2, notes="third").iloc[[1]]],
                       ignore_index=True)

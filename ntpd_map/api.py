@@ -1,0 +1,203 @@
+"""The HTTP API (issue 4): incidents in, the recap out, an OpenAPI document describing both.
+
+Every endpoint checks an API key (``Authorization: Bearer KEY``). Bad rows get field-level reasons and are
+kept in the reject table; good rows of the same request still land; a repeated submission changes nothing;
+a store that cannot be reached answers 503 with Retry-After, never a 200 that loses data.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from ntpd_map.auth import allowed, key_from_header
+
+if TYPE_CHECKING:
+    from flask import Flask, Response
+
+    from ntpd_map.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_RECORDS = 5000
+RETRY_AFTER_S = 30
+
+INCIDENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "waktu", "jenis_panggilan"],
+    "properties": {
+        "id": {"type": "string", "description": "The call's id in the sending system (external_id)."},
+        "waktu": {"type": "string", "description": "Received at: ISO 8601, YYYY-MM-DD HH:MM or DD/MM/YYYY HH:MM; "
+                                                  "without an offset, the center's local time."},
+        "jenis_panggilan": {"type": "string", "description": "Call type: darurat, iseng, diam, terputus, ..."},
+        "kategori": {"type": "string"},
+        "instansi": {"type": "string"},
+        "status": {"type": "string"},
+        "lat": {"type": ["number", "string"]},
+        "lon": {"type": ["number", "string"]},
+        "desa": {"type": "string"},
+        "kecamatan": {"type": "string"},
+        "kode_wilayah": {"type": "string"},
+        "lokasi_sumber": {"type": "string", "enum": ["gps", "cell", "address", "unknown"]},
+        "waktu_dispatch": {"type": "string"},
+        "waktu_tiba": {"type": "string"},
+        "waktu_selesai": {"type": "string"},
+        "nomor_penelepon": {"type": "string", "description": "Stored only as a keyed hash and its last 3 digits."},
+        "keterangan": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+RESULT = {
+    "type": "object",
+    "required": ["accepted", "inserted", "updated", "duplicates", "rejected", "errors"],
+    "properties": {
+        "accepted": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"},
+        "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "row": {"type": "integer"}, "reason": {"type": "string"}}}},
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    auth_errors = {"401": answer("missing or unknown key", ERROR), "403": answer("the key's role may not", ERROR),
+                   "503": answer("store unavailable, retry after the Retry-After seconds", ERROR)}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "ntpd-map API", "version": "1"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/incidents": {"post": {
+                "summary": "Submit incidents (one object or a list); upsert by the key's source and the id",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                    INCIDENT_SCHEMA, {"type": "array", "items": INCIDENT_SCHEMA, "maxItems": MAX_RECORDS}]}}}},
+                "responses": {"200": answer("accepted (some rows may be rejected, see errors)", RESULT),
+                              "400": answer("not JSON, or not an object or a list", ERROR),
+                              "413": answer("too large", ERROR),
+                              "422": answer("every row rejected", RESULT), **auth_errors},
+            }},
+            "/api/recap": {"get": {
+                "summary": "The recap of a period (local dates of the center, inclusive)",
+                "parameters": [
+                    {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+                ],
+                "responses": {"200": answer("the recap", {"type": "object"}),
+                              "400": answer("bad dates", ERROR), **auth_errors},
+            }},
+        },
+    }
+
+
+def register_api(server: Flask, runtime: Runtime) -> None:
+    from flask import jsonify, request
+
+    from ntpd_map.store.base import StoreUnavailable
+
+    server.config["MAX_CONTENT_LENGTH"] = runtime.settings.int("NTPD_MAX_UPLOAD_MB") * 2**20
+
+    def fail(status: int, message: str) -> Response:
+        response = jsonify({"error": message})
+        response.status_code = status
+        if status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    def authorise(needed: str) -> tuple[dict[str, Any] | None, Response | None]:
+        try:
+            key = key_from_header(runtime.store, request.headers.get("Authorization"))
+        except StoreUnavailable:
+            return None, fail(503, "store unavailable: cannot check the API key, retry later")
+        if key is None:
+            return None, fail(401, "send a valid API key as 'Authorization: Bearer KEY'")
+        if not allowed(key["role"], needed):
+            return None, fail(403, f"this key's role ({key['role']}) may not do this; it needs {needed} or admin")
+        return key, None
+
+    @server.errorhandler(413)
+    def too_large(_exc: Exception) -> Response:
+        return fail(413, f"request larger than {runtime.settings.int('NTPD_MAX_UPLOAD_MB')} MB")
+
+    @server.get("/api/openapi.json")
+    def openapi() -> Response:
+        return jsonify(openapi_document())
+
+    @server.post("/api/incidents")
+    def post_incidents() -> Response:
+        key, denied = authorise("ingest")
+        if denied or key is None:
+            return denied or fail(401, "no key")
+        body = request.get_json(silent=True)
+        if isinstance(body, dict):
+            records = [body]
+        elif isinstance(body, list) and all(isinstance(r, dict) for r in body):
+            records = body
+        else:
+            return fail(400, "send a JSON object or a list of objects (Content-Type: application/json)")
+        if not records:
+            return fail(400, "the list is empty")
+        if len(records) > MAX_RECORDS:
+            return fail(413, f"at most {MAX_RECORDS} records per request; split the list")
+        try:
+            # each integration has its own key, so its name is the source: ids from two systems never collide
+            result = ingest_records(runtime, records, source=f"api:{key['name']}")
+        except StoreUnavailable:
+            log.warning("store unavailable: answered 503 to %d incident records", len(records))
+            return fail(503, "store unavailable: nothing was written, retry after the Retry-After seconds")
+        response = jsonify(result)
+        response.status_code = 422 if result["accepted"] == 0 and result["duplicates"] == 0 else 200
+        return response
+
+    @server.get("/api/recap")
+    def get_recap() -> Response:
+        from ntpd_map.recap import recap
+
+        _key, denied = authorise("read")
+        if denied:
+            return denied
+        try:
+            date_from = date.fromisoformat(request.args.get("from", ""))
+            date_to = date.fromisoformat(request.args.get("to", ""))
+            if date_to < date_from:
+                raise ValueError
+        except ValueError:
+            return fail(400, "give from and to as local dates YYYY-MM-DD, from <= to")
+        try:
+            return jsonify(recap(runtime.store, date_from, date_to, runtime.settings.tz))
+        except StoreUnavailable:
+            return fail(503, "store unavailable, retry later")
+
+
+def ingest_records(runtime: Runtime, records: list[dict[str, Any]], *, source: str) -> dict[str, Any]:
+    """Validate, locate and write records; keep the rejects. Shared by the API and the file import."""
+    from ntpd_map.incidents import write_incidents
+    from ntpd_map.ingest.records import incidents_from_records
+
+    batch = incidents_from_records(records, source=source, tz=runtime.settings.tz, region=runtime.region,
+                                   caller_key=runtime.secret_key)
+    return write_batch(runtime, batch, write_incidents, source=source)
+
+
+def write_batch(runtime: Runtime, batch: Any, write: Any, *, source: str) -> dict[str, Any]:
+    frame = batch.frame.drop(columns=["row_number"], errors="ignore")
+    written = write(runtime.store, runtime.locator, frame)
+    batch_id = f"{source}:{uuid.uuid4().hex[:12]}"
+    if batch.rejects:
+        runtime.store.add_rejects(batch_id, batch.rejects)
+    return {
+        "batch": batch_id,
+        "accepted": written.inserted + written.updated,
+        "inserted": written.inserted,
+        "updated": written.updated,
+        "duplicates": written.unchanged + batch.in_batch_duplicates,
+        "rejected": len(batch.rejects),
+        "errors": [{"row": r["row_number"], "reason": r["reason"]} for r in batch.rejects[:200]],
+    }
