@@ -38,7 +38,6 @@
       var p = feature.properties;
       var color = (p.cat && h.colors && h.colors[p.cat]) || h.noCategory || "#6b7280";
       var scale = h.wall ? 1.6 : 1;
-      var selected = h.selected !== null && h.selected !== undefined && h.selected === p.id;
       var style = {radius: 4 * scale, color: color, weight: 1, fillColor: color, fillOpacity: 0.5};
       if (p.ct === "genuine") {
         if (ACTIVE[p.out]) {  // needs attention: big, solid, dark ring
@@ -50,10 +49,10 @@
           style = {radius: 7 * scale, color: "#ffffff", weight: 1, fillColor: color, fillOpacity: 0.6};
         }
       }
-      if (selected) {
-        style.radius += 6;
-        style.color = "#facc15";
-        style.weight = 5;
+      if (h.fresh) {  // arrived since the last full refresh: ringed so the room notices
+        style.color = "#0ea5e9";
+        style.weight = 4;
+        style.radius += 2;
       }
       return L.circleMarker(latlng, style);
     },
@@ -68,22 +67,6 @@
         iconSize: L.point(size, size)
       });
       return L.marker(latlng, {icon: icon});
-    },
-    incidentPopup: function (feature, layer, context) {
-      var h = context.hideout || {};
-      var s = h.strings || {};
-      var L_ = h.labels || {ct: {}, cat: {}, out: {}, src: {}};
-      var p = feature.properties;
-      var cat = p.cat ? (L_.cat[p.cat] || p.cat) + (p.lbl ? " (" + p.lbl + ")" : "") : "-";
-      var rows = [
-        [s.time, p.t], [s.call_type, L_.ct[p.ct] || p.ct], [s.category, cat], [s.outcome, L_.out[p.out] || p.out],
-        [s.agency, p.ag || "-"], [s.desa, p.desa || "-"], [s.kecamatan, p.kec || "-"],
-        [s.location_source, (L_.src[p.src] || p.src || "-") + (p.ap ? " - " + s.approximate : "")]
-      ];
-      var html = "<table class='ntpd-popup'>" + rows.map(function (r) {
-        return "<tr><th>" + esc(r[0]) + "</th><td>" + esc(r[1]) + "</td></tr>";
-      }).join("") + "</table>";
-      layer.bindPopup(html);
     },
     responderPoint: function (feature, latlng, context) {
       var h = context.hideout || {};

@@ -1,13 +1,23 @@
-"""Incidents: clustered points, colour by category, marker style by outcome, a popup in the center's time."""
+"""Incidents: clustered points, colour by category, marker style by outcome.
+
+Two GeoJSON layers in one group. The bulk of the window travels as geobuf (a third of GeoJSON's size, and
+faster for the browser to read: 100k points render in 1.55 s against 2.84 s, issue 3), sent again only when
+the filters change, rows are updated, or every few minutes as the window slides. Incidents that arrive in
+between are appended to the small "new" layer with a Patch, drawn with a ring so the room sees them.
+
+Points carry only id, call type, category and outcome. Details (time, agency, place, location source) come
+from the server when someone clicks, so personal data and bulk never ride along (issue 8).
+"""
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from layers.base import LayerContext, View, js, layer_id
-from ntpd_map.domain import Category, LocationFlag
+from ntpd_map.domain import Category
 from ntpd_map.i18n import t, vocabulary_labels
 
 if TYPE_CHECKING:
@@ -29,54 +39,38 @@ CATEGORY_COLORS = {
 }
 #: Calls that are not emergencies (prank, ghost, ...) have no category: a small grey dot.
 NO_CATEGORY_COLOR = "#6b7280"
+NEW_LAYER = "incidents-new"
+EMPTY: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 
 
-def features_from_incidents(
-    frame: pd.DataFrame, names: dict[str, str], tz: str, *, wall: bool = False
-) -> list[dict[str, Any]]:
-    """GeoJSON features for the incidents that have coordinates. Properties are short keys the JS reads;
-    no caller number, no notes (personal data never leaves the store)."""
-    import pandas as pd
-
+def features_from_incidents(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Point features for the incidents that have coordinates: id, call type, category, outcome. Nothing
+    else: no caller data, no notes, no names (the same on the wall and the operations page)."""
     located = frame[frame["lat"].notna() & frame["lon"].notna()]
     if located.empty:
         return []
-    when = (
-        pd.to_datetime(located["received_at"].astype("int64"), unit="s", utc=True)
-        .dt.tz_convert(tz)
-        .dt.strftime("%d/%m/%Y %H:%M")
-        .to_numpy()
-    )
-    approx = (located["flags"].to_numpy(dtype="int64") & LocationFlag.APPROXIMATE) > 0
-    cols = {c: located[c].to_numpy(dtype=object) for c in
-            ("id", "call_type", "category", "category_label", "outcome", "agency", "location_source", "kode_desa",
-             "kode_kec")}
-    lat = np.round(located["lat"].to_numpy(dtype="float64"), 5)
-    lon = np.round(located["lon"].to_numpy(dtype="float64"), 5)
+    ids = located["id"].to_numpy(dtype="int64")
+    call_type = located["call_type"].to_numpy(dtype=object)
+    category = located["category"].to_numpy(dtype=object)
+    outcome = located["outcome"].to_numpy(dtype=object)
+    lat = np.round(located["lat"].to_numpy(dtype="float64"), 5).tolist()
+    lon = np.round(located["lon"].to_numpy(dtype="float64"), 5).tolist()
     features = []
     for i in range(len(located)):
-        props: dict[str, Any] = {
-            "id": int(cols["id"][i]),
-            "t": when[i],
-            "ct": cols["call_type"][i],
-            "cat": cols["category"][i],
-            "out": cols["outcome"][i],
-        }
-        if not wall:
-            props.update({
-                "ag": cols["agency"][i],
-                "desa": names.get(cols["kode_desa"][i] or "", ""),
-                "kec": names.get(cols["kode_kec"][i] or "", ""),
-                "src": cols["location_source"][i],
-                "ap": bool(approx[i]),
-                "lbl": cols["category_label"][i],
-            })
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [float(lon[i]), float(lat[i])]},
-            "properties": props,
-        })
+        props: dict[str, Any] = {"id": int(ids[i]), "ct": call_type[i], "out": outcome[i]}
+        if isinstance(category[i], str):
+            props["cat"] = category[i]
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon[i], lat[i]]},
+                         "properties": props})
     return features
+
+
+def geobuf_from_incidents(frame: pd.DataFrame) -> str:
+    """The incidents as base64 geobuf, the form dash-leaflet's GeoJSON reads with format="geobuf"."""
+    import geobuf
+
+    collection = {"type": "FeatureCollection", "features": features_from_incidents(frame)}
+    return base64.b64encode(geobuf.encode(collection, 5)).decode("ascii")
 
 
 class IncidentsLayer:
@@ -87,42 +81,28 @@ class IncidentsLayer:
     def title(self, lang: str) -> str:
         return t("layers_incidents", lang)
 
-    def hideout(self, lang: str, wall: bool) -> dict[str, Any]:
-        """Everything the JS styles need, sent once: colours, labels, whether this is a wall display."""
-        labels = vocabulary_labels(lang)
-        return {
-            "colors": CATEGORY_COLORS,
-            "noCategory": NO_CATEGORY_COLOR,
-            "labels": labels,
-            "strings": {k: t(k, lang) for k in ("time", "call_type", "category", "outcome", "agency", "desa",
-                                               "kecamatan", "location_source", "approximate")},
-            "wall": wall,
-            "selected": None,
-        }
+    def hideout(self, lang: str, wall: bool, fresh: bool = False) -> dict[str, Any]:
+        """Everything the JS styles need, sent once: colours, labels, wall or not, new since the last refresh."""
+        return {"colors": CATEGORY_COLORS, "noCategory": NO_CATEGORY_COLOR, "labels": vocabulary_labels(lang),
+                "wall": wall, "fresh": fresh}
 
     def component(self, ctx: LayerContext) -> Component:
         import dash_leaflet as dl
 
-        return dl.GeoJSON(
-            id=layer_id(self.key),
-            data={"type": "FeatureCollection", "features": []},
-            cluster=True,
-            zoomToBoundsOnClick=True,
-            superClusterOptions={"radius": 60, "maxZoom": 15},
-            pointToLayer=js("incidentPoint"),
-            clusterToLayer=js("incidentCluster"),
-            onEachFeature=None if ctx.wall else js("incidentPopup"),
-            hideout=self.hideout(ctx.lang, ctx.wall),
-        )
+        common: dict[str, Any] = {"pointToLayer": js("incidentPoint"), "clusterToLayer": js("incidentCluster"),
+                                  "zoomToBoundsOnClick": True, "superClusterOptions": {"radius": 60, "maxZoom": 15}}
+        return dl.LayerGroup([
+            dl.GeoJSON(id=layer_id(self.key), data=EMPTY, cluster=True, hideout=self.hideout(ctx.lang, ctx.wall),
+                       **common),
+            dl.GeoJSON(id=layer_id(NEW_LAYER), data=EMPTY, cluster=False,
+                       hideout=self.hideout(ctx.lang, ctx.wall, fresh=True), **common),
+        ])
 
     def data(self, ctx: LayerContext, view: View | None) -> dict[str, Any]:
         if view is None:
-            return {"type": "FeatureCollection", "features": []}
+            return EMPTY
         frame = ctx.runtime.store.incidents(view.query)
-        return {
-            "type": "FeatureCollection",
-            "features": features_from_incidents(frame, ctx.runtime.names, ctx.runtime.settings.tz, wall=ctx.wall),
-        }
+        return {"type": "FeatureCollection", "features": features_from_incidents(frame)}
 
     def legend(self, lang: str) -> list[tuple[str, str]]:
         return [(CATEGORY_COLORS[str(c)], c.label(lang)) for c in Category] + [

@@ -63,6 +63,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "from": {"id": "Dari", "en": "From"},
     "to": {"id": "Sampai", "en": "To"},
     "unit_status": {"id": "Status unit", "en": "Unit status"},
+    "dispatched": {"id": "Waktu dispatch", "en": "Dispatched"},
+    "arrived": {"id": "Tiba di lokasi", "en": "Arrived"},
+    "details": {"id": "Detail kejadian", "en": "Incident details"},
+    "pick_incident": {"id": "Klik kejadian di peta atau daftar.", "en": "Click an incident on the map or list."},
+    "new_since": {"id": "Baru masuk", "en": "New"},
 }
 
 

@@ -86,6 +86,39 @@ def headline(frame: pd.DataFrame, now: int) -> Headline:
     )
 
 
+def incident_details(row: Any, names: dict[str, str], tz: str, lang: str) -> list[tuple[str, str]]:
+    """(label, value) pairs describing one incident for the details panel: never the caller's number, hash or
+    notes (notes may name victims)."""
+    from ntpd_map.i18n import t, vocabulary_labels
+
+    labels = vocabulary_labels(lang)
+    zone = zone_label(tz)
+    category = labels["cat"].get(row.category, row.category) if isinstance(row.category, str) else t("none", lang)
+    if isinstance(row.category_label, str) and row.category_label:
+        category += f" ({row.category_label})"
+    source = labels["src"].get(row.location_source, row.location_source)
+    if int(row.flags) & LocationFlag.APPROXIMATE:
+        source += f" - {t('approximate', lang)}"
+
+    def when(value: Any) -> str:
+        import pandas as pd
+
+        return "-" if pd.isna(value) else f"{local_time(value, tz, '%d/%m/%Y %H:%M')} {zone}"
+
+    return [
+        (t("time", lang), when(row.received_at)),
+        (t("call_type", lang), labels["ct"].get(row.call_type, row.call_type)),
+        (t("category", lang), category),
+        (t("outcome", lang), labels["out"].get(row.outcome, row.outcome)),
+        (t("agency", lang), row.agency if isinstance(row.agency, str) and row.agency else "-"),
+        (t("desa", lang), names.get(row.kode_desa, "-") if isinstance(row.kode_desa, str) else "-"),
+        (t("kecamatan", lang), names.get(row.kode_kec, "-") if isinstance(row.kode_kec, str) else "-"),
+        (t("location_source", lang), source),
+        (t("dispatched", lang), when(row.dispatched_at)),
+        (t("arrived", lang), when(row.arrived_at)),
+    ]
+
+
 def list_rows(
     frame: pd.DataFrame, names: dict[str, str], tz: str, lang: str, limit: int = 200
 ) -> list[dict[str, Any]]:
@@ -97,6 +130,8 @@ def list_rows(
     for rec in frame.head(limit).itertuples(index=False):
         rows.append({
             "id": int(rec.id),
+            "genuine": rec.call_type == "genuine",
+            "active": rec.outcome in [str(o) for o in ACTIVE_OUTCOMES],
             "time": local_time(rec.received_at, tz),
             "call_type": labels["ct"].get(rec.call_type, rec.call_type),
             "category": labels["cat"].get(rec.category, rec.category_label or "") if rec.category else "",

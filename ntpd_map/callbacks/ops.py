@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.store.base import IncidentQuery, StoreUnavailable
-from ntpd_map.views import duration_text, headline, list_rows, local_time, window_bounds
+from ntpd_map.views import duration_text, headline, incident_details, list_rows, local_time, window_bounds
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ntpd_map.runtime import Runtime
 
 FULL_REFRESH_S = 300
+RING = {"color": "#facc15", "weight": 5, "opacity": 1, "fill": False}
 
 
 def query_from_filters(
@@ -76,12 +77,32 @@ def counters(frame: Any, now: int, lang: str) -> list[Any]:
             for i, (label, value) in enumerate(items)]
 
 
+def list_options(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The incident list as radio options: one row per incident, the value is its id."""
+    from dash import html
+
+    options = []
+    for row in rows:
+        what = row["category"] or row["call_type"]
+        if row["category"] and row["call_type"] != what:
+            what = f"{row['call_type']}: {what}"
+        place = ", ".join(p for p in (row["desa"], row["kecamatan"]) if p) or "-"
+        label = html.Div([
+            html.Span(row["time"], className="when"),
+            html.Span(what, className="what"),
+            html.Span(row["outcome"], className="out"),
+            html.Span(f"{place}{' ~' if row['approximate'] else ''}", className="where"),
+        ], className="row-body" + (" genuine" if row["genuine"] else "") + (" active" if row["active"] else ""))
+        options.append({"label": label, "value": row["id"]})
+    return options
+
+
 def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
     from dash import Input, Output, Patch, State, callback_context, no_update
     from dash.exceptions import PreventUpdate
 
     from layers.base import LayerContext, View, layer_id
-    from layers.incidents import features_from_incidents
+    from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents, geobuf_from_incidents
     from ntpd_map.ui.common import region_bounds
 
     has_responders = any(layer.key == "responders" for layer in layers)
@@ -89,8 +110,10 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
 
     @app.callback(
         Output(layer_id("incidents"), "data"),
+        Output(layer_id("incidents"), "format"),
+        Output(layer_id(NEW_LAYER), "data"),
         Output(ids.COUNTERS, "children"),
-        Output(ids.LIST, "data"),
+        Output(ids.LIST, "options"),
         Output(ids.SYNC, "data"),
         Output(ids.STATUS, "children"),
         Output(ids.DOWN_BANNER, "children"),
@@ -119,67 +142,91 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         query = query_from_filters(window, start_date, end_date, call_types, categories, outcomes, agencies,
                                    kecamatan, now, tz)
         key = hashlib.sha256(json.dumps([window, start_date, end_date, call_types, categories, outcomes, agencies,
-                                       kecamatan]).encode()).hexdigest()
+                                         kecamatan]).encode()).hexdigest()
         ticked = callback_context.triggered_id == ids.TICK
+        same_view = ticked and sync.get("key") == key and sync.get("version") is not None
         store = runtime.store
         try:
             version = store.data_version()
-            if (ticked and sync.get("key") == key and sync.get("version") == version and not sync.get("down")
+            if (same_view and sync.get("version") == version and not sync.get("down")
                     and now - sync.get("full_at", 0) < FULL_REFRESH_S):
                 raise PreventUpdate  # idle: nothing goes over the wire
             frame = store.incidents(query)
-            changed = None
-            if ticked and sync.get("key") == key and sync.get("version") is not None:
-                changed = store.incidents(replace(query, since_rev=sync["version"]))
+            changed = store.incidents(replace(query, since_rev=sync["version"])) if same_view else None
         except StoreUnavailable:
             last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
             sync["down"] = True
-            return (no_update, no_update, no_update, sync, no_update, t("store_down", lang, time=last), no_update)
+            return (*([no_update] * 5), sync, no_update, t("store_down", lang, time=last), no_update)
 
         ctx = LayerContext(runtime, lang)
+        # a full refresh re-sends the bulk layer; otherwise only new rows go to the small "new" layer
         full = (changed is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
                 or bool((changed["id"] <= sync.get("max_id", 0)).any()))
-        bounds: Any = no_update
+        viewport: Any = no_update
         locked = bool(lock)
         if full:
-            features = features_from_incidents(frame, runtime.names, tz)
-            data: Any = {"type": "FeatureCollection", "features": features}
+            bulk: Any = geobuf_from_incidents(frame)
+            fmt: Any = "geobuf"
+            fresh: Any = EMPTY
             if not locked and sync.get("key") != key:
-                bounds = fit(bounds_of(features) or region_bounds(ctx))
+                viewport = fit(bounds_of(features_from_incidents(frame)) or region_bounds(ctx))
             sync["full_at"] = now
         else:
-            new_features = features_from_incidents(changed, runtime.names, tz)
-            data = Patch()
-            data["features"].extend(new_features)
+            bulk = fmt = no_update
+            new_features = features_from_incidents(changed) if changed is not None else []
+            fresh = Patch()
+            fresh["features"].extend(new_features)
             if not locked and new_features and outside(new_features, view):
-                bounds = fit(bounds_of(features_from_incidents(frame, runtime.names, tz)) or region_bounds(ctx))
-        rows = list_rows(frame, runtime.names, tz, lang)
-        geo = frame.set_index("id")[["lat", "lon", "call_type"]]
-        for row in rows:
-            lat, lon, call_type = geo.loc[row["id"]]
-            row.update(lat=None if lat != lat else float(lat), lon=None if lon != lon else float(lon),
-                       is_genuine="1" if call_type == "genuine" else "0")
+                viewport = fit(bounds_of(features_from_incidents(frame)) or region_bounds(ctx))
+        options = list_options(list_rows(frame, runtime.names, tz, lang))
         sync.update(key=key, version=version, max_id=int(frame["id"].max()) if len(frame) else sync.get("max_id", 0),
                     ok_at=now, down=False)
-        status = f"{t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {ctx.runtime.zone}"
-        return data, counters(frame, now, lang), rows, sync, status, "", bounds
+        status = f"{t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {runtime.zone}"
+        return bulk, fmt, fresh, counters(frame, now, lang), options, sync, status, "", viewport
+
+    @app.callback(
+        Output(ids.LIST, "value"),
+        Input(layer_id("incidents"), "clickData"),
+        Input(layer_id(NEW_LAYER), "clickData"),
+        prevent_initial_call=True,
+    )
+    def pick_on_map(bulk_click: dict[str, Any] | None, new_click: dict[str, Any] | None) -> Any:
+        clicked = new_click if callback_context.triggered_id == layer_id(NEW_LAYER) else bulk_click
+        props = (clicked or {}).get("properties") or {}
+        if "id" not in props or props.get("cluster"):
+            raise PreventUpdate
+        return int(props["id"])
 
     @app.callback(
         Output(ids.MAP, "viewport", allow_duplicate=True),
-        Output(layer_id("incidents"), "hideout"),
-        Input(ids.LIST, "active_cell"),
-        State(ids.LIST, "data"),
+        Output(ids.SELECTED, "center"),
+        Output(ids.SELECTED, "pathOptions"),
+        Output(ids.DETAILS, "children"),
+        Input(ids.LIST, "value"),
+        State("ops-config", "data"),
         prevent_initial_call=True,
     )
-    def select(active_cell: dict[str, Any] | None, rows: list[dict[str, Any]]) -> tuple:
-        if not active_cell or not rows or active_cell.get("row") is None or active_cell["row"] >= len(rows):
+    def select(incident_id: int | None, config: dict[str, Any]) -> tuple:
+        import pandas as pd
+        from dash import html
+
+        if incident_id is None:
             raise PreventUpdate
-        row = rows[active_cell["row"]]
-        hideout = Patch()
-        hideout["selected"] = row["id"]
-        if row.get("lat") is None:
-            return no_update, hideout
-        return {"center": [row["lat"], row["lon"]], "zoom": 15, "transition": "flyTo"}, hideout
+        lang = (config or {}).get("lang", runtime.settings.lang)
+        try:
+            found = runtime.store.incidents(IncidentQuery(ids=(int(incident_id),)))
+        except StoreUnavailable as exc:
+            raise PreventUpdate from exc
+        if found.empty:
+            raise PreventUpdate
+        row = next(found.itertuples(index=False))
+        details = html.Table([html.Tr([html.Th(label), html.Td(value)])
+                              for label, value in incident_details(row, runtime.names, runtime.settings.tz, lang)],
+                             className="details-table")
+        if pd.isna(row.lat):  # no location: details only, the ring hides
+            return no_update, no_update, {**RING, "opacity": 0}, details
+        center = [float(row.lat), float(row.lon)]
+        return {"center": center, "zoom": 15, "transition": "flyTo"}, center, RING, details
 
     if has_responders and responders is not None:
 

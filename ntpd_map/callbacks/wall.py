@@ -42,12 +42,13 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
     from dash.exceptions import PreventUpdate
 
     from layers.base import LayerContext, View, layer_id
-    from layers.incidents import features_from_incidents
+    from layers.incidents import geobuf_from_incidents
 
     responders = next((layer for layer in layers if layer.key == "responders"), None)
 
     @app.callback(
         Output(layer_id("incidents"), "data", allow_duplicate=True),
+        Output(layer_id("incidents"), "format", allow_duplicate=True),
         Output(layer_id("responders"), "data", allow_duplicate=True),
         Output(ids.WALL_COUNTERS, "children"),
         Output(ids.WALL_TABLE, "children"),
@@ -75,7 +76,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         except StoreUnavailable:
             sync["down"] = True
             last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
-            return no_update, no_update, no_update, no_update, sync, t("store_down", lang, time=last)
+            return no_update, no_update, no_update, no_update, no_update, sync, t("store_down", lang, time=last)
         frame_24h = frame_7d[frame_7d["received_at"] >= now - DAY]
         h = headline(frame_24h, now)
         counters = [
@@ -99,10 +100,9 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
                          f" {r['genuine_7d']}"]),
             ]) for r in rows]),
         ], className="wall-table")
-        features = features_from_incidents(frame_24h, runtime.names, tz, wall=True)
-        data = {"type": "FeatureCollection", "features": features}
+        data = geobuf_from_incidents(frame_24h)
         sync.update(version=version, ok_at=now, full_at=now, down=False)
-        return data, responder_data, counter_divs, table, sync, ""
+        return data, "geobuf", responder_data, counter_divs, table, sync, ""
 
     app.clientside_callback(
         """function(n) {

@@ -99,6 +99,7 @@ def where_from_query(query: IncidentQuery, placeholder: str = "?") -> tuple[str,
         ("outcome", query.outcomes),
         ("agency_kind", query.agency_kinds),
         ("kode_kec", query.kode_kec),
+        ("id", query.ids),
     ):
         if values:
             clauses.append(f"{column} IN ({', '.join([placeholder] * len(values))})")

@@ -46,6 +46,7 @@ class IncidentQuery:
     agency_kinds: tuple[str, ...] = ()
     kode_kec: tuple[str, ...] = ()
     since_rev: int | None = None
+    ids: tuple[int, ...] = ()
     limit: int | None = None
 
 

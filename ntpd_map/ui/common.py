@@ -17,7 +17,8 @@ def region_bounds(ctx: LayerContext) -> list[list[float]]:
     return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
 
 
-def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], **props: Any) -> Component:
+def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list[Component] | None = None,
+                **props: Any) -> Component:
     """A Leaflet map with every layer loaded once; the layers control flips visibility (no re-send).
 
     The basemap is drawn by the browser from NTPD_TILE_URL when reachable; without internet the map still
@@ -34,6 +35,7 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], **props: An
                 for layer in layers]
     children.append(dl.LayersControl(overlays, position="topright", collapsed=ctx.wall))
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
+    children.extend(extra or [])
     (south, west), (north, east) = region_bounds(ctx)
     # dash-leaflet compares against center and zoom after load, so both are set; the region is fitted
     # through `viewport`, which callbacks also use to move the view later.

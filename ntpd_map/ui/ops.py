@@ -18,8 +18,8 @@ WINDOW_CHOICES = ("1h", "6h", "24h", "7d", "30d", "custom")
 
 
 def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
+    import dash_leaflet as dl
     from dash import dcc, html
-    from dash.dash_table.DataTable import DataTable
 
     lang = ctx.lang
     region = ctx.runtime.region
@@ -50,23 +50,8 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         dcc.Checklist(id=ids.LOCK, value=[], options=[{"label": t("lock_view", lang), "value": "lock"}]),
     ], className="filters")
 
-    table = DataTable(
-        id=ids.LIST,
-        columns=[{"name": t(k, lang), "id": k} for k in ("time", "call_type", "category", "outcome", "kecamatan",
-                                                          "desa", "agency")],
-        data=[],
-        page_action="none",
-        fixed_rows={"headers": True},
-        style_table={"height": "100%", "overflowY": "auto"},
-        style_cell={"fontSize": 12, "textAlign": "left", "padding": "3px", "whiteSpace": "normal",
-                    "fontFamily": "inherit", "maxWidth": 120},
-        style_header={"fontWeight": "bold"},
-        style_data_conditional=[
-            {"if": {"filter_query": '{is_genuine} = "1"'}, "fontWeight": "bold"},
-            {"if": {"state": "active"}, "backgroundColor": "#fef9c3", "border": "1px solid #facc15"},
-        ],
-        cell_selectable=True,
-    )
+    incident_list = dcc.RadioItems(id=ids.LIST, options=[], value=None, className="incident-list",
+                                   labelClassName="incident-row", inputClassName="incident-radio")
     return html.Div([
         html.Div([
             html.H1(f"{t('app_title', lang)} - {region.name}"),
@@ -78,13 +63,19 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         filters,
         html.Div([
             html.Div(id=ids.DOWN_BANNER, className="down-banner"),
-            leaflet_map(ids.MAP, ctx, layers, style={"height": "calc(100vh - 50px)"}),
+            leaflet_map(ids.MAP, ctx, layers, style={"height": "calc(100vh - 50px)"}, extra=[
+                # the selected incident: a yellow ring drawn above everything, moved by the select callback
+                dl.CircleMarker(id=ids.SELECTED, center=[0, 0], radius=20, interactive=False,
+                                pathOptions={"color": "#facc15", "weight": 5, "opacity": 0, "fill": False}),
+            ]),
             legend(ctx, layers),
         ], className="map-wrap"),
         html.Div([
             html.Div(id=ids.COUNTERS, className="counters"),
+            html.Div([html.B(t("details", lang)), html.Div(t("pick_incident", lang), id=ids.DETAILS)],
+                     className="details"),
             html.Div(t("incident_list", lang), className="list-title"),
-            html.Div(table, className="incident-list"),
+            incident_list,
             html.Div(id=ids.STATUS, className="status-line"),
         ], className="side"),
         dcc.Interval(id=ids.TICK, interval=ctx.runtime.settings.int("NTPD_REFRESH_SECONDS") * 1000),

@@ -201,3 +201,10 @@ def test_api_keys_store_only_hashes_and_revoke(store) -> None:
     keys = store.api_keys()
     assert list(keys["name"]) == ["simrs-rsud", "dashboard-bpbd"]
     assert "key_hash" not in keys.columns and pd.notna(keys["revoked_at"].iloc[0])
+
+
+def test_query_by_ids(store) -> None:
+    store.write_incidents(frame(5))
+    ids = sorted(store.incidents(IncidentQuery())["id"].tolist())
+    got = store.incidents(IncidentQuery(ids=(ids[1], ids[3])))
+    assert sorted(got["id"].tolist()) == [ids[1], ids[3]]
