@@ -47,9 +47,11 @@ def machine() -> dict[str, Any]:
             "os": platform.platform()}
 
 
-def incident_chunk(region: Any, n: int, start_id: int, rng: np.random.Generator, t0: int) -> Any:
+def incident_chunk(region: Any, n: int, start_id: int, rng: np.random.Generator, t0: int,
+                   span: tuple[float, float] = (0.0, 1.0)) -> Any:
     """n simulated incidents spread over the region's desa (uniform in each desa's bounding box, so a share
-    falls across borders as real points do), over DAYS days ending at t0."""
+    falls across borders as real points do), in the ``span`` fraction of DAYS days ending at t0, in time
+    order with ids rising with time, as calls arrive and as a call-taking system numbers them."""
     import pandas as pd
 
     from ntpd_map.domain import INCIDENT_COLUMNS
@@ -65,7 +67,8 @@ def incident_chunk(region: Any, n: int, start_id: int, rng: np.random.Generator,
     frame = pd.DataFrame({c: None for c in INCIDENT_COLUMNS}, index=range(n))
     frame["source"] = "bench-simulasi"
     frame["external_id"] = np.char.add("B", np.arange(start_id, start_id + n).astype(str)).astype(object)
-    frame["received_at"] = t0 - rng.integers(0, DAYS * 86400, n)
+    lo, hi = (t0 - DAYS * 86400 + int(f * DAYS * 86400) for f in span)
+    frame["received_at"] = np.sort(rng.integers(lo, max(hi, lo + 1), n))
     frame["call_type"] = ct
     frame["outcome"] = "resolved"
     frame["lat"] = lat
@@ -110,7 +113,8 @@ def run_case(backend: str, n: int, region_code: str, pg_url: str | None, baselin
     t0 = int(time.time())
     locate_s = write_s = 0.0
     for start in range(0, n, CHUNK):
-        chunk = incident_chunk(region, min(CHUNK, n - start), start, rng, t0)
+        size = min(CHUNK, n - start)
+        chunk = incident_chunk(region, size, start, rng, t0, (start / n, (start + size) / n))
         t = time.perf_counter()
         located = locate_frame(chunk, locator)
         locate_s += time.perf_counter() - t

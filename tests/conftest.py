@@ -28,12 +28,15 @@ def postgres_url() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    """A fresh, migrated store on each backend. PostGIS tests each get their own schema."""
+@pytest.fixture(params=["sqlite", "sqlite-bulk", "postgis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A fresh, migrated store on each backend. PostGIS tests each get their own schema; "sqlite-bulk" sends
+    every batch through the ADBC bulk path that large batches take."""
     from ntpd_map.store import open_store
 
-    if request.param == "sqlite":
+    if request.param == "sqlite-bulk":
+        monkeypatch.setattr("ntpd_map.store.sqlite.BULK_ROWS", 1)
+    if request.param.startswith("sqlite"):
         s = open_store(f"sqlite:///{tmp_path / 'ntpd.sqlite'}")
         s.migrate()
         yield s

@@ -80,6 +80,40 @@ def rows_from_frame(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     return list(zip(*cols, strict=True))
 
 
+def arrow_from_frame(frame: pd.DataFrame) -> Any:
+    """The frame's INCIDENT_COLUMNS as a pyarrow Table with fixed types (an all-empty column must still be
+    TEXT or INTEGER, never Arrow's null type)."""
+    import pyarrow as pa
+
+    types = {c: pa.string() for c in INCIDENT_COLUMNS}
+    types.update({c: pa.int64() for c in ("received_at", "dispatched_at", "arrived_at", "resolved_at", "h3",
+                                          "flags", "simulated")})
+    types.update(lat=pa.float64(), lon=pa.float64())
+    arrays = []
+    n = len(frame)
+    for name in INCIDENT_COLUMNS:
+        if name not in frame.columns:
+            arrays.append(pa.nulls(n, types[name]))
+            continue
+        series = frame[name]
+        if name == "attrs":
+            values: Any = [json.dumps(v, ensure_ascii=False, sort_keys=True) if v else None for v in series]
+        elif name == "simulated":
+            values = series.fillna(False).astype(bool).astype("int64").to_numpy()
+        elif name == "flags":
+            values = series.fillna(0).astype("int64").to_numpy()
+        elif types[name] == pa.int64():
+            values = pa.array(series.astype("Int64"), type=pa.int64())
+        elif types[name] == pa.float64():
+            values = series.to_numpy(dtype="float64", na_value=float("nan"))
+            arrays.append(pa.array(values, type=pa.float64(), from_pandas=True))
+            continue
+        else:
+            values = series.to_numpy(dtype=object, na_value=None)
+        arrays.append(values if isinstance(values, pa.Array) else pa.array(values, type=types[name]))
+    return pa.Table.from_arrays(arrays, names=list(INCIDENT_COLUMNS))
+
+
 def where_from_query(query: IncidentQuery, placeholder: str = "?") -> tuple[str, list[Any]]:
     """A WHERE clause (or '') and its parameters. Values always travel as parameters, never as SQL."""
     clauses: list[str] = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -13,6 +15,7 @@ from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
     READ_COLUMNS,
     UPDATABLE,
+    arrow_from_frame,
     check_groupable,
     frame_from_rows,
     last_per_key,
@@ -34,6 +37,13 @@ _UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in (*UPDATABLE, "rev"))
     + f" WHERE ({', '.join('incidents.' + c for c in UPDATABLE)}) IS NOT "
     f"({', '.join('excluded.' + c for c in UPDATABLE)})"
+)
+#: From this many rows a batch goes through an ADBC-written scratch database (see write_incidents).
+BULK_ROWS = 20_000
+_UPSERT_FROM_STAGE = (
+    f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}, rev) "
+    f"SELECT {', '.join(INCIDENT_COLUMNS)}, ? FROM stage.batch WHERE true ORDER BY received_at "
+    + _UPSERT[_UPSERT.index("ON CONFLICT"):]
 )
 _POSITION_COLUMNS = (
     "device_id", "recorded_at", "lat", "lon", "source", "speed_kmh", "bearing", "accuracy_m", "battery", "simulated",
@@ -113,15 +123,24 @@ class SQLiteStore:
         if frame.empty:
             return WriteResult()
         frame, superseded = last_per_key(frame)
-        rows = rows_from_frame(frame)
+        n = len(frame)
+        # Large batches skip per-row binding in Python (26 parameters a row caps it near 110k rows/s here):
+        # ADBC writes the Arrow columns into a scratch database in C, and one INSERT ... SELECT upserts them.
+        staged = _stage_with_adbc(frame) if n >= BULK_ROWS else None
+        rows = None if staged else rows_from_frame(frame)
         conn = self._conn()
         try:
+            if staged:  # attach and detach outside the transaction: SQLite refuses both inside one
+                conn.execute("ATTACH DATABASE ? AS stage", (str(staged),))
             conn.execute("BEGIN IMMEDIATE")
             try:
                 rev = self._next_rev(conn)
                 before_max = conn.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0]
                 changes_before = conn.total_changes
-                conn.executemany(_UPSERT, [(*r, rev) for r in rows])
+                if staged:
+                    conn.execute(_UPSERT_FROM_STAGE, (rev,))
+                else:
+                    conn.executemany(_UPSERT, [(*r, rev) for r in rows or []])
                 changed = conn.total_changes - changes_before
                 inserted = conn.execute("SELECT count(*) FROM incidents WHERE id > ?", (before_max,)).fetchone()[0]
                 conn.execute("COMMIT")
@@ -130,7 +149,12 @@ class SQLiteStore:
                 raise
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
-        return WriteResult(inserted=inserted, updated=changed - inserted, unchanged=len(rows) + superseded - changed)
+        finally:
+            if staged:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("DETACH DATABASE stage")
+                staged.unlink(missing_ok=True)
+        return WriteResult(inserted=inserted, updated=changed - inserted, unchanged=n + superseded - changed)
 
     @staticmethod
     def _next_rev(conn: sqlite3.Connection) -> int:
@@ -274,3 +298,24 @@ class SQLiteStore:
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+def _stage_with_adbc(frame: pd.DataFrame) -> Path | None:
+    """Write the batch into a scratch SQLite file with ADBC; None when ADBC is not installed."""
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:
+        return None
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="ntpd-batch-", suffix=".sqlite")
+    os.close(fd)
+    path = Path(name)
+    try:
+        with adbc.connect(str(path)) as conn, conn.cursor() as cur:
+            cur.adbc_ingest("batch", arrow_from_frame(frame), mode="create")
+            conn.commit()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
