@@ -22,7 +22,9 @@ fi
 
 PGDIR=${NTPD_TEST_PG_DIR:-/tmp/ntpd-pg-$$}
 if [ -z "${NTPD_TEST_DATABASE_URL:-}" ]; then
-  NTPD_TEST_DATABASE_URL=$(bash scripts/pg_cluster.sh start "$PGDIR" | tail -n 1)
+  # a free loopback port, so a cluster left running elsewhere never collides with this one
+  PGPORT_FREE=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  NTPD_TEST_DATABASE_URL=$(bash scripts/pg_cluster.sh start "$PGDIR" "$PGPORT_FREE" | tail -n 1)
   export NTPD_TEST_DATABASE_URL NTPD_TEST_PG_DIR=$PGDIR
   trap 'bash scripts/pg_cluster.sh stop "$PGDIR" >/dev/null 2>&1 || true' EXIT
 fi
