@@ -28,15 +28,12 @@ def postgres_url() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "sqlite-bulk", "postgis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """A fresh, migrated store on each backend. PostGIS tests each get their own schema; "sqlite-bulk" sends
-    every batch through the ADBC bulk path that large batches take."""
+def _open_store(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     from ntpd_map.store import open_store
 
-    if request.param == "sqlite-bulk":
+    if kind == "sqlite-bulk":
         monkeypatch.setattr("ntpd_map.store.sqlite.BULK_ROWS", 1)
-    if request.param.startswith("sqlite"):
+    if kind.startswith("sqlite"):
         s = open_store(f"sqlite:///{tmp_path / 'ntpd.sqlite'}")
         s.migrate()
         yield s
@@ -57,6 +54,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
         s.close()
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "sqlite-bulk", "postgis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A fresh, migrated store on each backend. PostGIS tests each get their own schema; "sqlite-bulk" sends
+    every batch through the ADBC bulk path that large batches take."""
+    yield from _open_store(request.param, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def pg_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A fresh PostGIS store, for what only PostGIS has (geometry, the pool)."""
+    yield from _open_store("postgis", tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -60,5 +60,7 @@ def test_simulate_then_db_info(mirror_dirs, tmp_path, data_dir) -> None:
                             "--end", "2025-10-01T00:00"], env_dir).stdout)
     assert again["inserted"] == 0 and again["unchanged"] == first["calls"]
     info = json.loads(run(["db", "info"], env_dir).stdout)
-    assert info == {"backend": "sqlite", "schema_version": 1, "incidents": first["calls"], "scenario": "simulated",
-                    "data_version": info["data_version"]}
+    from ntpd_map.store.base import migrations
+
+    assert info == {"backend": "sqlite", "schema_version": migrations("sqlite")[-1][0], "incidents": first["calls"],
+                    "scenario": "simulated", "data_version": info["data_version"]}

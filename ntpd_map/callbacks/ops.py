@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ntpd_map.runtime import Runtime
 
 FULL_REFRESH_S = 300
+ROW = "incident-row"
 RING = {"color": "#facc15", "weight": 5, "opacity": 1, "fill": False}
 
 
@@ -77,8 +78,9 @@ def counters(frame: Any, now: int, lang: str) -> list[Any]:
             for i, (label, value) in enumerate(items)]
 
 
-def list_options(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The incident list as radio options: one row per incident, the value is its id."""
+def list_options(rows: list[dict[str, Any]]) -> list[Any]:
+    """The incident list: one clickable row per incident (plain children: Dash 4 cannot update components
+    inside RadioItems option labels, plotly/dash#3286)."""
     from dash import html
 
     options = []
@@ -93,12 +95,12 @@ def list_options(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             html.Span(row["outcome"], className="out"),
             html.Span(f"{place}{' ~' if row['approximate'] else ''}", className="where"),
         ], className="row-body" + (" genuine" if row["genuine"] else "") + (" active" if row["active"] else ""))
-        options.append({"label": label, "value": row["id"]})
+        options.append(html.Div(label, id={"type": ROW, "id": row["id"]}, n_clicks=0, className="incident-row"))
     return options
 
 
 def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
-    from dash import Input, Output, Patch, State, callback_context, no_update
+    from dash import ALL, Input, Output, Patch, State, callback_context, no_update
     from dash.exceptions import PreventUpdate
 
     from layers.base import LayerContext, View, layer_id
@@ -113,11 +115,12 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         Output(layer_id("incidents"), "format"),
         Output(layer_id(NEW_LAYER), "data"),
         Output(ids.COUNTERS, "children"),
-        Output(ids.LIST, "options"),
+        Output(ids.LIST, "children"),
         Output(ids.SYNC, "data"),
         Output(ids.STATUS, "children"),
         Output(ids.DOWN_BANNER, "children"),
         Output(ids.MAP, "viewport"),
+        Output(ids.MAP, "invalidateSize"),
         Input(ids.TICK, "n_intervals"),
         Input(ids.WINDOW, "value"),
         Input(ids.CUSTOM_RANGE, "start_date"),
@@ -156,7 +159,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         except StoreUnavailable:
             last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
             sync["down"] = True
-            return (*([no_update] * 5), sync, no_update, t("store_down", lang, time=last), no_update)
+            return (*([no_update] * 5), sync, no_update, t("store_down", lang, time=last), no_update, no_update)
 
         ctx = LayerContext(runtime, lang)
         # a full refresh re-sends the bulk layer; otherwise only new rows go to the small "new" layer
@@ -182,10 +185,12 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         sync.update(key=key, version=version, max_id=int(frame["id"].max()) if len(frame) else sync.get("max_id", 0),
                     ok_at=now, down=False)
         status = f"{t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {runtime.zone}"
-        return bulk, fmt, fresh, counters(frame, now, lang), options, sync, status, "", viewport
+        # the header settles (clock, wrapped title) after Leaflet measured the map: re-measure before any fit
+        resize = now if full else no_update
+        return bulk, fmt, fresh, counters(frame, now, lang), options, sync, status, "", viewport, resize
 
     @app.callback(
-        Output(ids.LIST, "value"),
+        Output(ids.PICKED, "data", allow_duplicate=True),
         Input(layer_id("incidents"), "clickData"),
         Input(layer_id(NEW_LAYER), "clickData"),
         prevent_initial_call=True,
@@ -198,11 +203,22 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         return int(props["id"])
 
     @app.callback(
+        Output(ids.PICKED, "data", allow_duplicate=True),
+        Input({"type": ROW, "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def pick_in_list(_clicks: list[int | None]) -> Any:
+        trigger = callback_context.triggered[0] if callback_context.triggered else {}
+        if not trigger.get("value"):  # rows re-rendered, nobody clicked
+            raise PreventUpdate
+        return int(callback_context.triggered_id["id"])
+
+    @app.callback(
         Output(ids.MAP, "viewport", allow_duplicate=True),
         Output(ids.SELECTED, "center"),
         Output(ids.SELECTED, "pathOptions"),
         Output(ids.DETAILS, "children"),
-        Input(ids.LIST, "value"),
+        Input(ids.PICKED, "data"),
         State("ops-config", "data"),
         prevent_initial_call=True,
     )

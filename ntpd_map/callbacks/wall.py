@@ -43,6 +43,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
 
     from layers.base import LayerContext, View, layer_id
     from layers.incidents import geobuf_from_incidents
+    from ntpd_map.ui.common import region_bounds
 
     responders = next((layer for layer in layers if layer.key == "responders"), None)
 
@@ -54,6 +55,8 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         Output(ids.WALL_TABLE, "children"),
         Output(ids.WALL_SYNC, "data"),
         Output(ids.WALL_DOWN, "children"),
+        Output(ids.WALL_MAP, "invalidateSize"),
+        Output(ids.WALL_MAP, "viewport"),
         Input(ids.WALL_TICK, "n_intervals"),
         State(ids.WALL_SYNC, "data"),
         State("wall-config", "data"),
@@ -65,6 +68,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         tz = runtime.settings.tz
         now = int(time.time())
         store = runtime.store
+        region_view = {"bounds": region_bounds(LayerContext(runtime, lang, wall=True)), "options": {"padding": [8, 8]}}
         try:
             version = store.data_version()
             # positions move without incident changes: the wall redraws at least every minute
@@ -76,7 +80,9 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         except StoreUnavailable:
             sync["down"] = True
             last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
-            return no_update, no_update, no_update, no_update, no_update, sync, t("store_down", lang, time=last)
+            # the banner takes room from the map: Leaflet re-measures, then the region is fitted again
+            return (no_update, no_update, no_update, no_update, no_update, sync, t("store_down", lang, time=last),
+                    now, region_view)
         frame_24h = frame_7d[frame_7d["received_at"] >= now - DAY]
         h = headline(frame_24h, now)
         counters = [
@@ -102,7 +108,8 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         ], className="wall-table")
         data = geobuf_from_incidents(frame_24h)
         sync.update(version=version, ok_at=now, full_at=now, down=False)
-        return data, "geobuf", responder_data, counter_divs, table, sync, ""
+        # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
+        return data, "geobuf", responder_data, counter_divs, table, sync, "", now, region_view
 
     app.clientside_callback(
         """function(n) {

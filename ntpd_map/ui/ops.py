@@ -50,8 +50,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         dcc.Checklist(id=ids.LOCK, value=[], options=[{"label": t("lock_view", lang), "value": "lock"}]),
     ], className="filters")
 
-    incident_list = dcc.RadioItems(id=ids.LIST, options=[], value=None, className="incident-list",
-                                   labelClassName="incident-row", inputClassName="incident-radio")
+    incident_list = html.Div(id=ids.LIST, className="incident-list")
     return html.Div([
         html.Div([
             html.H1(f"{t('app_title', lang)} - {region.name}"),
@@ -63,7 +62,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         filters,
         html.Div([
             html.Div(id=ids.DOWN_BANNER, className="down-banner"),
-            leaflet_map(ids.MAP, ctx, layers, style={"height": "calc(100vh - 50px)"}, extra=[
+            leaflet_map(ids.MAP, ctx, layers, extra=[
                 # the selected incident: a yellow ring drawn above everything, moved by the select callback
                 dl.CircleMarker(id=ids.SELECTED, center=[0, 0], radius=20, interactive=False,
                                 pathOptions={"color": "#facc15", "weight": 5, "opacity": 0, "fill": False}),
@@ -80,6 +79,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         ], className="side"),
         dcc.Interval(id=ids.TICK, interval=ctx.runtime.settings.int("NTPD_REFRESH_SECONDS") * 1000),
         dcc.Store(id=ids.SYNC, data={}),
+        dcc.Store(id=ids.PICKED, data=None),
         dcc.Store(id=ids.RESPONDER_SIG, data=""),
         dcc.Store(id="ops-config", data={"tz": ctx.runtime.settings.tz, "lang": lang}),
     ], className="ops")

@@ -23,7 +23,7 @@ from tests.conftest import ROOT, missing
 
 if TYPE_CHECKING:
     import pandas as pd
-    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.chrome.webdriver import WebDriver
 
     from ntpd_map.runtime import Runtime
     from ntpd_map.store.base import IncidentQuery
@@ -59,8 +59,9 @@ INIT_SCRIPT = """
 })();
 """
 
-#: What the incidents layer draws on the map with container id arguments[0]: cluster icons with their counts,
-#: and single points. Incident features carry `ct` (call type); responders and boundaries do not.
+#: What the incidents layer draws on the map with container id arguments[0]: clusters with their counts, single
+#: points, and the cluster icons in the DOM. Incident features carry `ct` (call type); responders and boundaries
+#: do not.
 DRAWN_INCIDENTS_JS = """
 var el = document.getElementById(arguments[0]);
 var map = (window.__ntpdMaps || []).filter(function (m) { return m.getContainer() === el; })[0];
@@ -80,7 +81,21 @@ map.eachLayer(function (layer) {
 });
 out.total = out.clustered + out.points.length;
 out.zoom = map.getZoom();
+out.center = map.getCenter();
+out.icons = Array.prototype.map.call(el.querySelectorAll(".ntpd-cluster"), function (e) { return e.textContent; });
 return out;
+"""
+
+#: What a person sees of the map with container id arguments[0]: the container's real size, the size Leaflet
+#: believes it has (they differ when the container changed size and Leaflet was not told), and the corners of
+#: the visible area, computed from the container's real size.
+MAP_VIEW_JS = """
+var el = document.getElementById(arguments[0]);
+var map = (window.__ntpdMaps || []).filter(function (m) { return m.getContainer() === el; })[0];
+if (!map) { return null; }
+var nw = map.containerPointToLatLng([0, 0]), se = map.containerPointToLatLng([el.clientWidth, el.clientHeight]);
+return {element: [el.clientWidth, el.clientHeight], leaflet: [map.getSize().x, map.getSize().y],
+        north: nw.lat, west: nw.lng, south: se.lat, east: se.lng, zoom: map.getZoom()};
 """
 
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -168,7 +183,7 @@ class Browser:
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
-    def wait(self, condition: Callable[[], T], timeout: float = 10, message: str = "") -> T:
+    def wait(self, condition: Callable[[], T | None], timeout: float = 10, message: str = "") -> T:
         """Poll `condition` until it returns something truthy; fail with `message` after `timeout` s."""
         from selenium.common.exceptions import (
             JavascriptException,
@@ -178,8 +193,10 @@ class Browser:
         from selenium.webdriver.support.wait import WebDriverWait
 
         ignored = (NoSuchElementException, StaleElementReferenceException, JavascriptException)
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(
+        result = WebDriverWait(self.driver, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(
             lambda _driver: condition(), message)
+        assert result is not None  # until() returns only a truthy result
+        return result
 
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
@@ -200,25 +217,76 @@ class Browser:
         assert drawn is not None, f"no Leaflet map was created in #{map_id} (INIT_SCRIPT's hook saw none)"
         return drawn
 
-    def list_rows(self, limit: int = 5) -> list[dict[str, str]]:
-        """The first rows of the incident list (DataTable ops-list) as {column id: cell text}."""
+    def wait_drawn(self, map_id: str, window_s: int, t_from: int, timeout: float = 15,
+                   **filters: Any) -> dict[str, Any]:
+        """Wait until the map draws every located incident of a window that ended 'now' at some moment since
+        t_from (clusters count their points), and has come to rest: the first fit flies to the incidents and
+        re-clusters where it lands. Returns what is drawn."""
+        from ntpd_map.store.base import IncidentQuery
+
+        def complete() -> dict[str, Any] | None:
+            now = int(time.time())
+            drawn = self.drawn_incidents(map_id)
+            least = self.app.located(IncidentQuery(start=now - window_s, end=now + 1, **filters))
+            most = self.app.located(IncidentQuery(start=t_from - window_s, end=now + 1, **filters))
+            return drawn if least <= drawn["total"] <= most and drawn["total"] > 0 else None
+
+        seen: list[dict[str, Any]] = []
+
+        def at_rest() -> dict[str, Any] | None:
+            drawn = complete()
+            same = drawn is not None and bool(seen) and drawn == seen[-1]
+            seen.append(drawn or {})
+            return drawn if same and drawn and len(drawn["icons"]) == drawn["clusters"] else None
+
+        self.wait(complete, timeout, f"#{map_id} never drew the located incidents of the window ({filters})")
+        return self.wait(at_rest, 10, f"#{map_id} never came to rest with every incident drawn")
+
+    def click_map(self, map_id: str, lat: float, lon: float) -> None:
+        """A real mouse click on the map at a coordinate (what a dispatcher does to pick a marker)."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.by import By
+
+        x, y, width, height, target = self.js(
+            "var el = document.getElementById(arguments[0]);"
+            "var map = window.__ntpdMaps.filter(function (m) { return m.getContainer() === el; })[0];"
+            "var p = map.latLngToContainerPoint([arguments[1], arguments[2]]), r = el.getBoundingClientRect();"
+            "var top = document.elementFromPoint(r.left + p.x, r.top + p.y);"
+            "return [p.x, p.y, el.clientWidth, el.clientHeight, top ? top.tagName + '.' + top.className : null];",
+            map_id, lat, lon)
+        assert target and target.startswith("CANVAS"), f"something covers the marker at ({lat}, {lon}): {target}"
+        element = self.driver.find_element(By.ID, map_id)
+        ActionChains(self.driver).move_to_element_with_offset(
+            element, int(x - width / 2), int(y - height / 2)).click().perform()
+
+    def map_view(self, map_id: str) -> dict[str, Any]:
+        view = self.js(MAP_VIEW_JS, map_id)
+        assert view is not None, f"no Leaflet map was created in #{map_id} (INIT_SCRIPT's hook saw none)"
+        return view
+
+    def list_rows(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The first rows of the incident list (#ops-list), as shown: time, what, outcome, where, and whether
+        the row is marked genuine / active."""
         return self.js("""
-            var limit = arguments[0], rows = [], trs = document.querySelectorAll('#ops-list tr');
-            for (var i = 0; i < trs.length && rows.length < limit; i++) {
-              var cells = trs[i].querySelectorAll('td[data-dash-column]'), row = {};
-              if (!cells.length) { continue; }
-              cells.forEach(function (td) { row[td.getAttribute('data-dash-column')] = td.textContent.trim(); });
-              rows.push(row);
+            var rows = [], bodies = document.querySelectorAll('#ops-list .row-body');
+            function text(el, cls) { var e = el.querySelector('.' + cls); return e ? e.textContent.trim() : null; }
+            for (var i = 0; i < bodies.length && rows.length < arguments[0]; i++) {
+              var b = bodies[i];
+              rows.push({time: text(b, 'when'), what: text(b, 'what'), outcome: text(b, 'out'),
+                         where: text(b, 'where'), genuine: b.classList.contains('genuine'),
+                         active: b.classList.contains('active')});
             }
             return rows;""", limit)
 
     def list_length(self) -> int:
-        return int(self.js("return document.querySelectorAll('#ops-list td[data-dash-column=\"time\"]').length;"))
+        return int(self.js("return document.querySelectorAll('#ops-list .row-body').length;"))
 
     def layer_data(self, layer_key: str) -> dict[str, Any] | None:
-        """The GeoJSON the browser holds for a layer, as Dash's renderer has it (after any Patch)."""
-        return self.js("var api = window.dash_component_api; var l = api && api.getLayout(arguments[0]);"
+        """The GeoJSON the browser holds for a layer, as Dash's renderer has it (after any Patch); geobuf
+        (base64, format="geobuf") is decoded."""
+        data = self.js("var api = window.dash_component_api; var l = api && api.getLayout(arguments[0]);"
                        " return l ? l.props.data : null;", f"layer-{layer_key}")
+        return geojson_from_layer_data(data)
 
     def resource_urls(self) -> list[str]:
         return self.js("return performance.getEntriesByType('resource').map(function (e) { return e.name; });")
@@ -285,6 +353,17 @@ class Browser:
         return path
 
 
+def geojson_from_layer_data(data: Any) -> Any:
+    """A layer's `data` as GeoJSON: dash-leaflet takes a FeatureCollection, or base64 geobuf as a string."""
+    if isinstance(data, str):
+        import base64
+
+        import geobuf
+
+        return geobuf.decode(base64.b64decode(data))
+    return data
+
+
 def _post_output(request: dict[str, Any]) -> str:
     raw = request.get("postData")
     if raw is None:  # newer Chrome may send the body only as postDataEntries (base64)
@@ -345,28 +424,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture
-def browser(request: pytest.FixtureRequest, live_app: LiveApp) -> Iterator[Browser]:
-    """Headless Chromium with a 1600x900 viewport, console and network logs captured. A failing test leaves
-    artifacts/<test name>-failure.png."""
+@pytest.fixture(scope="session")
+def chromium() -> tuple[Path, Path]:
+    """Chromium and its driver, checked before the app is built (no point building it without them)."""
     if not CHROMIUM.is_file():
         missing(f"Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)")
     if not CHROMEDRIVER.is_file():
         missing(f"chromedriver not found at {CHROMEDRIVER} (Debian: apt-get install chromium-driver)")
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture
+def browser(request: pytest.FixtureRequest, chromium: tuple[Path, Path], live_app: LiveApp) -> Iterator[Browser]:
+    """Headless Chromium with a 1600x900 viewport, console and network logs captured. A failing test leaves
+    artifacts/<test name>-failure.png."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = str(chromium[0])
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--window-size=1920,1200"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver = webdriver.Chrome(options=options, service=Service(str(chromium[1])))
     try:
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": INIT_SCRIPT})
         page = Browser(driver, live_app, request.node.name)
+        for stale in ARTIFACTS.glob(f"{page.test_name}*.png"):  # left by an earlier run
+            stale.unlink()
         page.resize(*VIEWPORT)
         yield page
         if request.node.stash.get(_CALL_FAILED, False):

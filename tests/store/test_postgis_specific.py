@@ -17,16 +17,7 @@ from tests.conftest import ROOT, missing, postgres_url
 from tests.store.test_contract import frame
 
 
-def _backend(request: pytest.FixtureRequest) -> str:
-    return str(request.node.callspec.params["store"])
-
-
-def _postgis_only(request: pytest.FixtureRequest) -> None:
-    if _backend(request) != "postgis":
-        pytest.skip("PostGIS only")
-
-
-def test_duplicate_keys_in_one_batch_keep_the_last(store, request: pytest.FixtureRequest) -> None:
+def test_duplicate_keys_in_one_batch_keep_the_last(store) -> None:
     """One batch may carry the same (source, external_id) twice (an export re-listing an edited call).
 
     The last occurrence wins; earlier ones count as unchanged, so the counts describe what the stored data
@@ -67,8 +58,8 @@ def test_rev_is_one_per_batch(store) -> None:
     assert revs["other"][0] > revs["test"][0]
 
 
-def test_geom_follows_lon_lat_and_st_dwithin_finds_it(store, request: pytest.FixtureRequest) -> None:
-    _postgis_only(request)
+def test_geom_follows_lon_lat_and_st_dwithin_finds_it(pg_store) -> None:
+    store = pg_store
     import psycopg
 
     batch = frame(3)
@@ -175,8 +166,8 @@ def test_workers_migrating_at_once_do_not_clash(fresh_schema_url: str) -> None:
             s.close()
 
 
-def test_pool_reconnects_after_a_server_restart(store, request: pytest.FixtureRequest) -> None:
-    _postgis_only(request)
+def test_pool_reconnects_after_a_server_restart(pg_store) -> None:
+    store = pg_store
     cluster = os.environ.get("NTPD_TEST_PG_DIR", "")
     if not cluster:
         missing("NTPD_TEST_PG_DIR is not set: the reconnect test restarts the cluster scripts/pg_cluster.sh started")

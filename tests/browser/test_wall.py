@@ -1,0 +1,155 @@
+"""The wall display (/wall) at 1920x1080 in headless Chromium: dark, legible from across the room, rotating
+between the map and the kecamatan table, and never showing a caller's details."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+
+from ntpd_map.store.base import IncidentQuery
+from tests.browser.conftest import geojson_from_layer_data
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Browser, LiveApp
+
+pytestmark = pytest.mark.browser
+
+DAY = 86400
+NOTE = "RAHASIA-PRIBADI"  # planted in the incident's notes: must never reach the wall
+CALLER_LAST3 = "987"  # planted as the caller's last digits: likewise
+WALL_PROPERTIES = {"id", "ct", "cat", "out"}  # all a point carries (layers/incidents.py): no caller, no notes
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string (keys and values) in a JSON document."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *strings_in(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return []
+
+
+def luminance(css_color: str) -> float:
+    """Relative luminance (0 black .. 1 white) of an rgb()/rgba() CSS colour."""
+    r, g, b = (int(c) / 255 for c in re.findall(r"\d+", css_color)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_wall_display(browser: Browser, live_app: LiveApp) -> None:
+    planted = live_app.write_incident(source="test-wall", notes=NOTE, caller_last3=CALLER_LAST3,
+                                      caller_hash="c" * 64, category="medical", outcome="dispatched")
+    planted_id = int(planted["id"])
+    browser.resize(1920, 1080)
+    t_load = int(time.time())
+    mark = browser.mark()
+    browser.open("/wall")
+    driver = browser.driver
+
+    def counters() -> list[str] | None:
+        values = browser.js("return Array.from(document.querySelectorAll('.wall-counters .wall-counter b'))"
+                            ".map(function (e) { return e.textContent; });")
+        return values if len(values) == 5 and all(values) else None
+
+    shown = browser.wait(counters, 20, "the five wall counters never appeared")
+    calls = int(shown[0].replace(".", ""))
+    least = live_app.runtime.store.count_incidents(IncidentQuery(start=int(time.time()) - DAY,
+                                                                 end=int(time.time()) + 1))
+    most = live_app.runtime.store.count_incidents(IncidentQuery(start=t_load - DAY, end=int(time.time()) + 1))
+    assert least <= calls <= most, (shown, least, most)
+
+    # dark, labelled as a simulation, the center's clock
+    wall = driver.find_element(By.CSS_SELECTOR, ".wall")
+    assert luminance(wall.value_of_css_property("background-color")) < 0.1
+    assert luminance(wall.value_of_css_property("color")) > 0.8
+    assert wall.size["height"] == 1080 and wall.size["width"] == 1920
+    banner = driver.find_element(By.ID, "sim-banner")
+    assert banner.is_displayed() and banner.text.startswith("SIMULASI"), banner.text
+    clock = browser.wait(lambda: browser.text("wall-clock"), 5, "no wall clock")
+    assert clock.endswith(" WITA"), clock
+    assert re.search(r"\d\d[.:]\d\d WITA$", clock), clock
+
+    # the map: incidents of the last 24 h (the planted one among them), no popups, the kecamatan named
+    assert driver.find_element(By.CSS_SELECTOR, "#wall-map.leaflet-container").is_displayed()
+
+    drawn = browser.wait_drawn("wall-map", DAY, t_load)
+    assert drawn["popups"] == 0, "wall markers open popups"
+    browser.wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#wall-map .kec-label")) == 24, 10,
+                 "the kecamatan labels never appeared on the wall")
+    features = (browser.layer_data("incidents") or {}).get("features", [])
+    assert planted_id in {f["properties"]["id"] for f in features}, "the planted incident did not reach the wall"
+    # dash-leaflet marks each point it draws with `cluster: false`, in the browser's copy; the rest came from us
+    extra = {k for f in features for k in f["properties"]} - WALL_PROPERTIES - {"cluster"}
+    assert not extra, f"wall points carry more than id, call type, category and outcome: {extra}"
+
+    # rotation: after NTPD_WALL_ROTATE_SECONDS (4 s) the kecamatan table replaces the map
+    def panel_hidden(panel_id: str) -> bool:
+        return "wall-hidden" in (driver.find_element(By.ID, panel_id).get_attribute("class") or "").split()
+
+    assert not panel_hidden("wall-panel-map")
+    browser.wait(lambda: not panel_hidden("wall-panel-table"), 8, "the kecamatan table never rotated in")
+    assert panel_hidden("wall-panel-map")
+    table = driver.find_element(By.CSS_SELECTOR, "#wall-panel-table .wall-table")
+    assert table.is_displayed()
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    names = set(live_app.runtime.region.kecamatan["nama"])
+    assert len(rows) == 12 and {row[0] for row in rows} <= names, rows
+    planted_kec = live_app.runtime.names[planted["kode_kec"]]
+    genuine_24h = {row[0]: int(row[1]) for row in rows}
+    assert genuine_24h.get(planted_kec, 0) >= 1, f"{planted_kec} should count the planted genuine call: {rows}"
+    browser.screenshot(name="wall-table")
+
+    # ...and the map comes back
+    browser.wait(lambda: not panel_hidden("wall-panel-map"), 8, "the map never rotated back")
+    browser.wait(lambda: browser.drawn_incidents("wall-map")["total"] == drawn["total"], 5, "map redrawn empty")
+    browser.screenshot(name="wall")
+
+    # no personal data anywhere: page, layer data, callback responses
+    source = driver.page_source
+    assert NOTE not in source
+    page_text = driver.find_element(By.TAG_NAME, "body").text
+    assert not re.search(rf"\b{CALLER_LAST3}\b", page_text), "the caller's digits are on the wall"
+    layer = json.dumps(browser.layer_data("incidents"))
+    assert NOTE not in layer and CALLER_LAST3 not in strings_in(json.loads(layer))
+    bodies = [browser.response_body(u.request_id) for u in browser.dash_updates(since=mark) if u.status == 200]
+    docs = [json.loads(b) for b in bodies]
+    for doc in docs:  # layer data may travel as base64 geobuf: decode it, so the checks see what it carries
+        for props in doc.get("response", {}).values():
+            if isinstance(props, dict) and isinstance(props.get("data"), str):
+                props["data"] = geojson_from_layer_data(props["data"])
+    sent = [d["response"]["layer-incidents"]["data"]["features"] for d in docs
+            if "layer-incidents" in d.get("response", {})]
+    assert sent and planted_id in {f["properties"]["id"] for f in sent[0]}, \
+        "no callback response carried the wall's incidents (nothing was checked)"
+    assert {k for f in sent[0] for k in f["properties"]} <= WALL_PROPERTIES
+    for body, doc in zip(bodies, docs, strict=True):
+        assert NOTE not in body and NOTE not in json.dumps(doc)
+        assert not any(CALLER_LAST3 in s for s in strings_in(doc)), "caller digits in a response"
+    browser.assert_console_clean()
+
+
+def test_wall_map_shows_the_whole_region(browser: Browser, live_app: LiveApp) -> None:
+    browser.resize(1920, 1080)
+    browser.open("/wall")
+    browser.wait(lambda: len(browser.js("return document.querySelectorAll('.wall-counter b');")) == 5, 20,
+                 "the wall counters never appeared")
+    minx, miny, maxx, maxy = (float(v) for v in live_app.runtime.region.kabkota.total_bounds)
+
+    def whole_region() -> bool:
+        view = browser.map_view("wall-map")
+        return (view["leaflet"] == view["element"] and view["west"] <= minx and view["east"] >= maxx
+                and view["south"] <= miny and view["north"] >= maxy)
+
+    try:
+        browser.wait(whole_region, 5)
+    except TimeoutException:
+        pytest.fail(f"the wall map does not show all of {live_app.runtime.region.name}: "
+                    f"map view {browser.map_view('wall-map')}, region {[minx, miny, maxx, maxy]}")
