@@ -17,6 +17,7 @@ from ntpd_map.auth import allowed, key_from_header
 if TYPE_CHECKING:
     from flask import Flask, Response
 
+    from ntpd_map.ingest.records import ParsedBatch
     from ntpd_map.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -177,18 +178,20 @@ def register_api(server: Flask, runtime: Runtime) -> None:
 
 
 def ingest_records(runtime: Runtime, records: list[dict[str, Any]], *, source: str) -> dict[str, Any]:
-    """Validate, locate and write records; keep the rejects. Shared by the API and the file import."""
-    from ntpd_map.incidents import write_incidents
+    """Validate, locate and write API records; keep the rejects."""
     from ntpd_map.ingest.records import incidents_from_records
 
     batch = incidents_from_records(records, source=source, tz=runtime.settings.tz, region=runtime.region,
                                    caller_key=runtime.secret_key)
-    return write_batch(runtime, batch, write_incidents, source=source)
+    return write_batch(runtime, batch, source=source)
 
 
-def write_batch(runtime: Runtime, batch: Any, write: Any, *, source: str) -> dict[str, Any]:
+def write_batch(runtime: Runtime, batch: ParsedBatch, *, source: str) -> dict[str, Any]:
+    """Write a parsed batch (API or file) and keep its rejects; the summary both report."""
+    from ntpd_map.incidents import write_incidents
+
     frame = batch.frame.drop(columns=["row_number"], errors="ignore")
-    written = write(runtime.store, runtime.locator, frame)
+    written = write_incidents(runtime.store, runtime.locator, frame)
     batch_id = f"{source}:{uuid.uuid4().hex[:12]}"
     if batch.rejects:
         runtime.store.add_rejects(batch_id, batch.rejects)

@@ -96,7 +96,6 @@ def cmd_import_incidents(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from ntpd_map.api import write_batch
-    from ntpd_map.incidents import write_incidents
     from ntpd_map.ingest.files import table_from_file, write_rejects_csv
     from ntpd_map.ingest.records import incidents_from_table
     from ntpd_map.runtime import Runtime
@@ -110,7 +109,7 @@ def cmd_import_incidents(args: argparse.Namespace, settings: Settings) -> int:
     source = args.source or f"file:{path.name}"
     batch = incidents_from_table(table, source=source, tz=settings.tz, region=runtime.region,
                                  caller_key=runtime.secret_key, column_map=column_map)
-    result = write_batch(runtime, batch, write_incidents, source=source)
+    result = write_batch(runtime, batch, source=source)
     result["rows"] = len(table)
     if batch.rejects:
         rejects_path = path.with_name(f"{path.stem}.rejected.csv")
