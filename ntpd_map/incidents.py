@@ -23,7 +23,7 @@ def locate_frame(frame: pd.DataFrame, locator: Locator) -> pd.DataFrame:
     """
     import pandas as pd
 
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed, nothing is copied
     lat = out["lat"].to_numpy(dtype="float64", na_value=np.nan)
     lon = out["lon"].to_numpy(dtype="float64", na_value=np.nan)
     located = locator.locate(lat, lon)
