@@ -15,6 +15,8 @@ from ntpd_map.domain import ACTIVE_OUTCOMES, LocationFlag
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ntpd_map.store.base import IncidentQuery, Store
+
 WINDOWS_S = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 NOISE = ("prank", "ghost", "dropped")
 
@@ -117,6 +119,29 @@ def incident_details(row: Any, names: dict[str, str], tz: str, lang: str) -> lis
         (t("dispatched", lang), when(row.dispatched_at)),
         (t("arrived", lang), when(row.arrived_at)),
     ]
+
+
+def headline_from_store(store: Store, query: IncidentQuery, now: int) -> Headline:
+    """The same counters as ``headline``, counted by the store (its covering index), so a window of 100k
+    incidents costs a few small queries instead of reading every row."""
+    from dataclasses import replace
+
+    by_type = store.count_by("call_type", query)
+    calls = sum(by_type.values())
+    genuine = by_type.get("genuine", 0)
+    active = tuple(str(o) for o in ACTIVE_OUTCOMES if not query.outcomes or str(o) in query.outcomes)
+    open_rows = None
+    if genuine and active:
+        open_rows = store.incidents(replace(query, call_types=("genuine",), outcomes=active,
+                                            columns=("received_at",)))
+    oldest = float(now - open_rows["received_at"].min()) if open_rows is not None and len(open_rows) else None
+    return Headline(
+        calls=calls,
+        genuine=genuine,
+        noise_share=sum(by_type.get(c, 0) for c in NOISE) / calls if calls else 0.0,
+        open=0 if open_rows is None else len(open_rows),
+        oldest_open_s=oldest,
+    )
 
 
 def list_rows(

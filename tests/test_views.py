@@ -57,3 +57,16 @@ def test_list_rows_translate_and_carry_no_personal_data() -> None:
     assert rows[0]["kecamatan"] == "Kota Kefamenanu" and rows[0]["desa"] == "Desa A"
     text = repr(rows)
     assert "987" not in text and "RAHASIA" not in text and "x" * 64 not in text
+
+
+def test_headline_from_store_equals_headline_of_the_rows(store) -> None:
+    from tests.store.test_contract import T0, frame as contract_frame
+
+    from ntpd_map.store import IncidentQuery
+    from ntpd_map.views import headline_from_store
+
+    store.write_incidents(contract_frame(40, outcome="open"))
+    now = T0 + 3600
+    for query in (IncidentQuery(start=T0, end=now), IncidentQuery(call_types=("prank",)),
+                  IncidentQuery(outcomes=("resolved",)), IncidentQuery(kode_kec=("53.03.06",))):
+        assert headline_from_store(store, query, now) == headline(store.incidents(query), now)

@@ -16,8 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.store.base import IncidentQuery, StoreUnavailable
-from ntpd_map.views import duration_text, headline, incident_details, list_rows, local_time, window_bounds
+from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery, StoreUnavailable
+from ntpd_map.views import (
+    Headline,
+    duration_text,
+    headline_from_store,
+    incident_details,
+    list_rows,
+    local_time,
+    window_bounds,
+)
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
     from ntpd_map.runtime import Runtime
 
 FULL_REFRESH_S = 300
+LIST_ROWS = 200
 ROW = "incident-row"
 RING = {"color": "#facc15", "weight": 5, "opacity": 1, "fill": False}
 
@@ -42,13 +51,19 @@ def query_from_filters(
     )
 
 
-def bounds_of(features: list[dict[str, Any]]) -> list[list[float]] | None:
-    if not features:
+def bounds_of(points: Any) -> list[list[float]] | None:
+    """[[south, west], [north, east]] of the located incidents of a frame, padded; None when none is."""
+    lat, lon = points["lat"].dropna(), points["lon"].dropna()
+    if lat.empty or lon.empty:
         return None
-    lons = [f["geometry"]["coordinates"][0] for f in features]
-    lats = [f["geometry"]["coordinates"][1] for f in features]
     pad = 0.01
-    return [[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]]
+    return [[float(lat.min()) - pad, float(lon.min()) - pad], [float(lat.max()) + pad, float(lon.max()) + pad]]
+
+
+def union_bounds(a: list[list[float]] | None, b: list[list[float]] | None) -> list[list[float]]:
+    boxes = [x for x in (a, b) if x]
+    return [[min(x[0][0] for x in boxes), min(x[0][1] for x in boxes)],
+            [max(x[1][0] for x in boxes), max(x[1][1] for x in boxes)]]
 
 
 def outside(features: list[dict[str, Any]], view: list[list[float]] | None) -> bool:
@@ -63,10 +78,9 @@ def fit(bounds: list[list[float]]) -> dict[str, Any]:
     return {"bounds": bounds, "transition": "flyToBounds", "options": {"padding": [20, 20], "duration": 0.5}}
 
 
-def counters(frame: Any, now: int, lang: str) -> list[Any]:
+def counters(h: Headline, lang: str) -> list[Any]:
     from dash import html
 
-    h = headline(frame, now)
     items = [
         (t("calls", lang), f"{h.calls:,}".replace(",", ".")),
         (t("genuine", lang), str(h.genuine)),
@@ -154,8 +168,14 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
             if (same_view and sync.get("version") == version and not sync.get("down")
                     and now - sync.get("full_at", 0) < FULL_REFRESH_S):
                 raise PreventUpdate  # idle: nothing goes over the wire
-            frame = store.incidents(query)
-            changed = store.incidents(replace(query, since_rev=sync["version"])) if same_view else None
+            # new or changed rows only, as points; counters and the list come from small queries
+            changed = (store.incidents(replace(query, since_rev=sync["version"], columns=POINT_COLUMNS))
+                       if same_view else None)
+            full = (changed is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
+                    or bool((changed["id"] <= sync.get("max_id", 0)).any()))
+            points = store.incidents(replace(query, columns=POINT_COLUMNS)) if full or changed is None else changed
+            head = headline_from_store(store, query, now)
+            recent = store.incidents(replace(query, limit=LIST_ROWS))
         except StoreUnavailable:
             last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
             sync["down"] = True
@@ -163,31 +183,31 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
 
         ctx = LayerContext(runtime, lang)
         # a full refresh re-sends the bulk layer; otherwise only new rows go to the small "new" layer
-        full = (changed is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
-                or bool((changed["id"] <= sync.get("max_id", 0)).any()))
         viewport: Any = no_update
         locked = bool(lock)
         if full:
-            bulk: Any = geobuf_from_incidents(frame)
+            bulk: Any = geobuf_from_incidents(points)
             fmt: Any = "geobuf"
             fresh: Any = EMPTY
             if not locked and sync.get("key") != key:
-                viewport = fit(bounds_of(features_from_incidents(frame)) or region_bounds(ctx))
+                viewport = fit(bounds_of(points) or region_bounds(ctx))
             sync["full_at"] = now
         else:
             bulk = fmt = no_update
-            new_features = features_from_incidents(changed) if changed is not None else []
+            new_features = features_from_incidents(points)
             fresh = Patch()
             fresh["features"].extend(new_features)
             if not locked and new_features and outside(new_features, view):
-                viewport = fit(bounds_of(features_from_incidents(frame)) or region_bounds(ctx))
-        options = list_options(list_rows(frame, runtime.names, tz, lang))
-        sync.update(key=key, version=version, max_id=int(frame["id"].max()) if len(frame) else sync.get("max_id", 0),
+                # widen the view just enough to take in the new incidents
+                viewport = fit(union_bounds(bounds_of(points), view))
+        options = list_options(list_rows(recent, runtime.names, tz, lang))
+        max_id = int(points["id"].max()) if len(points) else 0
+        sync.update(key=key, version=version, max_id=max(max_id, sync.get("max_id", 0) if not full else 0),
                     ok_at=now, down=False)
         status = f"{t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {runtime.zone}"
         # the header settles (clock, wrapped title) after Leaflet measured the map: re-measure before any fit
         resize = now if full else no_update
-        return bulk, fmt, fresh, counters(frame, now, lang), options, sync, status, "", viewport, resize
+        return bulk, fmt, fresh, counters(head, lang), options, sync, status, "", viewport, resize
 
     @app.callback(
         Output(ids.PICKED, "data", allow_duplicate=True),

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.store.base import IncidentQuery, StoreUnavailable
-from ntpd_map.views import duration_text, headline, local_time
+from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery, StoreUnavailable
+from ntpd_map.views import duration_text, headline_from_store, local_time
 
 if TYPE_CHECKING:
-    import pandas as pd
     from dash import Dash
 
     from layers.base import Layer
@@ -21,13 +21,10 @@ DAY = 86400
 FULL_REFRESH_S = 300
 
 
-def kecamatan_rows(frame_24h: pd.DataFrame, frame_7d: pd.DataFrame, names: dict[str, str],
+def kecamatan_rows(g24: dict[str, int], c24: dict[str, int], g7: dict[str, int], names: dict[str, str],
                    kecamatan: list[str], limit: int = 12) -> list[dict[str, Any]]:
-    """Per kecamatan: genuine and all calls in 24 h, genuine in 7 days; busiest first. Every kecamatan is
-    counted; the wall shows the top rows."""
-    g24 = frame_24h[frame_24h["call_type"] == "genuine"]["kode_kec"].value_counts()
-    c24 = frame_24h["kode_kec"].value_counts()
-    g7 = frame_7d[frame_7d["call_type"] == "genuine"]["kode_kec"].value_counts()
+    """Per kecamatan: genuine and all calls in 24 h, genuine in 7 days (counts by kode_kec); busiest first.
+    Every kecamatan is counted; the wall shows the top rows."""
     rows: list[dict[str, Any]] = [
         {"kode": k, "nama": names.get(k, k), "genuine_24h": int(g24.get(k, 0)), "calls_24h": int(c24.get(k, 0)),
          "genuine_7d": int(g7.get(k, 0))}
@@ -74,7 +71,13 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
             # positions move without incident changes: the wall redraws at least every minute
             if (sync.get("version") == version and not sync.get("down") and now - sync.get("full_at", 0) < 60):
                 raise PreventUpdate
-            frame_7d = store.incidents(IncidentQuery(start=now - 7 * DAY, end=now + 1))
+            day = IncidentQuery(start=now - DAY, end=now + 1)
+            week = IncidentQuery(start=now - 7 * DAY, end=now + 1, call_types=("genuine",))
+            h = headline_from_store(store, day, now)
+            points = store.incidents(replace(day, columns=POINT_COLUMNS))
+            g24 = store.count_by("kode_kec", replace(day, call_types=("genuine",)))
+            c24 = store.count_by("kode_kec", day)
+            g7 = store.count_by("kode_kec", week)
             ctx = LayerContext(runtime, lang, wall=True)
             responder_data = responders.data(ctx, View(IncidentQuery(), now)) if responders else no_update
         except StoreUnavailable:
@@ -83,8 +86,6 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
             # the banner takes room from the map: Leaflet re-measures, then the region is fitted again
             return (no_update, no_update, no_update, no_update, no_update, sync, t("store_down", lang, time=last),
                     now, region_view)
-        frame_24h = frame_7d[frame_7d["received_at"] >= now - DAY]
-        h = headline(frame_24h, now)
         counters = [
             (t("calls", lang), f"{h.calls:,}".replace(",", "."), False),
             (t("genuine", lang), str(h.genuine), False),
@@ -94,7 +95,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         ]
         counter_divs = [html.Div([html.B(v), html.Span(label)], className="wall-counter" + (" alert" if alert else ""))
                         for label, v, alert in counters]
-        rows = kecamatan_rows(frame_24h, frame_7d, runtime.names, list(runtime.region.kecamatan["kode"]))
+        rows = kecamatan_rows(g24, c24, g7, runtime.names, list(runtime.region.kecamatan["kode"]))
         top = max([r["genuine_7d"] for r in rows] + [1])
         table = html.Table([
             html.Thead(html.Tr([html.Th(t("kecamatan", lang)), html.Th(f"{t('genuine', lang)} 24h"),
@@ -106,7 +107,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
                          f" {r['genuine_7d']}"]),
             ]) for r in rows]),
         ], className="wall-table")
-        data = geobuf_from_incidents(frame_24h)
+        data = geobuf_from_incidents(points)
         sync.update(version=version, ok_at=now, full_at=now, down=False)
         # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
         return data, "geobuf", responder_data, counter_divs, table, sync, "", now, region_view

@@ -141,6 +141,16 @@ def where_from_query(query: IncidentQuery, placeholder: str = "?") -> tuple[str,
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def read_columns(query: IncidentQuery) -> tuple[str, ...]:
+    """The columns a query reads: its own selection (whitelisted, so never SQL from outside) or all."""
+    if not query.columns:
+        return READ_COLUMNS
+    unknown = [c for c in query.columns if c not in READ_COLUMNS]
+    if unknown:
+        raise ValueError(f"cannot read incident columns {unknown}; choose from {', '.join(READ_COLUMNS)}")
+    return query.columns
+
+
 def check_groupable(column: str) -> str:
     if column not in GROUPABLE:
         raise ValueError(f"cannot group incidents by {column!r}; choose one of {', '.join(GROUPABLE)}")

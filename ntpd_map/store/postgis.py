@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
-    READ_COLUMNS,
     UPDATABLE,
     check_groupable,
     frame_from_rows,
     last_per_key,
     now_s,
+    read_columns,
     rows_from_frame,
     where_from_query,
     whole_seconds,
@@ -207,10 +207,11 @@ class PostGISStore:
 
     def incidents(self, query: IncidentQuery) -> pd.DataFrame:
         where, params = where_from_query(query, "%s")
-        sql = f"SELECT {', '.join(READ_COLUMNS)} FROM incidents{where} ORDER BY received_at DESC, id DESC"
+        columns = read_columns(query)
+        sql = f"SELECT {', '.join(columns)} FROM incidents{where} ORDER BY received_at DESC, id DESC"
         if query.limit is not None:
             sql += f" LIMIT {int(query.limit)}"
-        return frame_from_rows(self._query(sql, params), READ_COLUMNS)
+        return frame_from_rows(self._query(sql, params), columns)
 
     def count_incidents(self, query: IncidentQuery = IncidentQuery()) -> int:
         where, params = where_from_query(query, "%s")

@@ -208,3 +208,11 @@ def test_query_by_ids(store) -> None:
     ids = sorted(store.incidents(IncidentQuery())["id"].tolist())
     got = store.incidents(IncidentQuery(ids=(ids[1], ids[3])))
     assert sorted(got["id"].tolist()) == [ids[1], ids[3]]
+
+
+def test_query_reads_only_the_columns_asked_for(store) -> None:
+    store.write_incidents(frame(3))
+    got = store.incidents(IncidentQuery(columns=("id", "lat", "call_type"), limit=2))
+    assert list(got.columns) == ["id", "lat", "call_type"] and len(got) == 2
+    with pytest.raises(ValueError, match="cannot read"):
+        store.incidents(IncidentQuery(columns=("id", "lat; DROP TABLE incidents")))
