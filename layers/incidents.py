@@ -66,11 +66,20 @@ def features_from_incidents(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def geobuf_from_incidents(frame: pd.DataFrame) -> str:
-    """The incidents as base64 geobuf, the form dash-leaflet's GeoJSON reads with format="geobuf"."""
-    import geobuf
+    """The incidents as base64 geobuf (the form dash-leaflet's GeoJSON reads with format="geobuf"): the
+    same features as ``features_from_incidents``, encoded column-wise."""
+    from ntpd_map.geobuf import encode_points
 
-    collection = {"type": "FeatureCollection", "features": features_from_incidents(frame)}
-    return base64.b64encode(geobuf.encode(collection, 5)).decode("ascii")
+    located = frame[frame["lat"].notna() & frame["lon"].notna()]
+    data = encode_points(
+        located["id"].to_numpy(dtype="int64"),
+        np.round(located["lon"].to_numpy(dtype="float64"), 5),
+        np.round(located["lat"].to_numpy(dtype="float64"), 5),
+        located["call_type"].to_numpy(dtype=object),
+        located["outcome"].to_numpy(dtype=object),
+        located["category"].to_numpy(dtype=object),
+    )
+    return base64.b64encode(data).decode("ascii")
 
 
 class IncidentsLayer:

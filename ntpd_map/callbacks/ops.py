@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ntpd_map.runtime import Runtime
 
 FULL_REFRESH_S = 300
-LIST_ROWS = 200
+LIST_ROWS = 50  # the newest; the rest are on the map (200 rows were 135 KB a refresh, bench/README.md)
 ROW = "incident-row"
 RING = {"color": "#facc15", "weight": 5, "opacity": 1, "fill": False}
 
@@ -148,6 +148,8 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         State(ids.LOCK, "value"),
         State(ids.MAP, "bounds"),
         State("ops-config", "data"),
+        # the timer pauses while a refresh runs: a slow full refresh must not pile up behind itself
+        running=[(Output(ids.TICK, "disabled"), True, False)],
     )
     def refresh(_tick: Any, window: str, start_date: str | None, end_date: str | None, call_types: list[str],
                 categories: list[str], outcomes: list[str], agencies: list[str], kecamatan: list[str],

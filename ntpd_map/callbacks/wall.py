@@ -58,6 +58,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         State(ids.WALL_SYNC, "data"),
         State("wall-config", "data"),
         prevent_initial_call="initial_duplicate",
+        running=[(Output(ids.WALL_TICK, "disabled"), True, False)],
     )
     def refresh_wall(_tick: Any, sync: dict[str, Any] | None, config: dict[str, Any]) -> tuple:
         sync = dict(sync or {})

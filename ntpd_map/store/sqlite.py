@@ -165,7 +165,10 @@ class SQLiteStore:
     def incidents(self, query: IncidentQuery) -> pd.DataFrame:
         where, params = where_from_query(query)
         columns = read_columns(query)
-        sql = f"SELECT {', '.join(columns)} FROM incidents{where} ORDER BY received_at DESC, id DESC"
+        # new rows since a version: the rev index finds them in under a millisecond; left to itself the planner
+        # takes the time index and scans the window (40-60 ms on a 100k window)
+        hint = " INDEXED BY incidents_rev" if query.since_rev is not None else ""
+        sql = f"SELECT {', '.join(columns)} FROM incidents{hint}{where} ORDER BY received_at DESC, id DESC"
         if query.limit is not None:
             sql += f" LIMIT {int(query.limit)}"
         return frame_from_rows(self._query(sql, params), columns)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from selenium.webdriver.common.by import By
 
+from ntpd_map.callbacks.ops import LIST_ROWS
 from ntpd_map.store.base import IncidentQuery, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -88,9 +89,9 @@ def test_ops_page_shows_the_situation_in_bahasa_indonesia(browser: Browser, live
     else:
         assert re.fullmatch(r"\d+ (mnt|jam \d+ mnt|hari)", oldest or ""), oldest
 
-    # the list: newest first, as many rows as calls (at most 200)
-    assert browser.list_length() == min(number(calls), 200)
-    times = [row["time"] for row in browser.list_rows(200)]
+    # the list: newest first, as many rows as calls (at most LIST_ROWS)
+    assert browser.list_length() == min(number(calls), LIST_ROWS)
+    times = [row["time"] for row in browser.list_rows(LIST_ROWS)]
     assert all(re.fullmatch(r"\d\d/\d\d \d\d:\d\d", t) for t in times), times[:3]
     assert re.search(r"\d\d:\d\d:\d\d WITA$", browser.text("ops-status") or ""), browser.text("ops-status")
 
@@ -128,8 +129,8 @@ def test_filters_change_the_counts(browser: Browser, live_app: LiveApp) -> None:
     least, most = live_app.count(30 * DAY, t_from, t_to, call_types=("genuine",))
     assert least <= number(counters[0]) <= most, (counters, least, most)
     assert number(counters[0]) != calls_24h, "the filters did not change the calls counter"
-    assert browser.list_length() == min(number(counters[0]), 200)
-    rows = browser.list_rows(200)
+    assert browser.list_length() == min(number(counters[0]), LIST_ROWS)
+    rows = browser.list_rows(LIST_ROWS)
     assert all(row["genuine"] and row["what"].startswith("Darurat") for row in rows), rows[:3]
 
     browser.wait_drawn("ops-map", 30 * DAY, t_from, call_types=("genuine",))  # the map shows the same selection
@@ -211,7 +212,7 @@ def test_new_incident_appears_live_and_idle_refresh_sends_almost_nothing(browser
     assert first["what"] == "Darurat: Kebakaran" and first["outcome"] == "Dalam proses", first
     assert first["genuine"] and first["active"], first
     assert first["where"] == f"{desa}, {kecamatan}", first
-    assert browser.list_length() == min(number(after[0]), 200)
+    assert browser.list_length() == min(number(after[0]), LIST_ROWS)
 
     # picking another incident in the list shows its details instead
     second = browser.list_rows(2)[1]
@@ -280,7 +281,7 @@ def test_store_down_keeps_the_last_view_and_says_so(browser: Browser, live_app: 
         # the last good view stays: counters, list and markers as they were
         assert browser.counters() == seen["counters"]
         assert browser.drawn_incidents("ops-map")["total"] == seen["drawn"]["total"]
-        assert browser.list_length() == min(number(seen["counters"][0]), 200)
+        assert browser.list_length() == min(number(seen["counters"][0]), LIST_ROWS)
         browser.screenshot("down")
     browser.wait(lambda: browser.text("down-banner") == "", 10, "the banner stayed after the store came back")
     assert not browser.driver.find_element(By.ID, "down-banner").is_displayed()
