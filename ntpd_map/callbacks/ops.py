@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ntpd_map.runtime import Runtime
 
 FULL_REFRESH_S = 300
-LIST_ROWS = 50  # the newest; the rest are on the map (200 rows were 135 KB a refresh, bench/README.md)
+LIST_ROWS = 30  # the newest, a screenful; the rest are on the map (200 rows were 135 KB a refresh, bench/README.md)
 ROW = "incident-row"
 RING = {"color": "#facc15", "weight": 5, "opacity": 1, "fill": False}
 
