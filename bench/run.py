@@ -202,9 +202,19 @@ def main(argv: list[str] | None = None) -> int:
     from bench import ui
 
     ui.add_parser(sub)
+    p = sub.add_parser("ingest", help="CSV import end to end and single-incident API posts (issue 4)")
+    p.add_argument("--rows", type=int, default=1_000_000, help="rows of the generated recap CSV (0: skip)")
+    p.add_argument("--posts", type=int, default=3000, help="single-incident posts (0: skip)")
+    p.add_argument("--concurrency", type=int, default=8, help="client threads posting")
+    p.add_argument("--region", default="53.03")
     args = parser.parse_args(argv)
     if args.suite == "ui":
         return ui.run(args)
+    if args.suite == "ingest":
+        from bench import ingest
+
+        print(json.dumps(ingest.run(args.rows, args.posts, args.concurrency, args.region), indent=2))
+        return 0
 
     if args.case:
         backend, n = args.case.split(":")
