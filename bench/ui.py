@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tests.browser.leaflet_hook import RECORD_MAPS_JS
+
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 
@@ -77,7 +79,6 @@ TARGET_SERVER_P95_MS = 150.0
 INIT_SCRIPT = """
 (function () {
   performance.setResourceTimingBufferSize(100000);
-  window.__ntpdMaps = [];
   var bench = window.__bench = {timeline: [], longtasks: []};
   try {  // main-thread tasks over 50 ms: where the time between the data's arrival and the drawing goes
     new PerformanceObserver(function (list) {
@@ -86,19 +87,7 @@ INIT_SCRIPT = """
       });
     }).observe({type: "longtask", buffered: true});
   } catch (e) { /* no long-task timing in this browser */ }
-  var leaflet;
-  Object.defineProperty(window, "L", {
-    configurable: true,
-    get: function () { return leaflet; },
-    set: function (value) {
-      leaflet = value;
-      if (value && value.Map && !value.__ntpdHooked) {
-        value.__ntpdHooked = true;
-        value.Map.addInitHook(function () { window.__ntpdMaps.push(this); });
-      }
-    }
-  });
-  function count() {
+__RECORD_MAPS__  function count() {
     var el = document.getElementById("__MAP__");
     if (!el) { return null; }
     var map = window.__ntpdMaps.filter(function (m) { return m.getContainer() === el; })[0];
@@ -121,7 +110,7 @@ INIT_SCRIPT = """
     }
   }, __POLL__);
 })();
-""".replace("__MAP__", MAP_ID).replace("__POLL__", str(POLL_MS))
+""".replace("__MAP__", MAP_ID).replace("__POLL__", str(POLL_MS)).replace("__RECORD_MAPS__", RECORD_MAPS_JS)
 
 RESOURCES_JS = """
 return performance.getEntriesByType("resource")

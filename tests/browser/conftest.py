@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.leaflet_hook import RECORD_MAPS_JS
 from tests.conftest import ROOT, missing
 
 if TYPE_CHECKING:
@@ -43,21 +44,8 @@ LOCAL_HOST = "127.0.0.1"
 INIT_SCRIPT = """
 (function () {
   performance.setResourceTimingBufferSize(10000);
-  window.__ntpdMaps = [];
-  var leaflet;
-  Object.defineProperty(window, "L", {
-    configurable: true,
-    get: function () { return leaflet; },
-    set: function (value) {
-      leaflet = value;
-      if (value && value.Map && !value.__ntpdHooked) {
-        value.__ntpdHooked = true;
-        value.Map.addInitHook(function () { window.__ntpdMaps.push(this); });
-      }
-    }
-  });
-})();
-"""
+__RECORD_MAPS__})();
+""".replace("__RECORD_MAPS__", RECORD_MAPS_JS)
 
 #: What the incidents layer draws on the map with container id arguments[0]: clusters with their counts, single
 #: points, and the cluster icons in the DOM. Incident features carry `ct` (call type); responders and boundaries
