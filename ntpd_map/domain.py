@@ -181,6 +181,64 @@ class CoverageMark:
     simulated: bool = False
 
 
+#: The levels population figures are kept at, by the number of dots in their Kemendagri code.
+POPULATION_LEVELS = {2: "kecamatan", 3: "desa"}
+
+
+@dataclass(frozen=True)
+class PopulationFigure:
+    """How many people live in a kecamatan (``53.03.06``) or desa (``53.03.06.2001``): the denominator of
+    call rates per person, which tell where 112 needs socialising (issue 5). ``year`` is the year of the
+    count (Dukcapil publishes per semester); ``source`` says where it came from."""
+
+    kode: str
+    population: int
+    year: int | None = None
+    source: str = "import"
+
+    def __post_init__(self) -> None:
+        if self.kode.count(".") not in POPULATION_LEVELS:
+            raise ValueError(f"population of {self.kode!r}: give a dotted kecamatan (53.03.06) or desa "
+                             "(53.03.06.2001) code")
+        if isinstance(self.population, bool) or int(self.population) != self.population or self.population < 0:
+            raise ValueError(f"population of {self.kode}: {self.population!r} is not a whole number of people")
+
+    @property
+    def level(self) -> str:
+        """ "kecamatan" or "desa", from the code."""
+        return POPULATION_LEVELS[self.kode.count(".")]
+
+
+@dataclass(frozen=True)
+class Tower:
+    """A known cell tower (BTS): from OpenCelliD, a field survey or the simulation.
+
+    (source, radio, mcc, net, area, cell) identifies a tower, as in OpenCelliD's cell export (mcc 510 is
+    Indonesia; net is the operator's MNC, area the LAC/TAC). A tower without all of them (a surveyed mast with
+    no cell ids) is identified by its source and position instead. ``updated_at`` is when the source last saw
+    it (Unix seconds), not when it was stored.
+    """
+
+    lat: float
+    lon: float
+    source: str
+    radio: str | None = None  # GSM, UMTS, LTE, NR
+    mcc: int | None = None
+    net: int | None = None
+    area: int | None = None
+    cell: int | None = None
+    range_m: float | None = None
+    samples: int | None = None
+    updated_at: int | None = None
+    simulated: bool = False
+
+    def __post_init__(self) -> None:
+        if not (-90 <= self.lat <= 90 and -180 <= self.lon <= 180):  # also false for NaN
+            raise ValueError(f"tower at {self.lat}, {self.lon}: latitude must be in -90..90, longitude in -180..180")
+        if not self.source:
+            raise ValueError("a tower needs a source (opencellid, survey, simulasi, ...)")
+
+
 #: Columns of the incidents table as the stores read and write them (one frame per batch).
 INCIDENT_COLUMNS = (
     "source",

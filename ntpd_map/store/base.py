@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ntpd_map.domain import CoverageMark, ResponderPosition, Unit
+    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, Tower, Unit
 
 
 class StoreUnavailable(RuntimeError):
@@ -101,6 +101,22 @@ class Store(Protocol):
         """Append marks; history is kept, the newest per desa is current."""
 
     def coverage_marks(self, current_only: bool = True) -> pd.DataFrame: ...
+
+    # population and towers (issue 5: socialisation and BTS priority)
+    def set_population(self, rows: Sequence[PopulationFigure]) -> WriteResult:
+        """Insert or update by kode; a figure equal to the stored one (level, population, year, source) changes
+        nothing. updated_at is when a row last changed."""
+
+    def population(self) -> pd.DataFrame:
+        """Columns kode, level, population (int64), year (Int64), source, updated_at (int64), by kode."""
+
+    def add_towers(self, towers: Sequence[Tower]) -> WriteResult:
+        """Insert or update on (source, radio, mcc, net, area, cell); a tower missing part of that key is matched
+        on (source, lat, lon) among such towers. An identical tower changes nothing."""
+
+    def towers(self) -> pd.DataFrame:
+        """Columns id, source, radio, mcc, net, area, cell (Int64), lat, lon, range_m (float64), samples,
+        updated_at (Int64), simulated (bool), by id."""
 
     # ingest bookkeeping and metadata
     def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:

@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
+    POPULATION_COLUMNS,
+    POPULATION_DTYPES,
+    TOWER_COLUMNS,
+    TOWER_DTYPES,
     UPDATABLE,
     check_groupable,
     frame_from_rows,
@@ -22,8 +26,11 @@ from ntpd_map.store._common import (
     now_s,
     read_columns,
     rows_from_frame,
+    typed_frame,
     where_from_query,
     whole_seconds,
+    write_population,
+    write_towers,
 )
 from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
 
@@ -32,7 +39,7 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-    from ntpd_map.domain import CoverageMark, ResponderPosition, Unit
+    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, Tower, Unit
 
 _COLS = ", ".join(INCIDENT_COLUMNS)
 
@@ -285,6 +292,26 @@ class PostGISStore:
         if current_only:  # the newest mark of each desa is its current status
             source = "(SELECT DISTINCT ON (kode_desa) * FROM coverage_marks ORDER BY kode_desa, id DESC) AS current"
         return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM {source} ORDER BY id"), cols)
+
+    # population and towers ---------------------------------------------------------------------------------
+    # The compare-then-write of write_population/write_towers needs writers one at a time (two concurrent
+    # imports would both insert the same new tower); SHARE ROW EXCLUSIVE blocks other writers, not readers.
+    def set_population(self, rows: Sequence[PopulationFigure]) -> WriteResult:
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.execute("LOCK TABLE population IN SHARE ROW EXCLUSIVE MODE")
+            return write_population(cur, rows, "%s")
+
+    def population(self) -> pd.DataFrame:
+        rows = self._query(f"SELECT {', '.join(POPULATION_COLUMNS)} FROM population ORDER BY kode")
+        return typed_frame(rows, POPULATION_DTYPES)
+
+    def add_towers(self, towers: Sequence[Tower]) -> WriteResult:
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.execute("LOCK TABLE towers IN SHARE ROW EXCLUSIVE MODE")
+            return write_towers(cur, towers, "%s")
+
+    def towers(self) -> pd.DataFrame:
+        return typed_frame(self._query(f"SELECT {', '.join(TOWER_COLUMNS)} FROM towers ORDER BY id"), TOWER_DTYPES)
 
     # bookkeeping ------------------------------------------------------------------------------------------
     def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:

@@ -7,12 +7,16 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
+    POPULATION_COLUMNS,
+    POPULATION_DTYPES,
+    TOWER_COLUMNS,
+    TOWER_DTYPES,
     UPDATABLE,
     arrow_from_frame,
     check_groupable,
@@ -21,14 +25,17 @@ from ntpd_map.store._common import (
     now_s,
     read_columns,
     rows_from_frame,
+    typed_frame,
     where_from_query,
+    write_population,
+    write_towers,
 )
 from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ntpd_map.domain import CoverageMark, ResponderPosition, Unit
+    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, Tower, Unit
 
 _UPSERT = (
     f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}, rev) "
@@ -249,6 +256,38 @@ class SQLiteStore:
         if current_only:
             sql += " WHERE id IN (SELECT max(id) FROM coverage_marks GROUP BY kode_desa)"
         return frame_from_rows(self._query(sql + " ORDER BY id"), cols)
+
+    # population and towers ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        """A cursor in one write transaction (BEGIN IMMEDIATE: the compare-then-write below sees no other
+        writer), committed when the block ends, rolled back on error."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn.cursor()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+
+    def set_population(self, rows: Sequence[PopulationFigure]) -> WriteResult:
+        with self._write() as cur:
+            return write_population(cur, rows, "?")
+
+    def population(self) -> pd.DataFrame:
+        rows = self._query(f"SELECT {', '.join(POPULATION_COLUMNS)} FROM population ORDER BY kode")
+        return typed_frame(rows, POPULATION_DTYPES)
+
+    def add_towers(self, towers: Sequence[Tower]) -> WriteResult:
+        with self._write() as cur:
+            return write_towers(cur, towers, "?")
+
+    def towers(self) -> pd.DataFrame:
+        return typed_frame(self._query(f"SELECT {', '.join(TOWER_COLUMNS)} FROM towers ORDER BY id"), TOWER_DTYPES)
 
     # bookkeeping ------------------------------------------------------------------------------------------
     def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:

@@ -178,3 +178,11 @@ def test_pool_reconnects_after_a_server_restart(pg_store) -> None:
     # the pooled connection died with the old server; the pool's check replaces it on the next borrow
     assert store.count_incidents() == 3
     assert store._query("SELECT pg_backend_pid()")[0][0] != before
+
+
+def test_tower_geometry_follows_lon_lat(pg_store) -> None:
+    from ntpd_map.domain import Tower
+
+    pg_store.add_towers([Tower(-9.45, 124.48, "survey"), Tower(-9.50, 124.60, "opencellid", "LTE", 510, 10, 1, 2)])
+    rows = pg_store._query("SELECT ST_X(geom), ST_Y(geom), ST_SRID(geom) FROM towers ORDER BY id")
+    assert rows == [(124.48, -9.45, 4326), (124.60, -9.50, 4326)]
