@@ -121,6 +121,43 @@ def cmd_import_incidents(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_population(args: argparse.Namespace, settings: Settings) -> int:
+    import uuid
+    from pathlib import Path
+
+    from ntpd_map.ingest.files import table_from_file, write_rejects_csv
+    from ntpd_map.ingest.population import population_from_table, reason_counts
+    from ntpd_map.runtime import Runtime
+
+    runtime = Runtime(settings)
+    path = Path(args.file)
+    table = table_from_file(path)
+    source = args.source or f"file:{path.name}"
+    figures, rejects, skipped = population_from_table(table, runtime.region, year=args.year, source=source)
+    written = runtime.store.set_population(figures)
+    result: dict[str, Any] = {
+        "file": str(path),
+        "region": runtime.region.code,
+        "rows": len(table),
+        "accepted": len(figures),
+        "inserted": written.inserted,
+        "updated": written.updated,
+        "unchanged": written.unchanged,
+        "rejected": len(rejects),
+        "skipped_other_region": skipped,
+        "blank_rows": len(table) - len(figures) - len(rejects) - skipped,
+        "rejects_file": None,
+        "reasons": reason_counts(rejects),
+    }
+    if rejects:
+        runtime.store.add_rejects(f"population:{source}:{uuid.uuid4().hex[:12]}", rejects)
+        rejects_path = path.with_name(f"{path.stem}.rejected.csv")
+        write_rejects_csv(rejects, rejects_path)
+        result["rejects_file"] = str(rejects_path)
+    _print_json(result)
+    return 0
+
+
 def _pair(text: str) -> tuple[str, str]:
     column, sep, field = text.partition("=")
     if not sep or not column.strip() or not field.strip():
@@ -225,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", action="append", metavar="COLUMN=field",
                    help="read your column COLUMN as our field (repeatable), e.g. --map 'No. Tiket=id'")
     p.set_defaults(func=cmd_import_incidents)
+    p = imp.add_parser("population", help="import population per kecamatan or desa (CSV or XLSX, e.g. Dukcapil "
+                                          "figures); prints a JSON summary")
+    p.add_argument("file", help="path of the .csv or .xlsx file: a code column (kode, kode_wilayah, kode_desa, ...) "
+                                "and a population column (jumlah_penduduk, penduduk, jumlah, population, total)")
+    p.add_argument("--year", type=int, help="year of the figures, for rows without a tahun/year value")
+    p.add_argument("--source", help="where the figures come from, e.g. 'Dukcapil 2024 S1' (default file:<name>)")
+    p.set_defaults(func=cmd_import_population)
 
     k = sub.add_parser("keys", help="API keys per integration").add_subparsers(dest="action", required=True)
     p = k.add_parser("create", help="create a key and print it (shown once; only a hash is kept)")
