@@ -1,4 +1,4 @@
-"""A deterministic, labelled simulated scenario for a region: calls, responders, blank-spot villages.
+"""A deterministic, labelled simulated scenario for a region: calls, responders, blank-spot villages, towers.
 
 Same (region, days, seed, end) -> the same scenario, row for row. Every record carries ``simulated`` and the
 source ``simulasi`` so no screen or export can mistake it for real data.
@@ -11,7 +11,8 @@ May-September 2025 (153 days), 167 of them genuine emergencies (3.8%), 144 resol
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from ntpd_map.domain import (
     LocationFlag,
     ResponderPosition,
     SignalStatus,
+    Tower,
     Unit,
     UnitStatus,
 )
@@ -69,6 +71,14 @@ UNIT_FLEET: tuple[tuple[str, str, AgencyKind, int], ...] = (
     ("Rescue BPBD {kab}", "BPBD {kab}", AgencyKind.DISASTER, 2),
     ("Basarnas", "Basarnas", AgencyKind.SAR, 1),
 )
+# Towers: about two kecamatan in three have a macro site, plus a few around the kab/kota's centre. Indonesia
+# switched 3G off in 2023, so sites carry GSM or LTE. mcc 510 is Indonesia; net is the operator's MNC
+# (10 Telkomsel, which carries most of rural NTT, 01 Indosat, 11 XL).
+TOWER_KECAMATAN_SHARE = 2 / 3
+TOWERS_NEAR_CENTRE = 3
+TOWER_RADIOS = {"GSM": 0.4, "LTE": 0.6}
+TOWER_NETS = {10: 0.6, 1: 0.2, 11: 0.2}
+TOWER_RANGE_M = (2000.0, 8000.0)
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class Scenario:
     units: list[Unit]
     positions: list[ResponderPosition]
     marks: list[CoverageMark]
+    towers: list[Tower] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         inc = self.incidents
@@ -87,6 +98,7 @@ class Scenario:
             "units": len(self.units),
             "blank_spot_desa": sum(m.status == SignalStatus.NONE for m in self.marks),
             "coverage_marks": len(self.marks),
+            "towers": len(self.towers),
         }
 
 
@@ -111,7 +123,7 @@ def simulate(region: Region, *, days: int = 150, seed: int = 1, end: datetime | 
     incidents = _incidents(region, rng, days=days, end=end, seed=seed, kab_short=kab_short)
     units, positions = _responders(region, rng, end=end, kab_short=kab_short)
     marks = _blank_spots(region, rng)
-    return Scenario(incidents, units, positions, marks)
+    return Scenario(incidents, units, positions, marks, _towers(region, seed))
 
 
 def load_scenario(
@@ -126,6 +138,8 @@ def load_scenario(
     store.write_positions(scenario.positions)
     if not store.coverage_marks().shape[0]:
         store.add_coverage_marks(scenario.marks)
+    if store.towers().empty:  # never beside real towers (an OpenCelliD import)
+        store.add_towers(scenario.towers)
     store.set_meta("scenario", "simulated")
     store.set_meta("scenario_region", region.code)
     store.set_meta("scenario_seed", str(seed))
@@ -235,7 +249,7 @@ def _incidents(
     return frame
 
 
-def _normalised(mix: dict[str, float]) -> np.ndarray:
+def _normalised(mix: Mapping[Any, float]) -> np.ndarray:
     p = np.array(list(mix.values()), dtype="float64")
     return p / p.sum()
 
@@ -345,4 +359,38 @@ def _blank_spots(region: Region, rng: np.random.Generator) -> list[CoverageMark]
         CoverageMark(str(desa.loc[i, "kode"]), statuses[int(rng.integers(0, 4))], surveyed_on=survey,
                      evidence="SIMULASI: tanda contoh, bukan hasil survei", author="simulasi", simulated=True)
         for i in sorted(chosen)
+    ]
+
+
+def _towers(region: Region, seed: int) -> list[Tower]:
+    """Simulated macro sites: one near a random desa of about two kecamatan in three, a few near the centre
+    of each kab/kota. Drawn from their own generator, so adding them left the calls of every seed as they were."""
+    rng = np.random.default_rng([seed, int(region.code.replace(".", "")), 7])
+    desa = region.desa.sort_values("kode").reset_index(drop=True)
+    points = desa.geometry.representative_point()
+    kec_of_desa = desa["kode_kec"].to_numpy(dtype=object)
+    kec_codes = sorted(set(kec_of_desa))
+    keep = rng.random(len(kec_codes)) < TOWER_KECAMATAN_SHARE
+    sites: list[tuple[float, float, float]] = []  # lat, lon, spread in degrees (0.004: about 400 m)
+    for kec in np.asarray(kec_codes, dtype=object)[keep]:
+        rows = np.flatnonzero(kec_of_desa == kec)
+        i = int(rows[rng.integers(0, len(rows))])
+        sites.append((float(points.y.iat[i]), float(points.x.iat[i]), 0.004))
+    for geom in region.kabkota.sort_values("kode").geometry:
+        centre = geom.representative_point()
+        sites += [(centre.y, centre.x, 0.01)] * TOWERS_NEAR_CENTRE
+    n = len(sites)
+    spread = np.array([s[2] for s in sites])
+    lat = np.array([s[0] for s in sites]) + rng.normal(0.0, 1.0, n) * spread
+    lon = np.array([s[1] for s in sites]) + rng.normal(0.0, 1.0, n) * spread
+    radio = rng.choice(list(TOWER_RADIOS), size=n, p=_normalised(TOWER_RADIOS))
+    net = rng.choice(list(TOWER_NETS), size=n, p=_normalised(TOWER_NETS))
+    area = rng.integers(1000, 60000, n)
+    cell = rng.choice(np.arange(1, 65536), size=n, replace=False)  # distinct, so every site is its own tower
+    range_m = rng.uniform(*TOWER_RANGE_M, n)
+    return [
+        Tower(round(float(lat[k]), 6), round(float(lon[k]), 6), SOURCE, radio=str(radio[k]), mcc=510,
+              net=int(net[k]), area=int(area[k]), cell=int(cell[k]), range_m=float(round(range_m[k])),
+              simulated=True)
+        for k in range(n)
     ]

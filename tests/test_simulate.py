@@ -22,8 +22,36 @@ def test_same_seed_same_scenario_row_for_row(ttu, scenario) -> None:
     again = simulate(ttu, days=150, seed=1, end=END)
     pd.testing.assert_frame_equal(scenario.incidents, again.incidents)
     assert scenario.units == again.units and scenario.marks == again.marks
+    assert scenario.towers == again.towers and scenario.towers
     other = simulate(ttu, days=150, seed=2, end=END)
     assert not scenario.incidents["lat"].equals(other.incidents["lat"])
+    assert [(t.lat, t.lon) for t in other.towers] != [(t.lat, t.lon) for t in scenario.towers]
+
+
+def test_towers_do_not_depend_on_the_days_or_end(ttu, scenario) -> None:
+    """Towers have their own generator: the same seed gives the same towers for any window, and the calls
+    (drawn before them from the scenario's generator) are what they were before towers existed."""
+    assert simulate(ttu, days=7, seed=1, end=datetime(2026, 1, 1, tzinfo=UTC)).towers == scenario.towers
+
+
+def test_simulated_towers_look_like_macro_sites_of_the_region(ttu, scenario) -> None:
+    import shapely
+
+    towers = scenario.towers
+    n_kec = len(ttu.kecamatan)
+    assert 0.4 * n_kec + 3 <= len(towers) <= 0.9 * n_kec + 3  # about 2/3 of the kecamatan, plus 3 at the centre
+    assert all(t.simulated and t.source == "simulasi" for t in towers)
+    assert {t.radio for t in towers} <= {"GSM", "LTE"} and {t.mcc for t in towers} == {510}
+    assert {t.net for t in towers} <= {1, 10, 11}
+    assert all(t.range_m is not None and 2000 <= t.range_m <= 8000 for t in towers)
+    assert len({(t.radio, t.net, t.area, t.cell) for t in towers}) == len(towers)  # each its own tower
+    outline = ttu.kabkota.geometry.union_all().buffer(0.03)  # a coastal site may stand just off the polygon
+    assert shapely.contains_xy(outline, [t.lon for t in towers], [t.lat for t in towers]).all()
+    # the sites drawn per kecamatan (all but the last 3) stand in distinct kecamatan, not piled in one
+    kecamatan = ttu.kecamatan.set_index("kode").geometry
+    homes = [next((k for k, g in kecamatan.items() if g.contains(shapely.Point(t.lon, t.lat))), None)
+             for t in towers[:-3]]
+    assert len({h for h in homes if h}) >= 0.8 * len(homes)
 
 
 def test_volumes_and_mix_follow_ttu_figures(ttu, scenario) -> None:
@@ -68,6 +96,19 @@ def test_load_scenario_labels_store_and_is_idempotent(tmp_path, ttu, ttu_locator
     located = store.count_incidents(IncidentQuery(kode_kec=tuple(ttu.kecamatan["kode"])))
     assert located > 0.8 * first["calls"]  # most calls have a place; unknown-location noise has none
     assert len(store.latest_positions()) == len(store.units()) == first["units"]
+    towers = store.towers()
+    assert len(towers) == first["towers"] > 0 and towers["simulated"].all()
+
+
+def test_simulated_towers_never_join_real_ones(tmp_path, ttu, ttu_locator) -> None:
+    from ntpd_map.domain import Tower
+
+    store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    store.migrate()
+    store.add_towers([Tower(-9.45, 124.48, "opencellid", "LTE", 510, 10, 1, 2)])
+    summary = load_scenario(store, ttu, ttu_locator, days=1, seed=5, end=END)
+    assert summary["towers"] > 0
+    assert store.towers()["source"].tolist() == ["opencellid"]
 
 
 def test_short_names() -> None:
