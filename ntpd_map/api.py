@@ -51,6 +51,12 @@ INCIDENT_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
 }
 
+PERIOD: list[dict[str, Any]] = [
+        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
+         "description": "first local date (default: 29 days before to)"},
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
+         "description": "last local date, inclusive (default: today)"},
+    ]
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 RESULT = {
     "type": "object",
@@ -94,8 +100,56 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": answer("the recap", {"type": "object"}),
                               "400": answer("bad dates", ERROR), **auth_errors},
             }},
+            "/api/priorities": {"get": {
+                "summary": "Socialisation or BTS priority per kecamatan (or desa), every component of each score",
+                "parameters": [*PERIOD, {"name": "metric", "in": "query",
+                                         "schema": {"type": "string", "enum": ["socialisation", "bts"]}},
+                               {"name": "level", "in": "query",
+                                "schema": {"type": "string", "enum": ["kecamatan", "desa"]}}],
+                "responses": {"200": answer("one row per kecamatan: kode, nama, score, rank, components",
+                                            {"type": "object", "required": ["metric", "from", "to", "rows"]}),
+                              "400": answer("bad parameters", ERROR), **auth_errors},
+            }},
+            "/api/hexes": {"get": {
+                "summary": "H3 hexagons clipped to kecamatan with a count per call type (GeoJSON)",
+                "parameters": [*PERIOD, {"name": "res", "in": "query",
+                                         "schema": {"type": "integer", "minimum": 7, "maximum": 9}},
+                               {"name": "empty", "in": "query", "schema": {"type": "boolean"},
+                                "description": "include pieces without calls"}],
+                "responses": {"200": {"description": "a FeatureCollection", "content": {
+                    "application/geo+json": {"schema": {"type": "object", "required": ["type", "features"]}}}},
+                              "400": answer("bad parameters", ERROR), **auth_errors},
+            }},
         },
     }
+
+
+def fail(status: int, message: str) -> Response:
+    """A JSON error; 503 carries Retry-After."""
+    from flask import jsonify
+
+    response = jsonify({"error": message})
+    response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def check_key(runtime: Runtime, needed: str) -> tuple[dict[str, Any] | None, Response | None]:
+    """The request's API key, or the error to answer: 401 unknown, 403 wrong role, 503 store down."""
+    from flask import request
+
+    from ntpd_map.store.base import StoreUnavailable
+
+    try:
+        key = key_from_header(runtime.store, request.headers.get("Authorization"))
+    except StoreUnavailable:
+        return None, fail(503, "store unavailable: cannot check the API key, retry later")
+    if key is None:
+        return None, fail(401, "send a valid API key as 'Authorization: Bearer KEY'")
+    if not allowed(key["role"], needed):
+        return None, fail(403, f"this key's role ({key['role']}) may not do this; it needs {needed} or admin")
+    return key, None
 
 
 def register_api(server: Flask, runtime: Runtime) -> None:
@@ -105,23 +159,8 @@ def register_api(server: Flask, runtime: Runtime) -> None:
 
     server.config["MAX_CONTENT_LENGTH"] = runtime.settings.int("NTPD_MAX_UPLOAD_MB") * 2**20
 
-    def fail(status: int, message: str) -> Response:
-        response = jsonify({"error": message})
-        response.status_code = status
-        if status == 503:
-            response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
-
     def authorise(needed: str) -> tuple[dict[str, Any] | None, Response | None]:
-        try:
-            key = key_from_header(runtime.store, request.headers.get("Authorization"))
-        except StoreUnavailable:
-            return None, fail(503, "store unavailable: cannot check the API key, retry later")
-        if key is None:
-            return None, fail(401, "send a valid API key as 'Authorization: Bearer KEY'")
-        if not allowed(key["role"], needed):
-            return None, fail(403, f"this key's role ({key['role']}) may not do this; it needs {needed} or admin")
-        return key, None
+        return check_key(runtime, needed)
 
     @server.errorhandler(413)
     def too_large(_exc: Exception) -> Response:

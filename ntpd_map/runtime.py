@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ntpd_map.config import Settings
 
 if TYPE_CHECKING:
+    from ntpd_map.analytics import Analytics
     from ntpd_map.geo.boundaries import Region
     from ntpd_map.geo.locate import Locator
     from ntpd_map.store.base import Store
@@ -58,6 +59,13 @@ class Runtime:
             tolerance_m=float(self.settings.get("NTPD_OFFSHORE_TOLERANCE_M")),
             cache_path=self.settings.boundaries_dir / f"locator_{region.code}.npz",
         )
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        """Hexagon counts and priority indices (issue 5), with their per-process caches."""
+        from ntpd_map.analytics import Analytics
+
+        return Analytics(self)
 
     @cached_property
     def secret_key(self) -> bytes:

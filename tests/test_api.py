@@ -132,7 +132,8 @@ def test_openapi_document_fuzzed_without_server_errors(app, keys) -> None:
     """schemathesis generates requests from /api/openapi.json for every operation: none may end in a 5xx."""
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app.server)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {(op.method.upper(), op.path) for op in operations} == {("POST", "/api/incidents"), ("GET", "/api/recap")}
+    assert {(op.method.upper(), op.path) for op in operations} == {
+        ("POST", "/api/incidents"), ("GET", "/api/recap"), ("GET", "/api/priorities"), ("GET", "/api/hexes")}
     for operation in operations:
 
         @given(case=operation.as_strategy())
