@@ -61,7 +61,7 @@ def count_window(snap: Snapshot, start: int, end: int, n_kec: int, n_desa: int,
     cat = snap.category[sel].astype("int64")
     imprecise = snap.imprecise[sel]
     if pieces is not None:
-        piece = pieces.assign(snap.cells[pieces.res][sel], kec, desa, snap.lat[sel], snap.lon[sel])
+        piece = pieces.assign(snap.cells[pieces.res][sel], kec, desa)
         piece_type = _bincount2(piece, ctype, len(pieces), N_TYPES)
     else:
         piece_type = np.zeros((0, N_TYPES), dtype="int64")
@@ -105,22 +105,19 @@ def kabkota_table(counts: WindowCounts, region: Region) -> pd.DataFrame:
 
 
 def hexes_geojson(counts: WindowCounts, pieces: HexPieces, names: dict[str, str], *,
-                  include_empty: bool = False, precision: int = 6) -> dict[str, Any]:
+                  include_empty: bool = False) -> dict[str, Any]:
     """The clipped pieces as a GeoJSON FeatureCollection, properties ``h3``, ``kode_kecamatan``, ``kecamatan``,
     a count per call type and ``total``; only pieces with calls unless ``include_empty``."""
-    import h3
-    import shapely
-
     totals = counts.piece_type.sum(axis=1)
     keep = np.arange(len(pieces)) if include_empty else np.flatnonzero(totals > 0)
-    geoms = shapely.set_precision(pieces.geometry[keep], 10.0 ** -precision) if len(keep) else []
+    geometries, cells = pieces.geojson_geometries, pieces.h3_strings
+    kode = pieces.kode_kec[pieces.kec]
+    by_type = counts.piece_type.tolist()
     features = []
-    for i, geom in zip(keep, geoms, strict=True):
-        kode = str(pieces.kode_kec[pieces.kec[i]])
-        props: dict[str, Any] = {"h3": h3.int_to_str(int(pieces.cell[i])), "kode_kecamatan": kode,
-                                 "kecamatan": names.get(kode, kode)}
-        props.update({name: int(counts.piece_type[i, j]) for j, name in enumerate(CALL_TYPES)})
+    for i in keep.tolist():
+        props: dict[str, Any] = {"h3": cells[i], "kode_kecamatan": str(kode[i]),
+                                 "kecamatan": names.get(str(kode[i]), str(kode[i]))}
+        props.update(zip(CALL_TYPES, by_type[i], strict=True))
         props["total"] = int(totals[i])
-        features.append({"type": "Feature", "id": int(i), "properties": props,
-                         "geometry": shapely.geometry.mapping(geom)})
+        features.append({"type": "Feature", "id": i, "properties": props, "geometry": geometries[i]})
     return {"type": "FeatureCollection", "features": features}

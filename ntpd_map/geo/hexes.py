@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,13 +51,12 @@ class HexPieces:
     def __len__(self) -> int:
         return len(self.cell)
 
-    def assign(self, cells: np.ndarray, kec: np.ndarray, desa: np.ndarray | None = None,
-               lat: np.ndarray | None = None, lon: np.ndarray | None = None) -> np.ndarray:
+    def assign(self, cells: np.ndarray, kec: np.ndarray, desa: np.ndarray | None = None) -> np.ndarray:
         """The piece of each incident (-1: none), from its H3 cell at ``res`` (0 = no coordinates), its
-        kecamatan index (-1 = none), its desa index (-1 = none) and its coordinates.
+        kecamatan index (-1 = none) and its desa index (-1 = none).
 
         The piece is (cell, kecamatan) when the cell touches the kecamatan's polygon. Otherwise the incident
-        still counts in its own kecamatan, in the piece of it nearest to the point (a point snapped from just
+        still counts in its own kecamatan: in the piece of it nearest to its cell (a point snapped from just
         off the coast; a desa polygon upstream that overlaps the next kecamatan), else the piece at its desa's
         representative point (a desa named without coordinates), else at its kecamatan's.
         """
@@ -68,17 +67,19 @@ class HexPieces:
         out = np.full(len(cells), -1, dtype="int64")
         if not len(self.cell) or not len(cells):
             return out
-        uniq = pd.Index(np.unique(self.cell))
         n_kec = max(len(self.kode_kec), 1)
-        piece_keys = pd.Index(uniq.get_indexer(self.cell).astype("int64") * n_kec + self.kec)
-        pos = uniq.get_indexer(cells)
+        pos = self._cell_index.get_indexer(cells)
         ok = (pos >= 0) & (kec >= 0)
-        out[ok] = piece_keys.get_indexer(pos[ok].astype("int64") * n_kec + kec[ok])
+        out[ok] = self._piece_index.get_indexer(pos[ok].astype("int64") * n_kec + kec[ok])
+        missing = (out < 0) & (kec >= 0) & (cells != 0)
+        if missing.any():
+            # few distinct (cell, kecamatan) pairs miss: settle each pair once
+            pairs = pd.DataFrame({"cell": cells[missing], "kec": kec[missing]})
+            uniq = pairs.drop_duplicates()
+            found = self._nearest_in_kecamatan(uniq["cell"].to_numpy(dtype="uint64"), uniq["kec"].to_numpy())
+            lookup = pd.MultiIndex.from_frame(uniq)
+            out[missing] = found[lookup.get_indexer(pd.MultiIndex.from_frame(pairs))]
         missing = (out < 0) & (kec >= 0)
-        if lat is not None and lon is not None and missing.any():
-            out[missing] = self._nearest_in_kecamatan(np.asarray(lon)[missing], np.asarray(lat)[missing],
-                                                      kec[missing])
-            missing = (out < 0) & (kec >= 0)
         if desa is not None and missing.any():
             desa = np.asarray(desa, dtype="int64")
             has = missing & (desa >= 0)
@@ -93,32 +94,60 @@ class HexPieces:
         return out
 
     @cached_property
-    def _tree(self) -> Any:
+    def _cell_index(self) -> Any:
+        import pandas as pd
+
+        return pd.Index(np.unique(self.cell))
+
+    @cached_property
+    def _piece_index(self) -> Any:
+        import pandas as pd
+
+        n_kec = max(len(self.kode_kec), 1)
+        return pd.Index(self._cell_index.get_indexer(self.cell).astype("int64") * n_kec + self.kec)
+
+    @cached_property
+    def _trees(self) -> dict[int, tuple[Any, np.ndarray]]:
+        """Per kecamatan: an STRtree of its pieces, and their piece numbers."""
         import shapely
 
-        return shapely.STRtree(self.geometry)
+        out = {}
+        for k in np.unique(self.kec):
+            mine = np.flatnonzero(self.kec == k)
+            out[int(k)] = (shapely.STRtree(self.geometry[mine]), mine)
+        return out
 
-    def _nearest_in_kecamatan(self, x: np.ndarray, y: np.ndarray, kec: np.ndarray,
-                              within_deg: float = 0.05) -> np.ndarray:
-        """The nearest piece of each point's own kecamatan within ``within_deg`` (about 5 km); -1 if none."""
+    @cached_property
+    def geojson_geometries(self) -> list[dict[str, Any]]:
+        """Each piece's geometry as a GeoJSON dict, coordinates rounded to 6 decimals (about 10 cm): made
+        once, so an answer only adds the counts."""
         import shapely
 
-        out = np.full(len(x), -1, dtype="int64")
-        ok = np.isfinite(x) & np.isfinite(y)
-        if not ok.any():
-            return out
-        idx = np.flatnonzero(ok)
-        pts = shapely.points(x[idx], y[idx])
-        p_i, g_i = self._tree.query(pts, predicate="dwithin", distance=within_deg)
-        mine = self.kec[g_i] == kec[idx[p_i]]
-        p_i, g_i = p_i[mine], g_i[mine]
-        if not len(p_i):
-            return out
-        dist = shapely.distance(pts[p_i], self.geometry[g_i])
-        order = np.lexsort((dist, p_i))  # per point, nearest first
-        p_i, g_i = p_i[order], g_i[order]
-        first = np.r_[True, p_i[1:] != p_i[:-1]]
-        out[idx[p_i[first]]] = g_i[first]
+        rounded = shapely.set_precision(self.geometry, 1e-6) if len(self.geometry) else []
+        return [shapely.geometry.mapping(g) for g in rounded]
+
+    @cached_property
+    def h3_strings(self) -> list[str]:
+        import h3
+
+        return [h3.int_to_str(int(c)) for c in self.cell]
+
+    def _nearest_in_kecamatan(self, cells: np.ndarray, kec: np.ndarray) -> np.ndarray:
+        """The piece of kecamatan ``kec[i]`` nearest to the centre of ``cells[i]``; -1 if it has none."""
+        import shapely
+        from h3ronpy.vector import cells_to_coordinates
+
+        out = np.full(len(cells), -1, dtype="int64")
+        centres = cells_to_coordinates(cells)
+        lat = np.asarray(centres.column("lat"), dtype="float64")
+        lng = np.asarray(centres.column("lng"), dtype="float64")
+        for k in np.unique(kec):
+            if int(k) not in self._trees:
+                continue
+            tree, mine = self._trees[int(k)]
+            sel = np.flatnonzero(kec == k)
+            _, nearest = tree.query_nearest(shapely.points(lng[sel], lat[sel]), all_matches=False)
+            out[sel] = mine[nearest]
         return out
 
     def frame(self) -> gpd.GeoDataFrame:
@@ -239,7 +268,7 @@ def _with_anchors(pieces: HexPieces, region: Region) -> HexPieces:
     has_polygon = region.desa["has_polygon"].astype(bool).to_numpy()
     desa_geoms = np.asarray(np.where(has_polygon, region.desa.geometry.to_numpy(), None), dtype=object)
     desa_anchor = anchors(desa_geoms, desa_kec)
-    return HexPieces(**{**pieces.__dict__, "kec_anchor": kec_anchor, "desa_anchor": desa_anchor})
+    return replace(pieces, kec_anchor=kec_anchor, desa_anchor=desa_anchor)
 
 
 def load_pieces(region: Region, res: int, cache_dir: Path | None = None) -> HexPieces:
