@@ -11,14 +11,89 @@
 
   var ACTIVE = {open: true, dispatched: true, on_scene: true};
 
+  /* The latest hideout of a GeoJSON layer. dash-leaflet (1.1) skips a prop update that arrives while the layer's
+   * url is still loading, and then draws the loaded features with the hideout it had when the load began: on the
+   * analytics page the first window's values arrive while the hexagons load. Dash's layout always holds the
+   * latest props, so the style reads them there (the context's copy is the fallback). */
+  function currentHideout(context) {
+    var api = window.dash_component_api, id = context && context.id;
+    var layout = api && api.getLayout && typeof id === "string" ? api.getLayout(id) : null;
+    return (layout && layout.props && layout.props.hideout) || (context && context.hideout) || {};
+  }
+
+  /* The hideout's arrays for a hexagon piece, or null when they are for another resolution: while a switch of
+   * resolution loads the new pieces, the old ones are still on the map (an H3 index says its resolution in its
+   * second hex digit). */
+  function pieceValues(feature, context) {
+    var h = currentHideout(context);
+    var res = parseInt(String(feature.properties.h3).charAt(1), 16);
+    return h.res === res && h.total ? h : null;
+  }
+
   window.ntpd = Object.assign({}, window.ntpd, {
     kabkotaStyle: function (feature, context) {
       var wall = context.hideout && context.hideout.wall;
       return {color: wall ? "#e5e7eb" : "#111827", weight: 3, fill: false, opacity: 0.9};
     },
     kecamatanStyle: function (feature, context) {
-      var wall = context.hideout && context.hideout.wall;
-      return {color: wall ? "#9ca3af" : "#374151", weight: 1.5, dashArray: "4 3", fillOpacity: 0.0};
+      var h = context.hideout || {};
+      if (h.selected && h.selected === feature.properties.kode) {  // picked in the analytics table
+        return {color: "#c026d3", weight: 4, opacity: 1, fillOpacity: 0.0};
+      }
+      return {color: h.wall ? "#9ca3af" : "#374151", weight: 1.5, dashArray: "4 3", fillOpacity: 0.0};
+    },
+    /* Hexagons of the analytics page (layers/hexes.py): the geometry comes once by URL, the values of the
+     * period in hideout, as arrays indexed by the feature's piece index `i`. */
+    hexStyle: function (feature, context) {
+      var h = pieceValues(feature, context) || {};
+      var i = feature.properties.i;
+      var edge = String(feature.properties.h3).charAt(1) === "9" ? 0.2 : 0.4;  // 27,000 res-9 outlines at 0.4 px
+      var value = h.value ? h.value[i] : null;                                  // would hatch the region grey
+      var calls = h.total ? h.total[i] : 0;
+      if (value === null || value === undefined || (h.format !== "score" && !calls)) {
+        // no calls (or no values yet): faint but visible, no calls from a place is a signal too
+        return {color: "#9ca3af", weight: edge, opacity: 0.6, fillColor: h.empty || "#d1d5db",
+                fillOpacity: h.faint || 0.3};
+      }
+      var k = 0, breaks = h.breaks || [];
+      while (k + 1 < breaks.length && value >= breaks[k + 1]) { k += 1; }
+      return {color: "#6b7280", weight: edge, opacity: 0.7, fillColor: (h.colors || [])[k] || "#6b7280",
+              fillOpacity: calls ? (h.fill || 0.75) : (h.faint || 0.3)};
+    },
+    hexHover: function (feature, context) {
+      return {color: "#111827", weight: 2.5, opacity: 1};
+    },
+    hexTooltip: function (feature, layer, context) {
+      // The content is made when the tooltip opens, from the current hideout: 4,500 pieces bind a function,
+      // not a text, and a tooltip never shows the values of an earlier period or metric.
+      layer.bindTooltip(function () {
+        var h = pieceValues(feature, context) || {};
+        var p = feature.properties, i = p.i, labels = h.labels || {};
+        var locale = h.locale || "id-ID";
+        function num(v, digits) {
+          return Number(v).toLocaleString(locale, {minimumFractionDigits: digits, maximumFractionDigits: digits});
+        }
+        function row(label, value, cls) {
+          return "<tr" + (cls ? " class='" + cls + "'" : "") + "><th>" + esc(label) + "</th><td>" + esc(value) +
+            "</td></tr>";
+        }
+        var calls = h.total ? (h.total[i] || 0) : 0;
+        var value = h.value ? h.value[i] : null;
+        var shown = value === null || value === undefined ? (labels.noCalls || "-")
+          : h.format === "share" ? num(100 * value, 0) + "%"
+          : h.format === "score" ? num(value, 1) : num(value, 0);
+        var rows = [row(labels.metric || "", shown, "metric")];
+        var kec = h.kec && h.kec[p.kode_kecamatan];
+        if (kec) {
+          rows.push(row(labels.score || "", num(kec.score, 1) + " (" + (labels.rank || "") + " " + kec.rank + " " +
+                        (labels.of || "") + " " + (h.nKec || "") + ")"));
+        }
+        rows.push(row(labels.total || "", num(calls, 0), "total"));
+        var types = (h.types && h.types[String(i)]) || [];
+        (labels.types || []).forEach(function (name, j) { rows.push(row(name, num(types[j] || 0, 0))); });
+        return "<div class='hex-tip-head'><b>" + esc(p.kecamatan) + "</b><br>H3 " + esc(p.h3) + " · " +
+          esc(labels.area || "") + " " + num(p.area_km2, 2) + " km²</div><table>" + rows.join("") + "</table>";
+      }, {sticky: true, className: "hex-tooltip", direction: "right", offset: [12, 0]});
     },
     desaStyle: function (feature, context) {
       var h = context.hideout || {};
