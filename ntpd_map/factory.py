@@ -26,12 +26,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     from layers import default_layers
     from layers.base import LayerContext
+    from layers.hexes import hex_layers
+    from ntpd_map.analytics.api import register as register_analytics_api
     from ntpd_map.api import register_api
+    from ntpd_map.callbacks import analytics as analytics_callbacks
     from ntpd_map.callbacks import ops as ops_callbacks
     from ntpd_map.callbacks import wall as wall_callbacks
     from ntpd_map.server import register_routes
     from ntpd_map.store.base import StoreUnavailable
-    from ntpd_map.ui import ops, wall
+    from ntpd_map.ui import analytics, ops, wall
 
     runtime = runtime or Runtime(settings)
     settings = runtime.settings
@@ -59,8 +62,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     except StoreUnavailable as exc:
         log.error("store unavailable at start: %s (pages will say so and retry)", exc)
 
-    register_routes(app.server, runtime, layers, cache)
+    # the hexagons of the analytics page are static layers too (/layers/hexes-<res>.geojson), on that page only
+    register_routes(app.server, runtime, [*layers, *hex_layers()], cache)
     register_api(app.server, runtime)
+    register_analytics_api(app.server, runtime, cache)
 
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
 
@@ -68,8 +73,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     def route(pathname: str | None, search: str | None) -> Any:
         lang = _lang(search, settings.lang)
         try:
-            if (pathname or "/").rstrip("/") == "/wall":
+            path = (pathname or "/").rstrip("/")
+            if path == "/wall":
                 return wall.layout(LayerContext(runtime, lang, wall=True), layers)
+            if path == analytics.PATH:
+                return analytics.layout(LayerContext(runtime, lang), layers)
             return ops.layout(LayerContext(runtime, lang), layers)
         except StoreUnavailable as exc:
             log.error("store unavailable while rendering %s: %s", pathname, exc)
@@ -81,6 +89,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     ops_callbacks.register(app, runtime, layers)
     wall_callbacks.register(app, runtime, layers)
+    analytics_callbacks.register(app, runtime)
     app.clientside_callback(
         "function(n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
         Output("retry", "href"),

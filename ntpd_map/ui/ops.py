@@ -57,6 +57,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
             simulation_banner(ctx),
             html.A(t("language", lang), href=f"/?lang={other_lang}"),
             html.A("Wall", href=f"/wall?lang={lang}"),
+            html.A(t("analytics_link", lang), href=f"/analitik?lang={lang}", id="ops-analytics-link"),
             html.Span(id=ids.CLOCK, className="clock"),
         ], className="ops-header"),
         filters,
