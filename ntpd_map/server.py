@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,18 @@ def register_routes(server: Flask, runtime: Runtime, layers: list[Layer], cache:
         etag = hashlib.sha256(body).hexdigest()
         if request.if_none_match.contains(etag):
             return Response(status=304)
+        gzipped = "gzip" in request.accept_encodings
+        if gzipped:
+            # boundaries and res-9 hexagons run to megabytes of JSON and shrink about tenfold: compressed once
+            packed: bytes | None = cache.get(f"{cache_key}:gzip")
+            if packed is None:
+                packed = gzip.compress(body, compresslevel=6, mtime=0)
+                cache.set(f"{cache_key}:gzip", packed)
+            body = packed
         response = Response(body, mimetype="application/geo+json")
+        if gzipped:
+            response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
         response.set_etag(etag)
         response.cache_control.public = True
         response.cache_control.max_age = 86400

@@ -15,6 +15,17 @@ def client(runtime):
     return app.server.test_client()
 
 
+def test_static_layer_is_sent_gzipped_to_browsers_that_take_it(client) -> None:
+    import gzip
+
+    plain = client.get("/layers/kecamatan.geojson")
+    packed = client.get("/layers/kecamatan.geojson", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(packed.data)) == plain.get_json()
+    assert len(packed.data) < len(plain.data) / 3 and packed.headers["ETag"] == plain.headers["ETag"]
+    assert "Accept-Encoding" in packed.headers["Vary"]
+
+
 def test_static_layer_by_url_with_etag(client) -> None:
     first = client.get("/layers/kecamatan.geojson")
     assert first.status_code == 200
