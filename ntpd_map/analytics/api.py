@@ -62,14 +62,21 @@ def register(server: Flask, runtime: Runtime, cache: Cache) -> None:
             response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
-    def answer(fmt: str) -> Response:
+    def read_period() -> tuple[date, date, int, int] | Response:
+        """The request's period, or the answer to give instead (no read key, bad dates)."""
         _key, denied = check_key(runtime, "read")
         if denied:
             return denied
         try:
-            date_from, date_to, start, end = period(request.args, runtime.settings.tz)
+            return period(request.args, runtime.settings.tz)
         except ValueError as exc:
             return fail(400, f"give from and to as local dates YYYY-MM-DD, from <= to ({exc})")
+
+    def answer(fmt: str) -> Response:
+        asked = read_period()
+        if isinstance(asked, Response):
+            return asked
+        date_from, date_to, start, end = asked
         metric = request.args.get("metric", "socialisation")
         level = request.args.get("level", "kecamatan")
         if metric not in METRICS:
@@ -116,13 +123,10 @@ def register(server: Flask, runtime: Runtime, cache: Cache) -> None:
 
     @server.get("/api/hexes")
     def hexes() -> Response:
-        _key, denied = check_key(runtime, "read")
-        if denied:
-            return denied
-        try:
-            date_from, date_to, start, end = period(request.args, runtime.settings.tz)
-        except ValueError as exc:
-            return fail(400, f"give from and to as local dates YYYY-MM-DD, from <= to ({exc})")
+        asked = read_period()
+        if isinstance(asked, Response):
+            return asked
+        date_from, date_to, start, end = asked
         try:
             res = int(request.args.get("res") or runtime.analytics.default_res)
         except ValueError:
