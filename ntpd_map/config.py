@@ -62,7 +62,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NTPD_H3_RES", "8", "H3 resolution of the hexagon layer (7 about 5 km2, 8 about 0.7 km2, 9)."),
     Setting("NTPD_REFRESH_SECONDS", "5", "How often open pages poll for new data."),
     Setting("NTPD_WALL_ROTATE_SECONDS", "30", "Wall display: seconds between the map and the kecamatan view."),
-    Setting("NTPD_STALE_AFTER_S", "120", "A responder position older than this is shown stale (greyed)."),
+    Setting("NTPD_STALE_PHONE_S", "120", "A unit reporting from a phone (Traccar Client, OsmAnd) is shown stale "
+            "(greyed, with its age) when its last position is older than this."),
+    Setting("NTPD_STALE_TRACCAR_S", "600", "The same for units forwarded by a Traccar server (vehicle trackers "
+            "report less often)."),
+    Setting("NTPD_OFFLINE_AFTER_S", "1800", "A unit silent for longer than this is offline: drawn faint and "
+            "never proposed as a nearest available unit."),
+    Setting("NTPD_POSITION_RETENTION_DAYS", "30", "Responder positions older than this are pruned (storage "
+            "stays bounded); the latest position of each unit is always kept."),
     Setting("NTPD_PG_POOL_MAX", "10", "Largest PostgreSQL connection pool per worker."),
     Setting(
         "NTPD_TILE_URL",

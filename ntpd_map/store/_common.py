@@ -160,7 +160,7 @@ def check_groupable(column: str) -> str:
 
 
 INT_COLUMNS = ("received_at", "dispatched_at", "arrived_at", "resolved_at", "h3", "recorded_at", "created_at",
-               "revoked_at")
+               "revoked_at", "status_at", "first_seen", "last_seen", "reports")
 
 
 def frame_from_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -289,3 +289,85 @@ def typed_frame(rows: Iterable[Sequence[Any]], dtypes: dict[str, str]) -> pd.Dat
         else:
             data[name] = pd.array(list(values), dtype=dtype)
     return pd.DataFrame(data, columns=list(dtypes))
+
+
+# responders (issue 6): the same SQL on both backends, only the placeholder differs ---------------------------
+POSITION_COLUMNS = (
+    "device_id", "recorded_at", "lat", "lon", "source", "speed_kmh", "bearing", "accuracy_m", "battery", "simulated",
+)
+UNIT_COLUMNS = ("device_id", "name", "agency", "kind", "status", "simulated", "updated_at", "status_at")
+TRACK_COLUMNS = ("recorded_at", "lat", "lon", "speed_kmh", "bearing", "source")
+UNKNOWN_DEVICE_COLUMNS = ("device_id", "source", "first_seen", "last_seen", "reports")
+
+
+class ResponderSQL:
+    """Statements for units and positions with a backend's placeholder (``?`` or ``%s``)."""
+
+    def __init__(self, ph: str) -> None:
+        values = ", ".join([ph] * len(POSITION_COLUMNS))
+        cols = ", ".join(POSITION_COLUMNS)
+        self.insert_position = (f"INSERT INTO positions ({cols}) VALUES ({values}) "
+                                "ON CONFLICT (device_id, recorded_at) DO NOTHING")
+        # a fix older than the one kept (a phone sending its backlog after a dead zone) leaves it alone
+        self.upsert_latest = (
+            f"INSERT INTO latest_positions ({cols}) VALUES ({values}) ON CONFLICT (device_id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in POSITION_COLUMNS[1:])
+            + " WHERE excluded.recorded_at > latest_positions.recorded_at"
+        )
+        self.upsert_unit = (
+            f"INSERT INTO units ({', '.join(UNIT_COLUMNS)}) VALUES ({', '.join([ph] * len(UNIT_COLUMNS))}) "
+            "ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, agency = excluded.agency, "
+            "kind = excluded.kind, status = excluded.status, simulated = excluded.simulated, "
+            "updated_at = excluded.updated_at, status_at = CASE WHEN units.status = excluded.status "
+            "THEN units.status_at ELSE excluded.status_at END"
+        )
+        self.units = f"SELECT {', '.join(UNIT_COLUMNS)} FROM units ORDER BY device_id"
+        self.unit_exists = f"SELECT 1 FROM units WHERE device_id = {ph}"
+        self.set_status = f"UPDATE units SET status = {ph}, status_at = {ph}, updated_at = {ph} WHERE device_id = {ph}"
+        self.remove_unit = f"DELETE FROM units WHERE device_id = {ph}"
+        self.latest = f"SELECT {cols} FROM latest_positions ORDER BY device_id"
+        self.track = (f"SELECT {', '.join(TRACK_COLUMNS)} FROM positions WHERE device_id = {ph} "
+                      f"AND recorded_at >= {ph} ORDER BY recorded_at")
+        self.prune = (f"DELETE FROM positions WHERE id IN (SELECT id FROM positions WHERE recorded_at < {ph} "
+                      f"LIMIT {ph})")
+        self.prune_unknown = f"DELETE FROM unknown_devices WHERE last_seen < {ph}"
+        self.note_unknown = (
+            f"INSERT INTO unknown_devices ({', '.join(UNKNOWN_DEVICE_COLUMNS)}) VALUES ({ph}, {ph}, {ph}, {ph}, 1) "
+            "ON CONFLICT (device_id, source) DO UPDATE SET reports = unknown_devices.reports + 1, last_seen = "
+            "CASE WHEN excluded.last_seen > unknown_devices.last_seen THEN excluded.last_seen "
+            "ELSE unknown_devices.last_seen END"
+        )
+        self.unknown = (f"SELECT {', '.join(UNKNOWN_DEVICE_COLUMNS)} FROM unknown_devices "
+                        "ORDER BY last_seen DESC, device_id")
+
+
+Rows = list[tuple[Any, ...]]
+
+
+def position_rows(positions: Sequence[Any], boolean: type = bool) -> tuple[Rows, Rows]:
+    """(every fix, the newest fix of each device) as rows of POSITION_COLUMNS; ``boolean`` converts
+    ``simulated`` for the backend (int for SQLite)."""
+    rows = [
+        (p.device_id, int(p.recorded_at.timestamp()), float(p.lat), float(p.lon), p.source, p.speed_kmh, p.bearing,
+         p.accuracy_m, p.battery, boolean(p.simulated))
+        for p in positions
+    ]
+    newest: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        if row[0] not in newest or row[1] > newest[row[0]][1]:
+            newest[row[0]] = row
+    return rows, list(newest.values())
+
+
+def unit_rows(units: Sequence[Any], now: int, boolean: type = bool) -> list[tuple[Any, ...]]:
+    return [(u.device_id, u.name, u.agency, str(u.kind), str(u.status), boolean(u.simulated), now, now)
+            for u in units]
+
+
+def check_status(status: str) -> str:
+    from ntpd_map.domain import UnitStatus
+
+    allowed = [str(s) for s in UnitStatus]
+    if str(status) not in allowed:
+        raise ValueError(f"unit status {status!r} is not one of {', '.join(allowed)}")
+    return str(status)

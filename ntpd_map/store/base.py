@@ -91,10 +91,32 @@ class Store(Protocol):
 
     def units(self) -> pd.DataFrame: ...
 
-    def write_positions(self, positions: Sequence[ResponderPosition]) -> int: ...
+    def set_unit_status(self, device_id: str, status: str) -> bool:
+        """Set a unit's status (a UnitStatus value, else ValueError); False when no unit has this device."""
+
+    def remove_unit(self, device_id: str) -> bool:
+        """Unregister a device (its positions stay until pruned); False when it was not registered."""
+
+    def write_positions(self, positions: Sequence[ResponderPosition]) -> int:
+        """Store fixes; a fix already stored (same device and recorded_at) is not stored again. The newest fix
+        of each device is also kept apart (latest_positions). Returns how many fixes were new."""
 
     def latest_positions(self) -> pd.DataFrame:
-        """One row per device: its newest position."""
+        """One row per device: its newest position (columns of POSITION_COLUMNS), by device_id."""
+
+    def track(self, device_id: str, since: int) -> pd.DataFrame:
+        """A device's fixes recorded at or after ``since`` (Unix s), oldest first: recorded_at, lat, lon,
+        speed_kmh, bearing, source."""
+
+    def prune_positions(self, before: int, batch: int = 10_000) -> int:
+        """Delete fixes recorded before ``before`` (Unix s), ``batch`` rows per transaction so writers are
+        never held up for long; the latest position of each device is kept. Returns how many were deleted."""
+
+    def note_unknown_device(self, device_id: str, source: str, at: int) -> None:
+        """Count a report from a device no unit is registered to."""
+
+    def unknown_devices(self) -> pd.DataFrame:
+        """device_id, source, first_seen, last_seen, reports; the most recently seen first."""
 
     # coverage
     def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:

@@ -17,16 +17,24 @@ from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
     POPULATION_COLUMNS,
     POPULATION_DTYPES,
+    POSITION_COLUMNS,
     TOWER_COLUMNS,
     TOWER_DTYPES,
+    TRACK_COLUMNS,
+    UNIT_COLUMNS,
+    UNKNOWN_DEVICE_COLUMNS,
     UPDATABLE,
+    ResponderSQL,
     check_groupable,
+    check_status,
     frame_from_rows,
     last_per_key,
     now_s,
+    position_rows,
     read_columns,
     rows_from_frame,
     typed_frame,
+    unit_rows,
     where_from_query,
     whole_seconds,
     write_population,
@@ -57,9 +65,7 @@ _UPSERT = (
     "RETURNING (i.xmax = 0) AS fresh) "
     "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM written"
 )
-_POSITION_COLUMNS = (
-    "device_id", "recorded_at", "lat", "lon", "source", "speed_kmh", "bearing", "accuracy_m", "battery", "simulated",
-)
+_SQL = ResponderSQL("%s")
 _MARK_COLUMNS = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evidence", "author", "simulated")
 # Several workers may start at once and all call migrate(); the lock is per schema so test schemas stay independent.
 _MIGRATION_LOCK = (
@@ -235,40 +241,56 @@ class PostGISStore:
         return int(self._query("SELECT coalesce(max(rev), 0) FROM incidents")[0][0])
 
     # responders -------------------------------------------------------------------------------------------
-    def upsert_units(self, units: Sequence[Unit]) -> int:
-        now = now_s()
+    def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Run (sql, rows) pairs with executemany in one transaction; rows changed by each."""
+        changed = []
         with self._transaction() as conn, conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO units (device_id, name, agency, kind, status, simulated, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, "
-                "agency = excluded.agency, kind = excluded.kind, status = excluded.status, "
-                "simulated = excluded.simulated, updated_at = excluded.updated_at",
-                [(u.device_id, u.name, u.agency, str(u.kind), str(u.status), bool(u.simulated), now) for u in units],
-            )
+            for sql, rows in statements:
+                cur.executemany(sql, rows)
+                changed.append(max(cur.rowcount, 0))
+        return changed
+
+    def upsert_units(self, units: Sequence[Unit]) -> int:
+        self._run([(_SQL.upsert_unit, unit_rows(units, now_s()))])
         return len(units)
 
     def units(self) -> pd.DataFrame:
-        cols = ("device_id", "name", "agency", "kind", "status", "simulated", "updated_at")
-        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM units ORDER BY device_id"), cols)
+        return frame_from_rows(self._query(_SQL.units), UNIT_COLUMNS)
+
+    def set_unit_status(self, device_id: str, status: str) -> bool:
+        now = now_s()
+        return self._run([(_SQL.set_status, [(check_status(status), now, now, device_id)])])[0] > 0
+
+    def remove_unit(self, device_id: str) -> bool:
+        return self._run([(_SQL.remove_unit, [(device_id,)])])[0] > 0
 
     def write_positions(self, positions: Sequence[ResponderPosition]) -> int:
-        rows = [
-            (p.device_id, int(p.recorded_at.timestamp()), p.lat, p.lon, p.source, p.speed_kmh, p.bearing,
-             p.accuracy_m, p.battery, bool(p.simulated))
-            for p in positions
-        ]
-        with self._transaction() as conn, conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) VALUES ({', '.join(['%s'] * 10)})", rows
-            )
-        return len(rows)
+        if not positions:
+            return 0
+        rows, newest = position_rows(positions)
+        return self._run([(_SQL.insert_position, rows), (_SQL.upsert_latest, newest)])[0]
 
     def latest_positions(self) -> pd.DataFrame:
-        cols = ", ".join(_POSITION_COLUMNS)
-        sql = (  # walks positions_device_time; id breaks ties between fixes of the same second
-            f"SELECT DISTINCT ON (device_id) {cols} FROM positions ORDER BY device_id, recorded_at DESC, id DESC"
-        )
-        return frame_from_rows(self._query(sql), _POSITION_COLUMNS)
+        return frame_from_rows(self._query(_SQL.latest), POSITION_COLUMNS)
+
+    def track(self, device_id: str, since: int) -> pd.DataFrame:
+        return frame_from_rows(self._query(_SQL.track, (device_id, int(since))), TRACK_COLUMNS)
+
+    def prune_positions(self, before: int, batch: int = 10_000) -> int:
+        deleted = 0
+        while True:  # short transactions: no report waits behind one long delete
+            n = self._run([(_SQL.prune, [(int(before), int(batch))])])[0]
+            deleted += n
+            if n < batch:
+                break
+        self._run([(_SQL.prune_unknown, [(int(before),)])])
+        return deleted
+
+    def note_unknown_device(self, device_id: str, source: str, at: int) -> None:
+        self._run([(_SQL.note_unknown, [(device_id, source, int(at), int(at))])])
+
+    def unknown_devices(self) -> pd.DataFrame:
+        return frame_from_rows(self._query(_SQL.unknown), UNKNOWN_DEVICE_COLUMNS)
 
     # coverage ---------------------------------------------------------------------------------------------
     def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:

@@ -15,17 +15,25 @@ from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
     POPULATION_COLUMNS,
     POPULATION_DTYPES,
+    POSITION_COLUMNS,
     TOWER_COLUMNS,
     TOWER_DTYPES,
+    TRACK_COLUMNS,
+    UNIT_COLUMNS,
+    UNKNOWN_DEVICE_COLUMNS,
     UPDATABLE,
+    ResponderSQL,
     arrow_from_frame,
     check_groupable,
+    check_status,
     frame_from_rows,
     last_per_key,
     now_s,
+    position_rows,
     read_columns,
     rows_from_frame,
     typed_frame,
+    unit_rows,
     where_from_query,
     write_population,
     write_towers,
@@ -52,9 +60,7 @@ _UPSERT_FROM_STAGE = (
     f"SELECT {', '.join(INCIDENT_COLUMNS)}, ? FROM stage.batch WHERE true ORDER BY received_at "
     + _UPSERT[_UPSERT.index("ON CONFLICT"):]
 )
-_POSITION_COLUMNS = (
-    "device_id", "recorded_at", "lat", "lon", "source", "speed_kmh", "bearing", "accuracy_m", "battery", "simulated",
-)
+_SQL = ResponderSQL("?")
 _MARK_COLUMNS = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evidence", "author", "simulated")
 
 
@@ -195,47 +201,56 @@ class SQLiteStore:
         return int(self._query("SELECT coalesce(max(rev), 0) FROM incidents")[0][0])
 
     # responders -------------------------------------------------------------------------------------------
+    def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """(sql, rows) pairs through executemany in one write transaction; the rows each changed."""
+        with self._write() as cur:
+            changed = []
+            for sql, rows in statements:
+                cur.executemany(sql, rows)
+                changed.append(cur.rowcount)
+            return changed
+
     def upsert_units(self, units: Sequence[Unit]) -> int:
-        now = now_s()
-        self._conn().executemany(
-            "INSERT INTO units (device_id, name, agency, kind, status, simulated, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, "
-            "agency = excluded.agency, kind = excluded.kind, status = excluded.status, "
-            "simulated = excluded.simulated, updated_at = excluded.updated_at",
-            [(u.device_id, u.name, u.agency, str(u.kind), str(u.status), int(u.simulated), now) for u in units],
-        )
+        self._run([(_SQL.upsert_unit, unit_rows(units, now_s(), int))])
         return len(units)
 
     def units(self) -> pd.DataFrame:
-        cols = ("device_id", "name", "agency", "kind", "status", "simulated", "updated_at")
-        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM units ORDER BY device_id"), cols)
+        return frame_from_rows(self._query(_SQL.units), UNIT_COLUMNS)
+
+    def set_unit_status(self, device_id: str, status: str) -> bool:
+        now = now_s()
+        return self._run([(_SQL.set_status, [(check_status(status), now, now, device_id)])])[0] > 0
+
+    def remove_unit(self, device_id: str) -> bool:
+        return self._run([(_SQL.remove_unit, [(device_id,)])])[0] > 0
 
     def write_positions(self, positions: Sequence[ResponderPosition]) -> int:
-        rows = [
-            (p.device_id, int(p.recorded_at.timestamp()), p.lat, p.lon, p.source, p.speed_kmh, p.bearing,
-             p.accuracy_m, p.battery, int(p.simulated))
-            for p in positions
-        ]
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(
-                f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) VALUES ({', '.join('?' * 10)})", rows
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return len(rows)
+        if not positions:
+            return 0
+        rows, newest = position_rows(positions, int)
+        return self._run([(_SQL.insert_position, rows), (_SQL.upsert_latest, newest)])[0]
 
     def latest_positions(self) -> pd.DataFrame:
-        cols = ", ".join(f"p.{c}" for c in _POSITION_COLUMNS)
-        sql = (
-            f"SELECT {cols} FROM positions p JOIN (SELECT device_id, max(recorded_at) AS t FROM positions "
-            "GROUP BY device_id) m ON p.device_id = m.device_id AND p.recorded_at = m.t "
-            "GROUP BY p.device_id ORDER BY p.device_id"
-        )
-        return frame_from_rows(self._query(sql), _POSITION_COLUMNS)
+        return frame_from_rows(self._query(_SQL.latest), POSITION_COLUMNS)
+
+    def track(self, device_id: str, since: int) -> pd.DataFrame:
+        return frame_from_rows(self._query(_SQL.track, (device_id, int(since))), TRACK_COLUMNS)
+
+    def prune_positions(self, before: int, batch: int = 10_000) -> int:
+        deleted = 0
+        while True:  # short transactions: a phone's report waits at most one batch
+            n = self._run([(_SQL.prune, [(int(before), int(batch))])])[0]
+            deleted += n
+            if n < batch:
+                break
+        self._run([(_SQL.prune_unknown, [(int(before),)])])
+        return deleted
+
+    def note_unknown_device(self, device_id: str, source: str, at: int) -> None:
+        self._run([(_SQL.note_unknown, [(device_id, source, int(at), int(at))])])
+
+    def unknown_devices(self) -> pd.DataFrame:
+        return frame_from_rows(self._query(_SQL.unknown), UNKNOWN_DEVICE_COLUMNS)
 
     # coverage ---------------------------------------------------------------------------------------------
     def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:
