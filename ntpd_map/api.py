@@ -70,6 +70,32 @@ RESULT = {
 }
 
 
+OSMAND_FIELDS = [
+    {"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+        ("id", "device id registered to a unit"), ("timestamp", "Unix s or ms, or ISO 8601 (no offset: local)"),
+        ("lat", "latitude"), ("lon", "longitude"), ("speed", "knots"), ("bearing", "degrees"),
+        ("altitude", "m"), ("accuracy", "m"), ("batt", "battery %"), ("charge", "true when charging"))
+]
+PLAIN = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+RESPONDER_PATHS: dict[str, Any] = {
+    "/api/positions/osmand": {
+        method: {
+            "summary": "A position as the Traccar Client app sends it (OsmAnd protocol; the device id is the "
+                       "credential, no key)",
+            "security": [],
+            "parameters": OSMAND_FIELDS,
+            **({"requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"device_id": {"type": "string"}, "location": {"type": "object"}}}}}}}
+               if method == "post" else {}),
+            "responses": {"200": {"description": "stored (or already stored)", **PLAIN},
+                          "400": {"description": "bad coordinates or time: the reason", **PLAIN},
+                          "403": {"description": "device not registered to a unit (counted)", **PLAIN},
+                          "503": {"description": "store unavailable, retry later", **PLAIN}},
+        } for method in ("get", "post")
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": schema}}}
@@ -109,6 +135,48 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": answer("one row per kecamatan: kode, nama, score, rank, components",
                                             {"type": "object", "required": ["metric", "from", "to", "rows"]}),
                               "400": answer("bad parameters", ERROR), **auth_errors},
+            }},
+            **RESPONDER_PATHS,
+            "/api/positions/traccar": {"post": {
+                "summary": "A position as a Traccar server forwards it (forward.type=json; ingest key)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["position", "device"],
+                    "properties": {"position": {"type": "object"}, "device": {"type": "object"}}}}}},
+                "responses": {"200": answer("stored, or ignored when Traccar marks it without a fix",
+                                            {"type": "object"}),
+                              "400": answer("bad coordinates or time", ERROR),
+                              "403": answer("device not registered to a unit, or the key's role", ERROR),
+                              **auth_errors},
+            }},
+            "/api/responders": {"get": {
+                "summary": "Every unit at its latest position: a GeoJSON FeatureCollection",
+                "responses": {"200": {"description": "properties device, unit, agency, kind, status, age_s, "
+                                                     "stale, offline, source, ...", "content": {
+                    "application/geo+json": {"schema": {"type": "object", "required": ["type", "features"]}}}},
+                              **auth_errors},
+            }},
+            "/api/responders/{device}/track": {"get": {
+                "summary": "A unit's track over the last minutes (LineString, oldest first)",
+                "parameters": [{"name": "device", "in": "path", "required": True, "schema": {"type": "string"}},
+                               {"name": "minutes", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                            "maximum": 1440}}],
+                "responses": {"200": answer("a GeoJSON Feature", {"type": "object"}),
+                              "400": answer("bad minutes", ERROR), "404": answer("no such unit", ERROR),
+                              **auth_errors},
+            }},
+            "/api/units/{device}/status": {"post": {
+                "summary": "Set a unit's status (ingest key)",
+                "parameters": [{"name": "device", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["status"], "properties": {"status": {
+                        "type": "string",
+                        "enum": ["available", "dispatched", "on_scene", "returning", "off_duty"]}}}}}},
+                "responses": {"200": answer("changed", {"type": "object"}), "400": answer("bad status", ERROR),
+                              "404": answer("no such unit", ERROR), **auth_errors},
+            }},
+            "/api/responders/unknown": {"get": {
+                "summary": "Devices that reported without being registered, with counts (admin key)",
+                "responses": {"200": answer("devices", {"type": "object"}), **auth_errors},
             }},
             "/api/hexes": {"get": {
                 "summary": "H3 hexagons clipped to kecamatan with a count per call type (GeoJSON)",

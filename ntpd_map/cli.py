@@ -178,8 +178,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
     from ntpd_map.runtime import Runtime
 
-    keys = Runtime(settings).store.api_keys()
-    _print_json([{k: (None if v != v else v) for k, v in row.items()} for row in keys.to_dict("records")])
+    _print_json(_records(Runtime(settings).store.api_keys()))
     return 0
 
 
@@ -189,6 +188,72 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     if not Runtime(settings).store.revoke_api_key(args.id):
         raise ValueError(f"no active key with id {args.id} (see: python -m ntpd_map keys list)")
     _print_json({"revoked": args.id})
+    return 0
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return [{k: (None if v != v else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def cmd_units_add(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.domain import AgencyKind, Unit, UnitStatus
+    from ntpd_map.ingest.positions import device_id
+    from ntpd_map.runtime import Runtime
+
+    device = device_id(args.device)
+    if not args.name.strip() or not args.agency.strip():
+        raise ValueError("--name and --agency must not be empty")
+    store = Runtime(settings).store
+    known = store.has_unit(device)
+    store.upsert_units([Unit(device, args.name.strip(), args.agency.strip(), AgencyKind(args.kind),
+                             UnitStatus(args.status))])
+    _print_json({"device": device, "name": args.name.strip(), "agency": args.agency.strip(), "kind": args.kind,
+                 "status": args.status, "updated" if known else "added": True})
+    return 0
+
+
+def cmd_units_list(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.runtime import Runtime
+
+    _print_json(_records(Runtime(settings).store.units()))
+    return 0
+
+
+def cmd_units_status(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.runtime import Runtime
+
+    if not Runtime(settings).store.set_unit_status(args.device, args.status):
+        raise ValueError(f"no unit has device {args.device!r} (see: python -m ntpd_map units list)")
+    _print_json({"device": args.device, "status": args.status})
+    return 0
+
+
+def cmd_units_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.runtime import Runtime
+
+    if not Runtime(settings).store.remove_unit(args.device):
+        raise ValueError(f"no unit has device {args.device!r} (see: python -m ntpd_map units list)")
+    _print_json({"removed": args.device})
+    return 0
+
+
+def cmd_units_unknown(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.runtime import Runtime
+
+    _print_json(_records(Runtime(settings).store.unknown_devices()))
+    return 0
+
+
+def cmd_positions_prune(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from ntpd_map.runtime import Runtime
+
+    days = args.days if args.days is not None else settings.int("NTPD_POSITION_RETENTION_DAYS")
+    if days < 1:
+        raise ValueError("--days must be at least 1")
+    deleted = Runtime(settings).store.prune_positions(int(time.time()) - days * 86_400)
+    _print_json({"deleted": deleted, "older_than_days": days})
     return 0
 
 
@@ -280,6 +345,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = k.add_parser("revoke", help="revoke a key by id")
     p.add_argument("id", type=int, help="key id from keys list")
     p.set_defaults(func=cmd_keys_revoke)
+
+    from ntpd_map.domain import AgencyKind, UnitStatus
+
+    kinds, statuses = [str(k) for k in AgencyKind], [str(s) for s in UnitStatus]
+    u = sub.add_parser("units", help="responder units and the tracker (device) of each").add_subparsers(
+        dest="action", required=True)
+    p = u.add_parser("add", help="register a device to a unit, or update the unit (its reports are then accepted)")
+    p.add_argument("--device", required=True, help="the device id the tracker sends: Traccar Client's "
+                                                   "'Device identifier', or the uniqueId in a Traccar server")
+    p.add_argument("--name", required=True, help='the unit, e.g. "Ambulans RSUD 1"')
+    p.add_argument("--agency", required=True, help='e.g. "RSUD Kefamenanu"')
+    p.add_argument("--kind", choices=kinds, required=True, help="agency kind (sets the map icon)")
+    p.add_argument("--status", choices=statuses, default="available")
+    p.set_defaults(func=cmd_units_add)
+    p = u.add_parser("list", help="list units with their status")
+    p.set_defaults(func=cmd_units_list)
+    p = u.add_parser("status", help="set a unit's status")
+    p.add_argument("device")
+    p.add_argument("status", choices=statuses)
+    p.set_defaults(func=cmd_units_status)
+    p = u.add_parser("remove", help="unregister a device (its reports are refused again; history stays until pruned)")
+    p.add_argument("device")
+    p.set_defaults(func=cmd_units_remove)
+    p = u.add_parser("unknown", help="devices that reported without being registered, with counts")
+    p.set_defaults(func=cmd_units_unknown)
+    pos = sub.add_parser("positions", help="responder positions").add_subparsers(dest="action", required=True)
+    p = pos.add_parser("prune", help="delete positions older than NTPD_POSITION_RETENTION_DAYS (the app also "
+                                     "does this by itself every 10 minutes while positions arrive)")
+    p.add_argument("--days", type=int, help="override the retention setting")
+    p.set_defaults(func=cmd_positions_prune)
 
     p = sub.add_parser("recap", help="the recap for the Bupati: calls, genuine, resolved, per agency and kecamatan")
     p.add_argument("--from", dest="date_from", required=True, help="first local date, YYYY-MM-DD")

@@ -133,7 +133,10 @@ def test_openapi_document_fuzzed_without_server_errors(app, keys) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app.server)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {(op.method.upper(), op.path) for op in operations} == {
-        ("POST", "/api/incidents"), ("GET", "/api/recap"), ("GET", "/api/priorities"), ("GET", "/api/hexes")}
+        ("POST", "/api/incidents"), ("GET", "/api/recap"), ("GET", "/api/priorities"), ("GET", "/api/hexes"),
+        ("GET", "/api/positions/osmand"), ("POST", "/api/positions/osmand"), ("POST", "/api/positions/traccar"),
+        ("GET", "/api/responders"), ("GET", "/api/responders/{device}/track"), ("POST", "/api/units/{device}/status"),
+        ("GET", "/api/responders/unknown")}
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -64,3 +64,24 @@ def test_simulate_then_db_info(mirror_dirs, tmp_path, data_dir) -> None:
 
     assert info == {"backend": "sqlite", "schema_version": migrations("sqlite")[-1][0], "incidents": first["calls"],
                     "scenario": "simulated", "data_version": info["data_version"]}
+
+
+def test_units_commands(tmp_path) -> None:
+    """Register a tracker to a unit as the issue spells it, set its status, see it, remove it; prune positions."""
+    add = ["units", "add", "--device", "812345", "--name", "Ambulans RSUD 1", "--agency", "RSUD Kefamenanu",
+           "--kind", "medical"]
+    assert json.loads(run(add, tmp_path).stdout)["added"] is True
+    assert json.loads(run([*add[:-1], "fire"], tmp_path).stdout)["updated"] is True
+    assert json.loads(run(["units", "status", "812345", "on_scene"], tmp_path).stdout)["status"] == "on_scene"
+    (unit,) = json.loads(run(["units", "list"], tmp_path).stdout)
+    assert (unit["device_id"], unit["name"], unit["kind"], unit["status"]) == ("812345", "Ambulans RSUD 1", "fire",
+                                                                              "on_scene")
+    bad = run(["units", "status", "999", "available"], tmp_path, check=False)
+    assert bad.returncode == 2 and "no unit has device '999'" in bad.stderr
+    assert run(["units", "add", "--device", "x", "--name", "A", "--agency", "B", "--kind", "boat"], tmp_path,
+               check=False).returncode == 2  # argparse names the valid kinds
+    assert json.loads(run(["units", "unknown"], tmp_path).stdout) == []
+    assert json.loads(run(["positions", "prune", "--days", "30"], tmp_path).stdout) == {"deleted": 0,
+                                                                                          "older_than_days": 30}
+    assert json.loads(run(["units", "remove", "812345"], tmp_path).stdout) == {"removed": "812345"}
+    assert json.loads(run(["units", "list"], tmp_path).stdout) == []

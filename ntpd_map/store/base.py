@@ -91,6 +91,9 @@ class Store(Protocol):
 
     def units(self) -> pd.DataFrame: ...
 
+    def has_unit(self, device_id: str) -> bool:
+        """Whether a unit is registered to this device (reports from any other device are refused)."""
+
     def set_unit_status(self, device_id: str, status: str) -> bool:
         """Set a unit's status (a UnitStatus value, else ValueError); False when no unit has this device."""
 

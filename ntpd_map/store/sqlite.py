@@ -217,6 +217,9 @@ class SQLiteStore:
     def units(self) -> pd.DataFrame:
         return frame_from_rows(self._query(_SQL.units), UNIT_COLUMNS)
 
+    def has_unit(self, device_id: str) -> bool:
+        return bool(self._query(_SQL.unit_exists, (device_id,)))
+
     def set_unit_status(self, device_id: str, status: str) -> bool:
         now = now_s()
         return self._run([(_SQL.set_status, [(check_status(status), now, now, device_id)])])[0] > 0
