@@ -11,6 +11,14 @@
 
   var ACTIVE = {open: true, dispatched: true, on_scene: true};
 
+  /* An age as the map writes it: minutes up to two hours, then hours, then days. */
+  function ageText(seconds, strings) {
+    var m = Math.floor((seconds || 0) / 60);
+    if (m < 120) { return m + " " + (strings.min || "min"); }
+    var hours = Math.floor(m / 60);
+    return hours < 48 ? hours + " " + (strings.hour || "h") : Math.floor(hours / 24) + " " + (strings.day || "d");
+  }
+
   /* The latest hideout of a GeoJSON layer. dash-leaflet (1.1) skips a prop update that arrives while the layer's
    * url is still loading, and then draws the loaded features with the hideout it had when the load began: on the
    * analytics page the first window's values arrive while the hexagons load. Dash's layout always holds the
@@ -143,24 +151,59 @@
       });
       return L.marker(latlng, {icon: icon});
     },
+    /* A responder (layers/responders.py): a square in its agency kind's colour with the kind's glyph; an arrow
+     * for its heading while it moves and reports; its name below (on the ops map from h.labelZoom, on the wall
+     * always); a dot in the corner unless it is available. Stale: grey, with its age above. Offline: faint and
+     * hollow, with "offline" and its age. */
     responderPoint: function (feature, latlng, context) {
       var h = context.hideout || {};
       var p = feature.properties;
-      var color = p.stale ? "#9ca3af" : ((h.colors && h.colors[p.kind]) || "#6b7280");
+      var s = h.strings || {};
+      var state = p.state || (p.offline ? "offline" : p.stale ? "stale" : "live");
+      var kindColor = (h.colors && h.colors[p.kind]) || "#6b7280";
+      var fill = state === "live" ? kindColor : state === "stale" ? (h.staleColor || "#9ca3af") : (h.offlineColor || "#fff");
       var glyph = (h.glyphs && h.glyphs[p.kind]) || "?";
-      var age = Math.round(p.age_s / 60);
-      var arrow = (p.bearing !== null && p.bearing !== undefined && !p.stale)
-        ? "<i class='ntpd-heading' style='transform: rotate(" + Number(p.bearing) + "deg)'></i>" : "";
+      var moving = state === "live" && p.bearing !== null && p.bearing !== undefined &&
+        (p.speed_kmh || 0) >= (h.movingKmh || 0);
+      var selected = !h.wall && h.selected && h.selected === p.device;
+      var named = h.wall || selected || (h.zoom || 0) >= (h.labelZoom || 0);
+      var age = ageText(p.age_s, s);
+      var badge = state === "stale" ? age : state === "offline" ? (s.offline || "offline") + " " + age : "";
+      var dot = h.statusColors && h.statusColors[p.status];
+      var html = (moving ? "<i class='ntpd-heading' style='transform: rotate(" + Number(p.bearing) + "deg)'></i>" : "") +
+        // stale and offline keep their kind's colour in the dashed border (and an offline glyph), so a grey
+        // unit is still recognisably an ambulance or a patrol
+        "<b style='background:" + fill + (state === "live" ? "" : ";border-color:" + kindColor) +
+          (state === "offline" ? ";color:" + kindColor : "") + "'>" + esc(glyph) + "</b>" +
+        (dot ? "<i class='ntpd-unit-dot' style='background:" + dot + "'></i>" : "") +
+        (badge ? "<em>" + esc(badge) + "</em>" : "") +
+        (named ? "<span class='ntpd-unit-name'>" + esc(p.unit) + "</span>" : "");
+      var size = h.wall ? 40 : 28;
       var icon = L.divIcon({
-        html: arrow + "<b style='background:" + color + "'>" + esc(glyph) + "</b>" +
-              (p.stale ? "<em>" + age + "'</em>" : ""),
-        className: "ntpd-unit" + (p.stale ? " ntpd-unit-stale" : "") + (h.wall ? " ntpd-unit-wall" : ""),
-        iconSize: h.wall ? L.point(40, 40) : L.point(28, 28)
+        html: html,
+        className: "ntpd-unit ntpd-unit-" + state + (h.wall ? " ntpd-unit-wall" : "") +
+          (selected ? " ntpd-unit-selected" : ""),
+        iconSize: L.point(size, size)
       });
-      var status = (h.labels && h.labels.unit && h.labels.unit[p.status]) || p.status;
-      var tip = esc(p.unit) + " - " + esc(status) +
-        (p.stale ? " (" + esc((h.strings || {}).stale) + ", " + age + " min)" : "");
-      return L.marker(latlng, {icon: icon, title: p.unit}).bindTooltip(tip);
+      // above incidents and their clusters; the selected unit above the other units
+      var marker = L.marker(latlng, {icon: icon, title: p.unit, keyboard: false,
+                                     zIndexOffset: selected ? 2000 : 1000, interactive: !h.wall});
+      if (!h.wall) {
+        var status = (h.labels && h.labels.unit && h.labels.unit[p.status]) || p.status;
+        var kind = (h.labels && h.labels.kind && h.labels.kind[p.kind]) || p.kind;
+        marker.bindTooltip("<b>" + esc(p.unit) + "</b><br>" + esc(kind) + " · " + esc(status) +
+          (state !== "live" ? "<br>" + esc(state === "stale" ? s.stale : s.offline) + ", " + esc(age) : ""),
+          {direction: "top", offset: [0, -size / 2]});
+      }
+      return marker;
+    },
+    /* The selected unit's last 30 minutes (ops page). */
+    trackStyle: function (feature, context) {
+      return {color: "#7c3aed", weight: 4, opacity: 0.85, lineJoin: "round"};
+    },
+    /* From the selected incident to its nearest available units. */
+    nearestStyle: function (feature, context) {
+      return {color: "#0f766e", weight: 2, opacity: 0.9, dashArray: "6 5"};
     }
   });
 })();

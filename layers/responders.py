@@ -1,12 +1,22 @@
-"""Responders: each unit at its latest position, icon by agency kind, greyed with its age when stale."""
+"""Responders (issue 6): each unit at its latest position, icon by agency kind, heading when moving, its name,
+greyed with its age when stale and faint when offline; the selected unit's track and the lines from an incident
+to its nearest available units.
+
+Python sends the features; how they look is decided by ``ntpd.responderPoint`` (assets/ntpd.js) from the
+parameters in ``hideout``. Freshness (live, stale, offline) comes from ``ntpd_map.responders``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from layers.base import LayerContext, View, js, layer_id
-from ntpd_map.domain import AgencyKind
+from ntpd_map.domain import AgencyKind, UnitStatus
 from ntpd_map.i18n import t, vocabulary_labels
+from ntpd_map.responders import LIVE, Staleness, responder_features
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,31 +31,68 @@ KIND_COLORS = {
     "police": "#1d4ed8", "fire": "#dc2626", "medical": "#059669", "disaster": "#d97706", "sar": "#ea580c",
     "electricity": "#ca8a04", "social": "#7c3aed", "transport": "#0891b2", "military": "#4d7c0f", "other": "#6b7280",
 }
+#: The dot in a unit's corner says it is busy or off duty; an available unit (the one a dispatcher looks for)
+#: has none.
+STATUS_COLORS = {"dispatched": "#f97316", "on_scene": "#be123c", "returning": "#0284c7", "off_duty": "#111827"}
+STALE_COLOR = "#9ca3af"
+OFFLINE_COLOR = "#f9fafb"
+#: On the ops map unit names show from this zoom (a kab/kota of 90 km fits at about 10-11; further out, around a
+#: provinsi, names of far-apart units pile up); the wall always shows them. The selected unit is always named.
+LABEL_ZOOM = 11
+#: Below this speed a bearing means little (a parked phone's GPS wanders): no heading arrow.
+MOVING_KMH = 3.0
+#: The track shown for a selected unit.
+TRACK_S = 30 * 60
+#: What a wall's features carry: enough to draw them. No device id (a tracker's IMEI), battery, source or
+#: exact report time on a screen across the room.
+WALL_PROPERTIES = ("unit", "agency", "kind", "status", "age_s", "state", "stale", "offline", "bearing", "speed_kmh")
+EMPTY: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+LEGEND_KINDS = ("police", "fire", "medical", "disaster", "sar")
 
 
-def features_from_positions(
-    latest: pd.DataFrame, units: pd.DataFrame, now: int, stale_after_s: int
-) -> list[dict[str, Any]]:
-    by_device = {r.device_id: r for r in units.itertuples(index=False)}
-    features = []
-    for p in latest.itertuples(index=False):
-        unit = by_device.get(p.device_id)
-        age = max(0, now - int(p.recorded_at))
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [round(float(p.lon), 5), round(float(p.lat), 5)]},
-            "properties": {
-                "device": p.device_id,
-                "unit": unit.name if unit is not None else p.device_id,
-                "agency": unit.agency if unit is not None else "",
-                "kind": unit.kind if unit is not None else "other",
-                "status": unit.status if unit is not None else "available",
-                "age_s": age,
-                "stale": age > stale_after_s,
-                "bearing": None if p.bearing is None or p.bearing != p.bearing else round(float(p.bearing)),
-            },
-        })
-    return features
+def features_for_view(features: list[dict[str, Any]], wall: bool) -> list[dict[str, Any]]:
+    """The features as a page may see them: a wall's keep only WALL_PROPERTIES."""
+    if not wall:
+        return features
+    return [{**f, "properties": {k: f["properties"].get(k) for k in WALL_PROPERTIES}} for f in features]
+
+
+def drawn_signature(data: dict[str, Any]) -> str:
+    """A digest of what the map draws of the responder features: position, status, freshness, the age badge of
+    a stale or offline unit (to the minute) and the heading of a moving one. Ages change every second; a
+    refresh sends the layer again only when this changes."""
+    drawn = []
+    for f in data.get("features", []):
+        p = f["properties"]
+        moving = p["state"] == LIVE and p.get("bearing") is not None and (p.get("speed_kmh") or 0) >= MOVING_KMH
+        drawn.append((f["geometry"]["coordinates"], p.get("device"), p["unit"], p["kind"], p["status"], p["state"],
+                      0 if p["state"] == LIVE else p["age_s"] // 60, p.get("bearing") if moving else None))
+    return hashlib.sha256(json.dumps(drawn).encode()).hexdigest()
+
+
+def track_from_positions(frame: pd.DataFrame, device: str) -> dict[str, Any]:
+    """A device's fixes (``Store.track``, oldest first) as one LineString; nothing for fewer than two fixes
+    (the unit's marker already shows a single one)."""
+    if len(frame) < 2:
+        return EMPTY
+    coords = [[round(float(lon), 6), round(float(lat), 6)] for lat, lon in zip(frame["lat"], frame["lon"], strict=True)]
+    return {"type": "FeatureCollection", "features": [{
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "properties": {"device": device, "fixes": len(coords), "from": int(frame["recorded_at"].iloc[0]),
+                       "to": int(frame["recorded_at"].iloc[-1])},
+    }]}
+
+
+def lines_to_units(lat: float, lon: float, nearest: list[dict[str, Any]],
+                   features: list[dict[str, Any]]) -> dict[str, Any]:
+    """Straight lines from an incident to each of its nearest units (``nearest_available``), nearest first."""
+    where = {f["properties"]["device"]: f["geometry"]["coordinates"] for f in features}
+    lines = [{"type": "Feature",
+              "geometry": {"type": "LineString", "coordinates": [[lon, lat], where[n["device"]]]},
+              "properties": {"device": n["device"], "rank": i + 1, "distance_km": n["distance_km"]}}
+             for i, n in enumerate(nearest) if n["device"] in where]
+    return {"type": "FeatureCollection", "features": lines}
 
 
 class RespondersLayer:
@@ -56,29 +103,41 @@ class RespondersLayer:
     def title(self, lang: str) -> str:
         return t("layers_responders", lang)
 
+    def hideout(self, lang: str, wall: bool) -> dict[str, Any]:
+        """Everything ``ntpd.responderPoint`` needs, sent once; ``zoom`` and ``selected`` change on the ops map."""
+        return {
+            "glyphs": KIND_GLYPHS,
+            "colors": KIND_COLORS,
+            "statusColors": STATUS_COLORS,
+            "staleColor": STALE_COLOR,
+            "offlineColor": OFFLINE_COLOR,
+            "labels": vocabulary_labels(lang),
+            "strings": {"stale": t("stale", lang), "offline": t("offline", lang), "min": t("minutes", lang),
+                        "hour": t("hours", lang), "day": t("days", lang)},
+            "wall": wall,
+            "labelZoom": 0 if wall else LABEL_ZOOM,
+            "movingKmh": MOVING_KMH,
+            "zoom": 0,
+            "selected": None,
+        }
+
     def component(self, ctx: LayerContext) -> Component:
         import dash_leaflet as dl
 
-        return dl.GeoJSON(
-            id=layer_id(self.key),
-            data={"type": "FeatureCollection", "features": []},
-            pointToLayer=js("responderPoint"),
-            hideout={
-                "glyphs": KIND_GLYPHS,
-                "colors": KIND_COLORS,
-                "labels": vocabulary_labels(ctx.lang),
-                "strings": {"stale": t("stale", ctx.lang), "age": t("age", ctx.lang)},
-                "wall": ctx.wall,
-            },
-        )
+        return dl.GeoJSON(id=layer_id(self.key), data=EMPTY, pointToLayer=js("responderPoint"),
+                          hideout=self.hideout(ctx.lang, ctx.wall))
 
     def data(self, ctx: LayerContext, view: View | None) -> dict[str, Any]:
         store = ctx.runtime.store
-        now = view.now if view else 0
-        stale = ctx.runtime.settings.int("NTPD_STALE_AFTER_S")
-        features = features_from_positions(store.latest_positions(), store.units(), now, stale)
-        return {"type": "FeatureCollection", "features": features}
+        now = view.now if view else int(time.time())
+        features = responder_features(store.latest_positions(), store.units(), now,
+                                      Staleness.from_settings(ctx.runtime.settings))
+        return {"type": "FeatureCollection", "features": features_for_view(features, ctx.wall)}
 
     def legend(self, lang: str) -> list[tuple[str, str]]:
-        return [(KIND_COLORS[str(k)], f"{KIND_GLYPHS[str(k)]} {k.label(lang)}") for k in AgencyKind
-                if str(k) in ("police", "fire", "medical", "disaster", "sar")]
+        kinds = [(KIND_COLORS[str(k)], f"{KIND_GLYPHS[str(k)]} {k.label(lang)}") for k in AgencyKind
+                 if str(k) in LEGEND_KINDS]
+        freshness = [(STALE_COLOR, t("legend_stale", lang)), (OFFLINE_COLOR, t("legend_offline", lang))]
+        statuses = [(STATUS_COLORS[str(s)], t("legend_unit_status", lang, status=s.label(lang))) for s in UnitStatus
+                    if str(s) in STATUS_COLORS]
+        return kinds + freshness + statuses

@@ -24,6 +24,18 @@ TICK = "ops-tick"
 CLOCK = "clock"
 DOWN_BANNER = "down-banner"
 RESPONDER_SIG = "responder-sig"
+# responders on the ops map (issue 6): the selected unit, its panel and track, the nearest units of an incident
+UNIT_PICKED = "ops-unit-picked"
+UNIT_PANEL = "ops-unit"
+UNIT_INFO = "ops-unit-info"
+UNIT_CLOSE = "ops-unit-close"
+UNIT_MSG = "ops-unit-msg"
+UNIT_REV = "ops-unit-rev"
+UNIT_SIG = "ops-unit-sig"
+UNIT_STATUS_PREFIX = "ops-unit-status-"  # + a UnitStatus value: one button each
+TRACK = "ops-track"
+NEAREST = "ops-nearest"
+NEAREST_LINES = "ops-nearest-lines"
 
 # wall display
 WALL_MAP = "wall-map"

@@ -167,3 +167,58 @@ def list_rows(
             "approximate": bool(int(rec.flags) & LocationFlag.APPROXIMATE),
         })
     return rows
+
+
+def decimal_text(value: float, lang: str, digits: int = 1) -> str:
+    """A decimal number as written in the language: 3,2 in Indonesian, 3.2 in English."""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "id" else text
+
+
+def unit_details(unit: dict[str, Any], props: dict[str, Any] | None, fixes: int, tz: str,
+                 lang: str) -> list[tuple[str, str]]:
+    """(label, value) pairs of the unit panel: ``unit`` a row of Store.units, ``props`` its responder feature's
+    properties (None without a position), ``fixes`` how many reports its last 30 minutes hold."""
+    from ntpd_map.i18n import STRINGS, t, vocabulary_labels
+
+    labels = vocabulary_labels(lang)
+    rows = [
+        (t("agency", lang), unit.get("agency") or "-"),
+        (t("unit_kind", lang), labels["kind"].get(unit["kind"], unit["kind"])),
+        (t("unit_status", lang), labels["unit"].get(unit["status"], unit["status"])),
+    ]
+    if props is None:
+        return [*rows, (t("last_report", lang), t("unit_no_position", lang))]
+    source = props.get("source") or ""
+    when = f"{local_time(props['recorded_at'], tz, '%d/%m %H:%M:%S')} {zone_label(tz)}"
+    # to the minute: the panel is sent again only when what it says changes
+    age = t("just_now", lang) if props["age_s"] < 60 else t("ago", lang, d=duration_text(props["age_s"], lang))
+    if props.get("offline"):
+        age += f", {t('offline', lang)}"
+    elif props.get("stale"):
+        age += f", {t('stale', lang)}"
+    speed, battery = props.get("speed_kmh"), props.get("battery")
+    return [
+        *rows,
+        (t("unit_source", lang), t(f"src_{source}", lang) if f"src_{source}" in STRINGS else source or "-"),
+        (t("last_report", lang), f"{when} ({age})"),
+        (t("speed", lang), "-" if speed is None else f"{speed} {t('km_h', lang)}"),
+        (t("battery", lang), "-" if battery is None else f"{battery}%"),
+        (t("track_30", lang), t("fixes", lang, n=fixes) if fixes else t("no_track", lang)),
+    ]
+
+
+def nearest_rows(nearest: list[dict[str, Any]], lang: str) -> list[dict[str, str]]:
+    """The nearest available units (``ntpd_map.responders.nearest_available``) as shown: name, agency kind,
+    distance (one decimal, the language's decimal mark), rough ETA, and the age of a stale position."""
+    from ntpd_map.i18n import t, vocabulary_labels
+
+    kinds = vocabulary_labels(lang)["kind"]
+    return [{
+        "device": n["device"],
+        "unit": n["unit"],
+        "kind": kinds.get(n["kind"], n["kind"]),
+        "distance": f"{decimal_text(n['distance_km'], lang)} km",
+        "eta": t("eta", lang, m=n["eta_min"]),
+        "stale": f"{t('stale', lang)} {duration_text(n['age_s'], lang)}" if n["stale"] else "",
+    } for n in nearest]

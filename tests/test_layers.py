@@ -9,7 +9,6 @@ import pandas as pd
 from layers import default_layers
 from layers.base import LayerContext
 from layers.incidents import features_from_incidents, geobuf_from_incidents
-from layers.responders import features_from_positions
 
 
 def incident_frame() -> pd.DataFrame:
@@ -103,16 +102,3 @@ def test_details_panel_in_local_time_without_personal_data() -> None:
     assert details["Sumber lokasi"] == "Alamat disebutkan - perkiraan (pusat desa)"
     assert (details["Desa/Kelurahan"], details["Kecamatan"]) == ("Desa A", "Kota Kefamenanu")
     assert "987" not in repr(details) and "RAHASIA" not in repr(details)
-
-
-def test_responders_are_stale_after_the_setting() -> None:
-    latest = pd.DataFrame([
-        {"device_id": "a", "recorded_at": 1000, "lat": -9.4, "lon": 124.5, "bearing": 90.0},
-        {"device_id": "b", "recorded_at": 1000 - 500, "lat": -9.5, "lon": 124.6, "bearing": None},
-    ])
-    units = pd.DataFrame([{"device_id": "a", "name": "Ambulans 1", "agency": "RSUD", "kind": "medical",
-                           "status": "available"}])
-    features = features_from_positions(latest, units, now=1060, stale_after_s=120)
-    a, b = (f["properties"] for f in features)
-    assert (a["unit"], a["kind"], a["age_s"], a["stale"], a["bearing"]) == ("Ambulans 1", "medical", 60, False, 90)
-    assert (b["unit"], b["kind"], b["stale"]) == ("b", "other", True)  # unknown device: shown, never hidden

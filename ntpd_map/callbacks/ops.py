@@ -15,15 +15,20 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
+from ntpd_map.domain import UnitStatus
 from ntpd_map.i18n import t
+from ntpd_map.responders import Staleness, responder_features
 from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery, StoreUnavailable
 from ntpd_map.views import (
     Headline,
+    decimal_text,
     duration_text,
     headline_from_store,
     incident_details,
     list_rows,
     local_time,
+    nearest_rows,
+    unit_details,
     window_bounds,
 )
 
@@ -113,15 +118,69 @@ def list_options(rows: list[dict[str, Any]]) -> list[Any]:
     return options
 
 
+def device_attr(device: str) -> dict[str, Any]:
+    return {"data-device": device}
+
+
+def nearest_section(nearest: list[dict[str, Any]] | None, lang: str, message: str | None = None) -> Any:
+    """The selected incident's "nearest available units" block: up to five, with distance and rough ETA, and a
+    note saying how rough; or a message saying why there is no list."""
+    from dash import html
+
+    from ntpd_map.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR
+
+    children: list[Any] = [html.B(t("nearest_title", lang))]
+    if message is not None or not nearest:
+        children.append(html.Div(message or t("nearest_none", lang), className="nearest-empty"))
+    else:
+        children.append(html.Ol([html.Li([
+            html.Span(row["unit"], className="n-unit"),
+            html.Span(row["distance"], className="n-dist"),
+            html.Span(row["eta"], className="n-eta"),
+            html.Span(row["stale"], className="n-stale") if row["stale"] else None,
+        ], **device_attr(row["device"])) for row in nearest_rows(nearest, lang)]))
+        children.append(html.Div(t("nearest_note", lang, factor=decimal_text(ROAD_FACTOR, lang),
+                                   speed=f"{AVERAGE_SPEED_KMH:g}"), className="nearest-note"))
+    return html.Div(children, id=ids.NEAREST, className="nearest")
+
+
+def status_buttons(current: str | None) -> list[str]:
+    """Class names of the status buttons, the unit's current status marked."""
+    return ["unit-status current" if str(s) == current else "unit-status" for s in UnitStatus]
+
+
+def unit_panel(device: str, units: Any, latest: Any, track: Any, now: int, staleness: Staleness, tz: str,
+               lang: str) -> tuple[Any, str | None, dict[str, Any]]:
+    """The selected unit's panel content, its status (None when the device is no longer registered) and its
+    track, from Store.units, Store.latest_positions and Store.track frames."""
+    from dash import html
+
+    from layers.responders import EMPTY, track_from_positions
+
+    mine = units[units["device_id"] == device]
+    if mine.empty:
+        return html.Div(t("unit_gone", lang, device=device), className="unit-error"), None, EMPTY
+    unit = mine.iloc[0].to_dict()
+    features = responder_features(latest[latest["device_id"] == device], mine, now, staleness)
+    props = features[0]["properties"] if features else None
+    rows = unit_details(unit, props, len(track), tz, lang)
+    info = [html.Div(unit["name"], className="unit-name"),
+            html.Table([html.Tr([html.Th(label), html.Td(value)]) for label, value in rows],
+                       className="details-table")]
+    return info, str(unit["status"]), track_from_positions(track, device)
+
+
 def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
     from dash import ALL, Input, Output, Patch, State, callback_context, no_update
     from dash.exceptions import PreventUpdate
 
     from layers.base import LayerContext, View, layer_id
     from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents, geobuf_from_incidents
+    from layers.responders import EMPTY as EMPTY_LINES
+    from layers.responders import lines_to_units
+    from ntpd_map.responders import nearest_available
     from ntpd_map.ui.common import region_bounds
 
-    has_responders = any(layer.key == "responders" for layer in layers)
     responders = next((layer for layer in layers if layer.key == "responders"), None)
 
     @app.callback(
@@ -211,8 +270,10 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         resize = now if full else no_update
         return bulk, fmt, fresh, counters(head, lang), options, sync, status, "", viewport, resize
 
+    # one thing is selected at a time: picking an incident drops the unit (and its track), and the reverse
     @app.callback(
         Output(ids.PICKED, "data", allow_duplicate=True),
+        Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
         Input(layer_id("incidents"), "clickData"),
         Input(layer_id(NEW_LAYER), "clickData"),
         prevent_initial_call=True,
@@ -222,10 +283,11 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         props = (clicked or {}).get("properties") or {}
         if "id" not in props or props.get("cluster"):
             raise PreventUpdate
-        return int(props["id"])
+        return int(props["id"]), None
 
     @app.callback(
         Output(ids.PICKED, "data", allow_duplicate=True),
+        Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
         Input({"type": ROW, "id": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
@@ -233,13 +295,14 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         trigger = callback_context.triggered[0] if callback_context.triggered else {}
         if not trigger.get("value"):  # rows re-rendered, nobody clicked
             raise PreventUpdate
-        return int(callback_context.triggered_id["id"])
+        return int(callback_context.triggered_id["id"]), None
 
     @app.callback(
         Output(ids.MAP, "viewport", allow_duplicate=True),
         Output(ids.SELECTED, "center"),
         Output(ids.SELECTED, "pathOptions"),
         Output(ids.DETAILS, "children"),
+        Output(ids.NEAREST_LINES, "data"),
         Input(ids.PICKED, "data"),
         State("ops-config", "data"),
         prevent_initial_call=True,
@@ -248,9 +311,9 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         import pandas as pd
         from dash import html
 
-        if incident_id is None:
-            raise PreventUpdate
         lang = (config or {}).get("lang", runtime.settings.lang)
+        if incident_id is None:  # a unit was picked instead: no ring, no lines, the hint
+            return no_update, no_update, {**RING, "opacity": 0}, t("pick_incident", lang), EMPTY_LINES
         try:
             found = runtime.store.incidents(IncidentQuery(ids=(int(incident_id),)))
         except StoreUnavailable as exc:
@@ -262,31 +325,24 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
                               for label, value in incident_details(row, runtime.names, runtime.settings.tz, lang)],
                              className="details-table")
         if pd.isna(row.lat):  # no location: details only, the ring hides
-            return no_update, no_update, {**RING, "opacity": 0}, details
+            near = nearest_section(None, lang, t("nearest_no_location", lang)) if responders else None
+            return no_update, no_update, {**RING, "opacity": 0}, [details, near], EMPTY_LINES
         center = [float(row.lat), float(row.lon)]
-        return {"center": center, "zoom": 15, "transition": "flyTo"}, center, RING, details
-
-    if has_responders and responders is not None:
-
-        @app.callback(
-            Output(layer_id("responders"), "data"),
-            Output(ids.RESPONDER_SIG, "data"),
-            Input(ids.TICK, "n_intervals"),
-            State(ids.RESPONDER_SIG, "data"),
-        )
-        def refresh_responders(_tick: Any, signature: str | None) -> tuple:
-            now = int(time.time())
+        lines: Any = EMPTY_LINES
+        near = None
+        if responders is not None:
             try:
-                data = responders.data(LayerContext(runtime), View(IncidentQuery(), now))
-            except StoreUnavailable as exc:
-                raise PreventUpdate from exc
-            # ages move every second; compare what is drawn: positions, status, stale flag, age in minutes
-            drawn = [(f["geometry"]["coordinates"], f["properties"]["status"], f["properties"]["stale"],
-                      f["properties"]["age_s"] // 60 if f["properties"]["stale"] else 0) for f in data["features"]]
-            new_sig = hashlib.sha256(json.dumps(drawn).encode()).hexdigest()
-            if new_sig == signature:
-                raise PreventUpdate
-            return data, new_sig
+                features = responders.data(LayerContext(runtime, lang), View(IncidentQuery(), int(time.time())))
+            except StoreUnavailable:
+                near = nearest_section(None, lang, t("nearest_store_down", lang))
+            else:
+                nearest = nearest_available(features["features"], center[0], center[1])
+                near = nearest_section(nearest, lang)
+                lines = lines_to_units(center[0], center[1], nearest, features["features"])
+        return {"center": center, "zoom": 15, "transition": "flyTo"}, center, RING, [details, near], lines
+
+    if responders is not None:
+        register_responders(app, runtime, responders)
 
     app.clientside_callback(
         """function(zoom, hideout) {
@@ -305,4 +361,153 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         Output(ids.CLOCK, "children"),
         Input(ids.TICK, "n_intervals"),
         State("ops-config", "data"),
+    )
+
+
+def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
+    """The responders on the ops map: the layer follows the store; a click on a unit shows its panel and its
+    last 30 minutes of track; the panel's buttons set its status, which the layer shows at once."""
+    from dash import Input, Output, State, callback_context, html, no_update
+    from dash.exceptions import PreventUpdate
+
+    from layers.base import LayerContext, View, layer_id
+    from layers.responders import EMPTY, TRACK_S, drawn_signature
+
+    buttons = [f"{ids.UNIT_STATUS_PREFIX}{s}" for s in UnitStatus]
+    layer = layer_id(responders.key)
+
+    def layer_data(now: int) -> dict[str, Any]:
+        return responders.data(LayerContext(runtime), View(IncidentQuery(), now))
+
+    @app.callback(
+        Output(layer, "data"),
+        Output(ids.RESPONDER_SIG, "data"),
+        Input(ids.TICK, "n_intervals"),
+        State(ids.RESPONDER_SIG, "data"),
+    )
+    def refresh_responders(_tick: Any, signature: str | None) -> tuple:
+        try:
+            data = layer_data(int(time.time()))
+        except StoreUnavailable as exc:  # the incidents refresh says so in the banner; the units stay drawn
+            raise PreventUpdate from exc
+        new_sig = drawn_signature(data)
+        if new_sig == signature:
+            raise PreventUpdate
+        return data, new_sig
+
+    @app.callback(
+        Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
+        Output(ids.PICKED, "data", allow_duplicate=True),
+        Input(layer, "clickData"),
+        prevent_initial_call=True,
+    )
+    def pick_unit(click: dict[str, Any] | None) -> tuple:
+        device = ((click or {}).get("properties") or {}).get("device")
+        if not device:
+            raise PreventUpdate
+        return device, None
+
+    @app.callback(
+        Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
+        Input(ids.UNIT_CLOSE, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def close_unit(clicks: int | None) -> Any:
+        if not clicks:
+            raise PreventUpdate
+        return None
+
+    @app.callback(
+        Output(ids.UNIT_PANEL, "className"),
+        Output(ids.UNIT_INFO, "children"),
+        *[Output(b, "className") for b in buttons],
+        Output(ids.TRACK, "data"),
+        Output(ids.UNIT_SIG, "data"),
+        Output(ids.UNIT_MSG, "children", allow_duplicate=True),
+        Input(ids.UNIT_PICKED, "data"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.UNIT_REV, "data"),
+        State(ids.UNIT_SIG, "data"),
+        State("ops-config", "data"),
+        prevent_initial_call=True,
+    )
+    def show_unit(device: str | None, _tick: Any, _rev: Any, signature: str | None,
+                  config: dict[str, Any]) -> tuple:
+        lang = (config or {}).get("lang", runtime.settings.lang)
+        picked = callback_context.triggered_id == ids.UNIT_PICKED
+        message: Any = "" if picked else no_update  # a new selection clears the last status message
+        if not device:
+            if not picked:
+                raise PreventUpdate
+            return "unit-panel hidden", [], *status_buttons(None), EMPTY, "", message
+        now = int(time.time())
+        store = runtime.store
+        try:
+            units, latest = store.units(), store.latest_positions()
+            track = store.track(device, now - TRACK_S)
+        except StoreUnavailable:
+            if signature == "down" and not picked:
+                raise PreventUpdate from None
+            down = html.Div(t("unit_store_down", lang), className="unit-error")
+            return "unit-panel", down, *([no_update] * len(buttons)), no_update, "down", message
+        info, status, track_data = unit_panel(device, units, latest, track, now,
+                                              Staleness.from_settings(runtime.settings), runtime.settings.tz, lang)
+        new_sig = hashlib.sha256(json.dumps([device, repr(info), status, track_data]).encode()).hexdigest()
+        if new_sig == signature and not picked:
+            raise PreventUpdate
+        return "unit-panel", info, *status_buttons(status), track_data, new_sig, message
+
+    @app.callback(
+        Output(ids.UNIT_MSG, "children", allow_duplicate=True),
+        Output(layer, "data", allow_duplicate=True),
+        Output(ids.RESPONDER_SIG, "data", allow_duplicate=True),
+        Output(ids.UNIT_REV, "data"),
+        *[Input(b, "n_clicks") for b in buttons],
+        State(ids.UNIT_PICKED, "data"),
+        State(ids.UNIT_REV, "data"),
+        State("ops-config", "data"),
+        prevent_initial_call=True,
+    )
+    def set_status(*args: Any) -> tuple:
+        device, rev, config = args[-3:]
+        trigger = callback_context.triggered_id
+        clicked = callback_context.triggered[0].get("value") if callback_context.triggered else None
+        if not device or not isinstance(trigger, str) or not clicked:
+            raise PreventUpdate
+        lang = (config or {}).get("lang", runtime.settings.lang)
+        status = trigger.removeprefix(ids.UNIT_STATUS_PREFIX)
+        now = int(time.time())
+        try:
+            found = runtime.store.set_unit_status(device, status)
+        except StoreUnavailable:
+            error = html.Span(t("status_store_down", lang), className="unit-error")
+            return error, no_update, no_update, no_update
+        except ValueError as exc:
+            return html.Span(str(exc), className="unit-error"), no_update, no_update, no_update
+        if not found:
+            error = html.Span(t("unit_gone", lang, device=device), className="unit-error")
+            return error, no_update, no_update, (rev or 0) + 1
+        label = UnitStatus(status).label(lang)
+        saved = t("status_saved", lang, status=label, time=local_time(now, runtime.settings.tz, "%H:%M:%S"))
+        try:  # the map shows the new status now, not at the next tick
+            data: Any = layer_data(now)
+            sig: Any = drawn_signature(data)
+        except StoreUnavailable:
+            data = sig = no_update
+        return saved, data, sig, (rev or 0) + 1
+
+    app.clientside_callback(
+        """function(zoom, selected, hideout) {
+            // names from a zoom level, and the selected unit ringed: redraw only when either changes
+            if (!hideout) { return window.dash_clientside.no_update; }
+            var z = zoom || 0, min = hideout.labelZoom || 0;
+            if ((z >= min) === ((hideout.zoom || 0) >= min) && (selected || null) === (hideout.selected || null)) {
+                return window.dash_clientside.no_update;
+            }
+            return Object.assign({}, hideout, {zoom: z, selected: selected || null});
+        }""",
+        Output(layer, "hideout"),
+        Input(ids.MAP, "zoom"),
+        Input(ids.UNIT_PICKED, "data"),
+        State(layer, "hideout"),
     )

@@ -50,13 +50,18 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
 
 
 def legend(ctx: LayerContext, layers: list[Layer]) -> Component:
+    """One block per layer that explains itself (incidents, responders), side by side: a short, wide legend
+    leaves more of the map free than one long column."""
     from dash import html
 
-    items: list[Component] = [html.B(t("legend", ctx.lang))]
+    blocks: list[Component] = []
     for layer in layers:
-        for color, label in layer.legend(ctx.lang):
-            items.append(html.Div([html.Span(className="swatch", style={"background": color}), label]))
-    return html.Div(items, className="legend")
+        rows = [html.Div([html.Span(className="swatch", style={"background": color}), label])
+                for color, label in layer.legend(ctx.lang)]
+        if rows:
+            blocks.append(html.Div([html.Div(layer.title(ctx.lang), className="legend-head"), *rows],
+                                   className="legend-block"))
+    return html.Div([html.B(t("legend", ctx.lang)), html.Div(blocks, className="legend-blocks")], className="legend")
 
 
 def simulation_banner(ctx: LayerContext) -> Component | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ntpd_map import ids
-from ntpd_map.domain import AgencyKind, CallType, Category, Outcome
+from ntpd_map.domain import AgencyKind, CallType, Category, Outcome, UnitStatus
 from ntpd_map.i18n import t
 from ntpd_map.ui.common import leaflet_map, legend, simulation_banner
 
@@ -20,6 +20,9 @@ WINDOW_CHOICES = ("1h", "6h", "24h", "7d", "30d", "custom")
 def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
     import dash_leaflet as dl
     from dash import dcc, html
+
+    from layers.base import js
+    from layers.responders import EMPTY
 
     lang = ctx.lang
     region = ctx.runtime.region
@@ -51,6 +54,18 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
     ], className="filters")
 
     incident_list = html.Div(id=ids.LIST, className="incident-list")
+    # the selected unit: shown while one is picked on the map; the status buttons are always in the layout, so
+    # their callback never fires because a panel was drawn
+    unit_panel = html.Div([
+        html.Div([html.B(t("unit_title", lang)),
+                  html.Button("×", id=ids.UNIT_CLOSE, title=t("close", lang), className="unit-close", n_clicks=0)],
+                 className="unit-head"),
+        html.Div(id=ids.UNIT_INFO),
+        html.Div(t("set_status", lang), className="unit-set"),
+        html.Div([html.Button(s.label(lang), id=f"{ids.UNIT_STATUS_PREFIX}{s}", n_clicks=0, className="unit-status")
+                  for s in UnitStatus], className="unit-statuses"),
+        html.Div(id=ids.UNIT_MSG, className="unit-msg"),
+    ], id=ids.UNIT_PANEL, className="unit-panel hidden")
     return html.Div([
         html.Div([
             html.H1(f"{t('app_title', lang)} - {region.name}"),
@@ -67,11 +82,15 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
                 # the selected incident: a yellow ring drawn above everything, moved by the select callback
                 dl.CircleMarker(id=ids.SELECTED, center=[0, 0], radius=20, interactive=False,
                                 pathOptions={"color": "#facc15", "weight": 5, "opacity": 0, "fill": False}),
+                # the selected unit's last 30 minutes, and lines from the selected incident to its nearest units
+                dl.GeoJSON(id=ids.TRACK, data=EMPTY, style=js("trackStyle"), interactive=False),
+                dl.GeoJSON(id=ids.NEAREST_LINES, data=EMPTY, style=js("nearestStyle"), interactive=False),
             ]),
             legend(ctx, layers),
         ], className="map-wrap"),
         html.Div([
             html.Div(id=ids.COUNTERS, className="counters"),
+            unit_panel,
             html.Div([html.B(t("details", lang)), html.Div(t("pick_incident", lang), id=ids.DETAILS)],
                      className="details"),
             html.Div(t("incident_list", lang), className="list-title"),
@@ -82,5 +101,8 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         dcc.Store(id=ids.SYNC, data={}),
         dcc.Store(id=ids.PICKED, data=None),
         dcc.Store(id=ids.RESPONDER_SIG, data=""),
+        dcc.Store(id=ids.UNIT_PICKED, data=None),
+        dcc.Store(id=ids.UNIT_REV, data=0),
+        dcc.Store(id=ids.UNIT_SIG, data=""),
         dcc.Store(id="ops-config", data={"tz": ctx.runtime.settings.tz, "lang": lang}),
     ], className="ops")
