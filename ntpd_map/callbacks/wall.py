@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from ntpd_map.runtime import Runtime
 
 DAY = 86400
-FULL_REFRESH_S = 300
+#: The 24 h window slides: incidents and counters are redrawn at least this often even when nothing changed.
+FULL_REFRESH_S = 60
 
 
 def kecamatan_rows(g24: dict[str, int], c24: dict[str, int], g7: dict[str, int], names: dict[str, str],
@@ -40,6 +41,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
 
     from layers.base import LayerContext, View, layer_id
     from layers.incidents import geobuf_from_incidents
+    from layers.responders import drawn_signature
     from ntpd_map.ui.common import region_bounds
 
     responders = next((layer for layer in layers if layer.key == "responders"), None)
@@ -67,11 +69,21 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         now = int(time.time())
         store = runtime.store
         region_view = {"bounds": region_bounds(LayerContext(runtime, lang, wall=True)), "options": {"padding": [8, 8]}}
+        ctx = LayerContext(runtime, lang, wall=True)
         try:
             version = store.data_version()
-            # positions move without incident changes: the wall redraws at least every minute
-            if (sync.get("version") == version and not sync.get("down") and now - sync.get("full_at", 0) < 60):
-                raise PreventUpdate
+            # units move without any incident changing: their layer is computed every tick and sent alone
+            # when only it changed, so a move shows within one refresh
+            responder_data = responders.data(ctx, View(IncidentQuery(), now)) if responders else None
+            responder_sig = drawn_signature(responder_data) if responder_data else None
+            moved = responder_sig != sync.get("responders")
+            sync["responders"] = responder_sig
+            fresh = now - sync.get("full_at", 0) < FULL_REFRESH_S
+            if sync.get("version") == version and not sync.get("down") and fresh:
+                if not moved:
+                    raise PreventUpdate
+                return (no_update, no_update, responder_data, no_update, no_update, sync, no_update, no_update,
+                        no_update)
             day = IncidentQuery(start=now - DAY, end=now + 1)
             week = IncidentQuery(start=now - 7 * DAY, end=now + 1, call_types=("genuine",))
             h = headline_from_store(store, day, now)
@@ -79,10 +91,9 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
             g24 = store.count_by("kode_kec", replace(day, call_types=("genuine",)))
             c24 = store.count_by("kode_kec", day)
             g7 = store.count_by("kode_kec", week)
-            ctx = LayerContext(runtime, lang, wall=True)
-            responder_data = responders.data(ctx, View(IncidentQuery(), now)) if responders else no_update
         except StoreUnavailable:
             sync["down"] = True
+            sync.pop("responders", None)  # drawn again once the store answers
             last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
             # the banner takes room from the map: Leaflet re-measures, then the region is fitted again
             return (no_update, no_update, no_update, no_update, no_update, sync, t("store_down", lang, time=last),
@@ -111,7 +122,8 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         data = geobuf_from_incidents(points)
         sync.update(version=version, ok_at=now, full_at=now, down=False)
         # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
-        return data, "geobuf", responder_data, counter_divs, table, sync, "", now, region_view
+        responders_out = responder_data if responder_data is not None else no_update
+        return data, "geobuf", responders_out, counter_divs, table, sync, "", now, region_view
 
     app.clientside_callback(
         """function(n) {
