@@ -169,7 +169,8 @@ class Unit:
 
 @dataclass
 class CoverageMark:
-    """A planner's statement about cell signal in a desa (or an H3 cell)."""
+    """A planner's statement about cell signal in a desa, or in one H3 cell kept with the desa it lies in
+    (issue 7). Each one stored is a change in the coverage audit trail (``Store.mark_coverage``)."""
 
     kode_desa: str
     status: SignalStatus
@@ -179,6 +180,71 @@ class CoverageMark:
     author: str = "system"
     h3: str | None = None
     simulated: bool = False
+
+    def __post_init__(self) -> None:
+        import re
+
+        if not re.fullmatch(r"\d{2}\.\d{2}\.\d{2}\.\d{4}", str(self.kode_desa)):
+            raise ValueError(f"coverage mark: {self.kode_desa!r} is not a desa code like 53.03.06.2001")
+        try:
+            self.status = SignalStatus(str(self.status))
+        except ValueError:
+            allowed = ", ".join(str(s) for s in SignalStatus)
+            raise ValueError(f"coverage mark of {self.kode_desa}: status {self.status!r} is not one of "
+                             f"{allowed}") from None
+        if not str(self.author or "").strip():
+            raise ValueError(f"coverage mark of {self.kode_desa}: who made it? (author is empty)")
+        if self.surveyed_on is not None:
+            from datetime import date
+
+            try:
+                date.fromisoformat(str(self.surveyed_on))
+            except ValueError:
+                raise ValueError(f"coverage mark of {self.kode_desa}: survey date {self.surveyed_on!r} is not a "
+                                 "date YYYY-MM-DD") from None
+        if self.h3 is not None and not re.fullmatch(r"[0-9a-f]{15}", str(self.h3)):
+            raise ValueError(f"coverage mark of {self.kode_desa}: {self.h3!r} is not an H3 cell (15 hex digits)")
+
+
+#: What a change in the coverage audit trail did: set a mark, or revert an earlier change.
+COVERAGE_ACTIONS = ("mark", "undo")
+
+
+@dataclass(frozen=True)
+class SignalSample:
+    """One field-survey measurement (issue 7): where and when, which operator, how strong. ``dbm`` is the
+    received level (RSSI/RSRP, negative dBm), ``bars`` the phone's 0-5 bars (0: no signal); at least one is
+    given. ``kode_desa``/``h3`` (res 9) are where the point lies, set by the importer's locator."""
+
+    lat: float
+    lon: float
+    recorded_at: int  # Unix seconds UTC
+    source: str
+    dbm: float | None = None
+    bars: int | None = None
+    operator: str = ""
+    network: str | None = None  # 2G, 3G, 4G, 5G as the survey app says
+    kode_desa: str | None = None
+    h3: int | None = None
+    simulated: bool = False
+
+    def __post_init__(self) -> None:
+        if not (-90 <= self.lat <= 90 and -180 <= self.lon <= 180):  # also false for NaN
+            raise ValueError(f"signal sample at {self.lat}, {self.lon}: latitude must be in -90..90, longitude in "
+                             "-180..180")
+        if self.dbm is None and self.bars is None:
+            raise ValueError("a signal sample needs dBm or bars (bars 0: no signal)")
+        if self.dbm is not None and not DBM_RANGE[0] <= self.dbm <= DBM_RANGE[1]:
+            raise ValueError(f"signal {self.dbm} dBm is outside {DBM_RANGE[0]}..{DBM_RANGE[1]}")
+        if self.bars is not None and not 0 <= self.bars <= MAX_BARS:
+            raise ValueError(f"signal {self.bars} bars is outside 0..{MAX_BARS}")
+        if not self.source:
+            raise ValueError("a signal sample needs a source (the survey file)")
+
+
+#: plausible received levels of a phone (dBm): below -140 nothing decodes, above -20 is next to the antenna
+DBM_RANGE = (-140.0, -20.0)
+MAX_BARS = 5
 
 
 #: The levels population figures are kept at, by the number of dots in their Kemendagri code.

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
-from ntpd_map.store.base import GROUPABLE, IncidentQuery, WriteResult
+from ntpd_map.store.base import GROUPABLE, IncidentQuery, StaleChange, UnknownChange, WriteResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -371,3 +371,149 @@ def check_status(status: str) -> str:
     if str(status) not in allowed:
         raise ValueError(f"unit status {status!r} is not one of {', '.join(allowed)}")
     return str(status)
+
+
+# coverage marks and signal samples (issue 7): the same SQL on both backends --------------------------------------
+#: Columns of Store.coverage_marks() (unchanged since v1, so the analytics read it as before).
+MARK_DTYPES = {"id": "int64", "kode_desa": "str", "h3": "str", "status": "str", "surveyed_on": "str",
+               "operators": "str", "evidence": "str", "author": "str", "simulated": "bool", "created_at": "int64"}
+MARK_COLUMNS = tuple(MARK_DTYPES)
+_MARK_STATE = ("status", "surveyed_on", "operators", "evidence", "simulated")
+_MARK_WRITTEN = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evidence", "author", "simulated",
+                 "created_at", "action", "previous_id", "undoes")
+#: Columns of Store.coverage_history(), with the dtypes both backends return; old_* is the state before the
+#: change (all None when the target had no mark).
+HISTORY_DTYPES = {"id": "int64", "kode_desa": "str", "h3": "str", "action": "str", "author": "str",
+                  "created_at": "int64", "status": "str", "surveyed_on": "str", "operators": "str",
+                  "evidence": "str", "simulated": "bool", "previous_id": "Int64", "undoes": "Int64",
+                  "old_status": "str", "old_surveyed_on": "str", "old_operators": "str",
+                  "old_evidence": "str"}
+HISTORY_COLUMNS = tuple(HISTORY_DTYPES)
+#: Columns of Store.signal_samples(), with their dtypes.
+SAMPLE_DTYPES = {"id": "int64", "source": "str", "recorded_at": "int64", "lat": "float64", "lon": "float64",
+                 "operator": "str", "dbm": "float64", "bars": "Int64", "network": "str",
+                 "kode_desa": "str", "h3": "Int64", "simulated": "bool", "created_at": "int64"}
+SAMPLE_COLUMNS = tuple(SAMPLE_DTYPES)
+_SAMPLE_KEY = ("source", "recorded_at", "lat", "lon", "operator")
+_SAMPLE_WRITTEN = ("source", "recorded_at", "lat", "lon", "operator", "dbm", "bars", "network", "kode_desa", "h3",
+                   "simulated")
+
+
+class CoverageSQL:
+    """Statements for the coverage audit trail with a backend's placeholder (``?`` or ``%s``).
+
+    A target is (kode_desa, h3) with h3 NULL for the whole desa; ``coalesce(h3, '')`` compares NULLs as equal on
+    both backends (SQLite before 3.39 has no IS NOT DISTINCT FROM).
+    """
+
+    def __init__(self, ph: str) -> None:
+        cols = ", ".join(MARK_COLUMNS)
+        self.current = (f"SELECT {cols} FROM coverage_marks WHERE id IN "
+                        "(SELECT max(id) FROM coverage_marks GROUP BY kode_desa, h3) AND status IS NOT NULL "
+                        "ORDER BY id")
+        self.all = f"SELECT {cols} FROM coverage_marks ORDER BY id"
+        self.target_current = (f"SELECT id, author, created_at, {', '.join(_MARK_STATE)} FROM coverage_marks "
+                               f"WHERE kode_desa = {ph} AND coalesce(h3, '') = {ph} ORDER BY id DESC LIMIT 1")
+        self.insert = (f"INSERT INTO coverage_marks ({', '.join(_MARK_WRITTEN)}) "
+                       f"VALUES ({', '.join([ph] * len(_MARK_WRITTEN))}) RETURNING id")
+        self.change = f"SELECT id, kode_desa, h3, previous_id FROM coverage_marks WHERE id = {ph}"
+        self.state = f"SELECT {', '.join(_MARK_STATE)} FROM coverage_marks WHERE id = {ph}"
+        self.history = (
+            "SELECT c.id, c.kode_desa, c.h3, c.action, c.author, c.created_at, c.status, c.surveyed_on, "
+            "c.operators, c.evidence, c.simulated, c.previous_id, c.undoes, p.status, p.surveyed_on, p.operators, "
+            "p.evidence FROM coverage_marks c LEFT JOIN coverage_marks p ON p.id = c.previous_id"
+        )
+        self.history_desa = f"{self.history} WHERE c.kode_desa = {ph}"
+        self.samples = f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM signal_samples"
+        self.samples_desa = f"{self.samples} WHERE kode_desa = {ph}"
+
+
+def _mark_state(mark: Any) -> tuple[Any, ...]:
+    return (str(mark.status), mark.surveyed_on, mark.operators, mark.evidence, bool(mark.simulated))
+
+
+def write_marks(cur: Any, sql: CoverageSQL, marks: Sequence[Any], *, skip_unchanged: bool = False,
+                boolean: type = bool) -> list[int | None]:
+    """Append each mark as a change of its target, after the target's current change (previous_id), in one
+    transaction the caller holds with writers excluded. With ``skip_unchanged`` a mark whose status, survey date,
+    operators, evidence and simulated flag equal its target's current state is not appended (None in the
+    answer): re-importing a list changes nothing. Returns the new change ids, in order."""
+    now = now_s()
+    out: list[int | None] = []
+    for m in marks:
+        row = cur.execute(sql.target_current, (m.kode_desa, m.h3 or "")).fetchone()
+        previous = None if row is None else int(row[0])
+        if skip_unchanged and row is not None and (*row[3:-1], bool(row[-1])) == _mark_state(m):
+            out.append(None)
+            continue
+        values = (m.kode_desa, m.h3, str(m.status), m.surveyed_on, m.operators, m.evidence, m.author.strip(),
+                  boolean(m.simulated), now, "mark", previous, None)
+        out.append(int(cur.execute(sql.insert, values).fetchone()[0]))
+    return out
+
+
+def undo_change(cur: Any, sql: CoverageSQL, change_id: int, author: str, *, boolean: type = bool) -> int:
+    """Append a change that restores the state before ``change_id`` (no mark when it was the target's first);
+    the id of the new change. Only the current change of a target can be undone (else StaleChange naming the
+    later one): undoing an older one would silently drop what came after it."""
+    if not str(author or "").strip():
+        raise ValueError("an undo needs an author (who is undoing)")
+    row = cur.execute(sql.change, (int(change_id),)).fetchone()
+    if row is None:
+        raise UnknownChange(f"no coverage change has id {change_id}")
+    _id, kode_desa, h3, previous = row
+    current = cur.execute(sql.target_current, (kode_desa, h3 or "")).fetchone()
+    if int(current[0]) != int(change_id):
+        what = f"cell {h3} of desa {kode_desa}" if h3 else f"desa {kode_desa}"
+        raise StaleChange(f"change {change_id} is no longer the current mark of {what}: change {current[0]} by "
+                          f"{current[1]} came after it; undo that one first")
+    state: tuple[Any, ...] = (None, None, None, None, False)
+    if previous is not None:
+        state = tuple(cur.execute(sql.state, (int(previous),)).fetchone())
+    status, surveyed_on, operators, evidence, simulated = state
+    values = (kode_desa, h3, status, surveyed_on, operators, evidence, author.strip(), boolean(bool(simulated)),
+              now_s(), "undo", int(change_id), int(change_id))
+    return int(cur.execute(sql.insert, values).fetchone()[0])
+
+
+def history_frame(rows: Iterable[Sequence[Any]]) -> pd.DataFrame:
+    return typed_frame(rows, HISTORY_DTYPES)
+
+
+def _sample_values(s: Any) -> tuple[Any, ...]:
+    """A sample as plain Python values in _SAMPLE_WRITTEN order."""
+    return (str(s.source), int(s.recorded_at), float(s.lat), float(s.lon), str(s.operator or ""),
+            None if s.dbm is None else float(s.dbm), None if s.bars is None else int(s.bars),
+            None if s.network is None else str(s.network), s.kode_desa, None if s.h3 is None else int(s.h3),
+            bool(s.simulated))
+
+
+def write_samples(cur: Any, samples: Sequence[Any], placeholder: str, boolean: type = bool) -> WriteResult:
+    """Upsert signal samples on (source, recorded_at, lat, lon, operator) through a DB-API cursor, comparing in
+    Python like write_towers so both backends count inserted/updated/unchanged exactly; the caller holds the
+    write lock. Of several samples with one key the last is written, the earlier count as unchanged."""
+    latest = {}
+    for s in samples:
+        values = _sample_values(s)
+        latest[values[: len(_SAMPLE_KEY)]] = values
+    sources = sorted({k[0] for k in latest})
+    stored: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+    p = placeholder
+    if sources:
+        rows = cur.execute(f"SELECT id, {', '.join(_SAMPLE_WRITTEN)} FROM signal_samples WHERE source IN "
+                           f"({', '.join([p] * len(sources))})", sources).fetchall()
+        for row in rows:
+            values = (*row[1:-1], bool(row[-1]))
+            stored[tuple(values[: len(_SAMPLE_KEY)])] = (int(row[0]), tuple(values))
+    now = now_s()
+    inserts = [(*v[:-1], boolean(v[-1]), now) for k, v in latest.items() if k not in stored]
+    updates = [(*v[:-1], boolean(v[-1]), stored[k][0]) for k, v in latest.items()
+               if k in stored and stored[k][1] != v]
+    if inserts:
+        cur.executemany(f"INSERT INTO signal_samples ({', '.join(_SAMPLE_WRITTEN)}, created_at) "
+                        f"VALUES ({', '.join([p] * (len(_SAMPLE_WRITTEN) + 1))})", inserts)
+    if updates:
+        cur.executemany(f"UPDATE signal_samples SET {', '.join(f'{c} = {p}' for c in _SAMPLE_WRITTEN)} "
+                        f"WHERE id = {p}", updates)
+    return WriteResult(inserted=len(inserts), updated=len(updates),
+                       unchanged=len(samples) - len(inserts) - len(updates))

@@ -15,11 +15,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, Tower, Unit
+    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, SignalSample, Tower, Unit
 
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached. Pages show a banner; ingest answers 503 (never a 200 that loses data)."""
+
+
+class UnknownChange(LookupError):
+    """No change in the coverage audit trail has this id (the API answers 404)."""
+
+
+class StaleChange(ValueError):
+    """A coverage change that is no longer the current state of its desa or cell: the later change must be
+    undone first (the API answers 409)."""
 
 
 @dataclass(frozen=True)
@@ -121,11 +130,38 @@ class Store(Protocol):
     def unknown_devices(self) -> pd.DataFrame:
         """device_id, source, first_seen, last_seen, reports; the most recently seen first."""
 
-    # coverage
-    def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:
-        """Append marks; history is kept, the newest per desa is current."""
+    # coverage (issue 7): an append-only audit trail of marks per target, a desa or an H3 cell in it
+    def add_coverage_marks(self, marks: Sequence[CoverageMark], *, skip_unchanged: bool = False) -> int:
+        """Append marks, each a change after its target's current one; history is kept, the newest change of a
+        target (kode_desa, h3) is its current state. With ``skip_unchanged`` a mark equal to its target's
+        current state (status, survey date, operators, evidence, simulated) is not appended. Returns how many
+        were appended."""
 
-    def coverage_marks(self, current_only: bool = True) -> pd.DataFrame: ...
+    def mark_coverage(self, mark: CoverageMark) -> int:
+        """Append one mark (a change, with who and when; the state before it is kept as previous_id); its id."""
+
+    def undo_coverage_change(self, change_id: int, author: str) -> int:
+        """Append a change restoring the state before ``change_id`` (no mark when that was the target's first
+        change); the new change's id. UnknownChange for an unknown id; StaleChange when a later change of the
+        same target exists (undo that first)."""
+
+    def coverage_marks(self, current_only: bool = True) -> pd.DataFrame:
+        """Columns MARK_COLUMNS (id, kode_desa, h3, status, surveyed_on, operators, evidence, author, simulated,
+        created_at), by id. current_only: the current mark of every target that has one (a target whose
+        current state is "no mark" is left out); else every change (status None for "no mark")."""
+
+    def coverage_history(self, kode_desa: str | None = None, *, limit: int | None = None) -> pd.DataFrame:
+        """The audit trail, newest first: id, kode_desa, h3, action (mark|undo), author, created_at, the new
+        state (status, surveyed_on, operators, evidence, simulated), previous_id, undoes and the old state
+        (old_status, old_surveyed_on, old_operators, old_evidence; None when there was no mark)."""
+
+    def add_signal_samples(self, samples: Sequence[SignalSample]) -> WriteResult:
+        """Insert or update field-survey samples on (source, recorded_at, lat, lon, operator); an identical
+        sample changes nothing."""
+
+    def signal_samples(self, kode_desa: str | None = None) -> pd.DataFrame:
+        """Columns id, source, recorded_at, lat, lon, operator, dbm, bars, network, kode_desa, h3, simulated,
+        created_at, by id."""
 
     # population and towers (issue 5: socialisation and BTS priority)
     def set_population(self, rows: Sequence[PopulationFigure]) -> WriteResult:

@@ -15,29 +15,36 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
+    MARK_DTYPES,
     POPULATION_COLUMNS,
     POPULATION_DTYPES,
     POSITION_COLUMNS,
+    SAMPLE_DTYPES,
     TOWER_COLUMNS,
     TOWER_DTYPES,
     TRACK_COLUMNS,
     UNIT_COLUMNS,
     UNKNOWN_DEVICE_COLUMNS,
     UPDATABLE,
+    CoverageSQL,
     ResponderSQL,
     check_groupable,
     check_status,
     frame_from_rows,
+    history_frame,
     last_per_key,
     now_s,
     position_rows,
     read_columns,
     rows_from_frame,
     typed_frame,
+    undo_change,
     unit_rows,
     where_from_query,
     whole_seconds,
+    write_marks,
     write_population,
+    write_samples,
     write_towers,
 )
 from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
@@ -47,7 +54,7 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, Tower, Unit
+    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, SignalSample, Tower, Unit
 
 _COLS = ", ".join(INCIDENT_COLUMNS)
 
@@ -66,7 +73,7 @@ _UPSERT = (
     "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM written"
 )
 _SQL = ResponderSQL("%s")
-_MARK_COLUMNS = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evidence", "author", "simulated")
+_COVERAGE = CoverageSQL("%s")
 # Several workers may start at once and all call migrate(); the lock is per schema so test schemas stay independent.
 _MIGRATION_LOCK = (
     "SELECT pg_advisory_xact_lock(hashtextextended('ntpd_map.migrate.' || coalesce(current_schema(), ''), 0))"
@@ -296,27 +303,45 @@ class PostGISStore:
         return frame_from_rows(self._query(_SQL.unknown), UNKNOWN_DEVICE_COLUMNS)
 
     # coverage ---------------------------------------------------------------------------------------------
-    def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:
-        now = now_s()
-        rows = [
-            (m.kode_desa, m.h3, str(m.status), m.surveyed_on, m.operators, m.evidence, m.author, bool(m.simulated),
-             now)
-            for m in marks
-        ]
+    # A change records the target's current change as its previous_id, and an undo checks it is undoing the
+    # current one: writers go one at a time (SHARE ROW EXCLUSIVE blocks other writers, not readers).
+    @contextmanager
+    def _coverage_write(self) -> Iterator[psycopg.Cursor[Any]]:
         with self._transaction() as conn, conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO coverage_marks ({', '.join(_MARK_COLUMNS)}, created_at) "
-                f"VALUES ({', '.join(['%s'] * 9)})",
-                rows,
-            )
-        return len(rows)
+            cur.execute("LOCK TABLE coverage_marks IN SHARE ROW EXCLUSIVE MODE")
+            yield cur
+
+    def add_coverage_marks(self, marks: Sequence[CoverageMark], *, skip_unchanged: bool = False) -> int:
+        with self._coverage_write() as cur:
+            ids = write_marks(cur, _COVERAGE, marks, skip_unchanged=skip_unchanged)
+        return sum(1 for i in ids if i is not None)
+
+    def mark_coverage(self, mark: CoverageMark) -> int:
+        with self._coverage_write() as cur:
+            (change,) = write_marks(cur, _COVERAGE, [mark])
+        assert change is not None
+        return change
+
+    def undo_coverage_change(self, change_id: int, author: str) -> int:
+        with self._coverage_write() as cur:
+            return undo_change(cur, _COVERAGE, change_id, author)
 
     def coverage_marks(self, current_only: bool = True) -> pd.DataFrame:
-        cols = ("id", *_MARK_COLUMNS, "created_at")
-        source = "coverage_marks"
-        if current_only:  # the newest mark of each desa is its current status
-            source = "(SELECT DISTINCT ON (kode_desa) * FROM coverage_marks ORDER BY kode_desa, id DESC) AS current"
-        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM {source} ORDER BY id"), cols)
+        return typed_frame(self._query(_COVERAGE.current if current_only else _COVERAGE.all), MARK_DTYPES)
+
+    def coverage_history(self, kode_desa: str | None = None, *, limit: int | None = None) -> pd.DataFrame:
+        sql, params = (_COVERAGE.history, []) if kode_desa is None else (_COVERAGE.history_desa, [kode_desa])
+        sql += " ORDER BY c.id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
+        return history_frame(self._query(sql, params))
+
+    def add_signal_samples(self, samples: Sequence[SignalSample]) -> WriteResult:
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.execute("LOCK TABLE signal_samples IN SHARE ROW EXCLUSIVE MODE")
+            return write_samples(cur, samples, "%s")
+
+    def signal_samples(self, kode_desa: str | None = None) -> pd.DataFrame:
+        sql, params = (_COVERAGE.samples, []) if kode_desa is None else (_COVERAGE.samples_desa, [kode_desa])
+        return typed_frame(self._query(sql + " ORDER BY id", params), SAMPLE_DTYPES)
 
     # population and towers ---------------------------------------------------------------------------------
     # The compare-then-write of write_population/write_towers needs writers one at a time (two concurrent

@@ -13,29 +13,36 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
+    MARK_DTYPES,
     POPULATION_COLUMNS,
     POPULATION_DTYPES,
     POSITION_COLUMNS,
+    SAMPLE_DTYPES,
     TOWER_COLUMNS,
     TOWER_DTYPES,
     TRACK_COLUMNS,
     UNIT_COLUMNS,
     UNKNOWN_DEVICE_COLUMNS,
     UPDATABLE,
+    CoverageSQL,
     ResponderSQL,
     arrow_from_frame,
     check_groupable,
     check_status,
     frame_from_rows,
+    history_frame,
     last_per_key,
     now_s,
     position_rows,
     read_columns,
     rows_from_frame,
     typed_frame,
+    undo_change,
     unit_rows,
     where_from_query,
+    write_marks,
     write_population,
+    write_samples,
     write_towers,
 )
 from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
@@ -43,7 +50,7 @@ from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, mi
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, Tower, Unit
+    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, SignalSample, Tower, Unit
 
 _UPSERT = (
     f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}, rev) "
@@ -61,7 +68,7 @@ _UPSERT_FROM_STAGE = (
     + _UPSERT[_UPSERT.index("ON CONFLICT"):]
 )
 _SQL = ResponderSQL("?")
-_MARK_COLUMNS = ("kode_desa", "h3", "status", "surveyed_on", "operators", "evidence", "author", "simulated")
+_COVERAGE = CoverageSQL("?")
 
 
 class SQLiteStore:
@@ -256,24 +263,36 @@ class SQLiteStore:
         return frame_from_rows(self._query(_SQL.unknown), UNKNOWN_DEVICE_COLUMNS)
 
     # coverage ---------------------------------------------------------------------------------------------
-    def add_coverage_marks(self, marks: Sequence[CoverageMark]) -> int:
-        now = now_s()
-        rows = [
-            (m.kode_desa, m.h3, str(m.status), m.surveyed_on, m.operators, m.evidence, m.author, int(m.simulated), now)
-            for m in marks
-        ]
-        self._conn().executemany(
-            f"INSERT INTO coverage_marks ({', '.join(_MARK_COLUMNS)}, created_at) VALUES ({', '.join('?' * 9)})",
-            rows,
-        )
-        return len(rows)
+    def add_coverage_marks(self, marks: Sequence[CoverageMark], *, skip_unchanged: bool = False) -> int:
+        with self._write() as cur:
+            ids = write_marks(cur, _COVERAGE, marks, skip_unchanged=skip_unchanged, boolean=int)
+        return sum(1 for i in ids if i is not None)
+
+    def mark_coverage(self, mark: CoverageMark) -> int:
+        with self._write() as cur:
+            (change,) = write_marks(cur, _COVERAGE, [mark], boolean=int)
+        assert change is not None
+        return change
+
+    def undo_coverage_change(self, change_id: int, author: str) -> int:
+        with self._write() as cur:
+            return undo_change(cur, _COVERAGE, change_id, author, boolean=int)
 
     def coverage_marks(self, current_only: bool = True) -> pd.DataFrame:
-        cols = ("id", *_MARK_COLUMNS, "created_at")
-        sql = f"SELECT {', '.join(cols)} FROM coverage_marks"
-        if current_only:
-            sql += " WHERE id IN (SELECT max(id) FROM coverage_marks GROUP BY kode_desa)"
-        return frame_from_rows(self._query(sql + " ORDER BY id"), cols)
+        return typed_frame(self._query(_COVERAGE.current if current_only else _COVERAGE.all), MARK_DTYPES)
+
+    def coverage_history(self, kode_desa: str | None = None, *, limit: int | None = None) -> pd.DataFrame:
+        sql, params = (_COVERAGE.history, []) if kode_desa is None else (_COVERAGE.history_desa, [kode_desa])
+        sql += " ORDER BY c.id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
+        return history_frame(self._query(sql, params))
+
+    def add_signal_samples(self, samples: Sequence[SignalSample]) -> WriteResult:
+        with self._write() as cur:
+            return write_samples(cur, samples, "?", int)
+
+    def signal_samples(self, kode_desa: str | None = None) -> pd.DataFrame:
+        sql, params = (_COVERAGE.samples, []) if kode_desa is None else (_COVERAGE.samples_desa, [kode_desa])
+        return typed_frame(self._query(sql + " ORDER BY id", params), SAMPLE_DTYPES)
 
     # population and towers ---------------------------------------------------------------------------------
     @contextlib.contextmanager
