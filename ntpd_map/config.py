@@ -85,6 +85,8 @@ SETTINGS: tuple[Setting, ...] = (
         "<NTPD_DATA_DIR>/secret.key (keep that file: a new key makes repeat callers unrecognisable).",
     ),
     Setting("NTPD_MAX_UPLOAD_MB", "20", "Largest request or uploaded file accepted, in megabytes."),
+    Setting("NTPD_TOWER_DEFAULT_RANGE_M", "3000", "Range (m) credited to a known tower without one (a surveyed "
+            "mast; OpenCelliD rows with range 0) when estimating the area no tower reaches."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
