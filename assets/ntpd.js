@@ -186,7 +186,7 @@
         iconSize: L.point(size, size)
       });
       // above incidents and their clusters; the selected unit above the other units
-      var marker = L.marker(latlng, {icon: icon, title: p.unit, keyboard: false,
+      var marker = L.marker(latlng, {icon: icon, title: p.unit, keyboard: false, opacity: state === "offline" ? 0.6 : 1,
                                      zIndexOffset: selected ? 2000 : 1000, interactive: !h.wall});
       if (!h.wall) {
         var status = (h.labels && h.labels.unit && h.labels.unit[p.status]) || p.status;
