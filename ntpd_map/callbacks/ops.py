@@ -339,7 +339,13 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
                 nearest = nearest_available(features["features"], center[0], center[1])
                 near = nearest_section(nearest, lang)
                 lines = lines_to_units(center[0], center[1], nearest, features["features"])
-        return {"center": center, "zoom": 15, "transition": "flyTo"}, center, RING, [details, near], lines
+        view: dict[str, Any] = {"center": center, "zoom": 15, "transition": "flyTo"}
+        if lines is not EMPTY_LINES and lines["features"]:
+            # the dispatcher sees the incident and its nearest available unit together
+            lon, lat = lines["features"][0]["geometry"]["coordinates"][-1]
+            box = [[min(center[0], lat), min(center[1], lon)], [max(center[0], lat), max(center[1], lon)]]
+            view = {"bounds": box, "transition": "flyToBounds", "options": {"padding": [60, 60], "maxZoom": 15}}
+        return view, center, RING, [details, near], lines
 
     if responders is not None:
         register_responders(app, runtime, responders)
