@@ -394,3 +394,62 @@ def _towers(region: Region, seed: int) -> list[Tower]:
               simulated=True)
         for k in range(n)
     ]
+
+
+#: The simulated fleet reports every FLEET_EVERY_S while `make run` serves a simulated store.
+FLEET_EVERY_S = 10
+
+
+def fleet_step(store: Store, region: Region, now: int, *, seed: int = 1, silent: frozenset[str] = frozenset()) -> int:
+    """Move every simulated unit one step from its latest position, as its tracker would report: dispatched and
+    returning units drive (20-60 km/h), the others idle within a few metres; units in ``silent`` (phone off, no
+    signal) report nothing, so the map keeps showing stale and offline units. Deterministic per (seed, now //
+    FLEET_EVERY_S). Real units are never touched. Returns how many positions were written."""
+    import shapely
+
+    units = store.units()
+    units = units[units["simulated"]].set_index("device_id")
+    latest = store.latest_positions().set_index("device_id")
+    area = region.kabkota.geometry.union_all()
+    shapely.prepare(area)
+    step = now // FLEET_EVERY_S
+    at = datetime.fromtimestamp(step * FLEET_EVERY_S, UTC)
+    fixes = []
+    for i, device in enumerate(sorted(set(units.index) & set(latest.index) - silent)):
+        rng = np.random.default_rng([seed, int(step), i])
+        last = latest.loc[device]
+        driving = units.loc[device, "status"] in (str(UnitStatus.DISPATCHED), str(UnitStatus.RETURNING))
+        speed = float(rng.uniform(20, 60)) if driving else 0.0
+        bearing = last["bearing"] if last["bearing"] == last["bearing"] and last["bearing"] is not None else 0.0
+        bearing = (float(bearing) + float(rng.normal(0, 25))) % 360
+        km = speed * FLEET_EVERY_S / 3600 if driving else float(rng.uniform(0, 0.005))
+        dlat = km / 111.32 * np.cos(np.radians(bearing))
+        dlon = km / (111.32 * np.cos(np.radians(float(last["lat"])))) * np.sin(np.radians(bearing))
+        lat, lon = float(last["lat"]) + dlat, float(last["lon"]) + dlon
+        if not shapely.contains_xy(area, lon, lat):  # at the border: turn back
+            lat, lon, bearing = float(last["lat"]), float(last["lon"]), (bearing + 180) % 360
+        fixes.append(ResponderPosition(device, at, round(lat, 6), round(lon, 6), source="sim",
+                                       speed_kmh=round(speed, 1), bearing=round(bearing), accuracy_m=8.0,
+                                       battery=float(max(15, 95 - (step % 800) / 10)), simulated=True))
+    return store.write_positions(fixes)
+
+
+def drive_fleet(store: Store, region: Region, stop: Any, *, seed: int = 1, every_s: int = FLEET_EVERY_S) -> None:
+    """Run ``fleet_step`` every ``every_s`` until ``stop`` (a threading.Event) is set. The units silent when it
+    starts stay silent (the scenario's phones that are off)."""
+    import logging
+    import time
+
+    from ntpd_map.store.base import StoreUnavailable
+
+    log = logging.getLogger(__name__)
+    now = int(time.time())
+    latest = store.latest_positions()
+    silent = frozenset(latest.loc[now - latest["recorded_at"].astype("int64") > 600, "device_id"])
+    log.info("SIMULATED fleet: moving %d simulated units every %d s (%d stay silent)",
+             len(latest) - len(silent), every_s, len(silent))
+    while not stop.wait(every_s):
+        try:
+            fleet_step(store, region, int(time.time()), seed=seed, silent=silent)
+        except StoreUnavailable as exc:
+            log.warning("SIMULATED fleet: store unavailable, skipped a step: %s", exc)

@@ -115,3 +115,45 @@ def test_short_names() -> None:
     assert short_name("Kabupaten Timor Tengah Utara") == "TTU"
     assert short_name("Kota Kendari") == "Kendari"
     assert short_name("Kabupaten Sumenep") == "Sumenep"
+
+
+def test_simulated_fleet_keeps_reporting_and_leaves_real_units_alone(tmp_path, ttu, ttu_locator) -> None:
+    import shapely
+
+    from ntpd_map.domain import AgencyKind, ResponderPosition, Unit
+    from ntpd_map.simulate import FLEET_EVERY_S, fleet_step
+
+    store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    store.migrate()
+    load_scenario(store, ttu, ttu_locator, days=1, seed=5, end=END)
+    store.upsert_units([Unit("real-1", "Ambulans RSUD 1", "RSUD", AgencyKind.MEDICAL)])
+    store.write_positions([ResponderPosition("real-1", END, -9.45, 124.48)])
+    sim = sorted(store.units().query("simulated")["device_id"])
+    silent = frozenset(sim[:3])
+    now = int(END.timestamp()) + 60
+    assert fleet_step(store, ttu, now, seed=5, silent=silent) == len(sim) - 3
+    latest = store.latest_positions().set_index("device_id")
+    step_time = now // FLEET_EVERY_S * FLEET_EVERY_S
+    moved = latest.loc[sorted(set(sim) - silent)]
+    assert (moved["recorded_at"] == step_time).all() and (moved["source"] == "sim").all()
+    assert moved["simulated"].all()
+    assert (latest.loc[sorted(silent), "recorded_at"] < step_time).all()  # silent phones stay silent
+    assert int(latest.loc["real-1", "recorded_at"]) == int(END.timestamp())  # a real unit is never moved
+    area = ttu.kabkota.geometry.union_all()
+    assert shapely.contains_xy(area, moved["lon"].to_numpy(), moved["lat"].to_numpy()).all()
+    # deterministic: the same step again writes nothing new (same device and time), and moves nothing
+    assert fleet_step(store, ttu, now, seed=5, silent=silent) == 0
+    # dispatched units drive: over ten steps they cover ground at 20-60 km/h
+    driving = sorted(set(sim) - silent)[:2]
+    for device in driving:
+        store.set_unit_status(device, "dispatched")
+    start = latest.loc[driving, ["lat", "lon"]].copy()
+    for k in range(1, 11):
+        fleet_step(store, ttu, now + k * FLEET_EVERY_S, seed=5, silent=silent)
+    end = store.latest_positions().set_index("device_id").loc[driving, ["lat", "lon"]]
+    km = ((end - start) ** 2).sum(axis=1) ** 0.5 * 111
+    assert (km > 0.1).all() and (km < 60 * 100 / 3600 + 0.1).all()
+    idle = sorted(set(sim) - silent - set(driving) - set(store.units().query("status == 'returning'")["device_id"]))
+    idle_km = ((store.latest_positions().set_index("device_id").loc[idle, ["lat", "lon"]]
+                - latest.loc[idle, ["lat", "lon"]]) ** 2).sum(axis=1) ** 0.5 * 111
+    assert (idle_km < 0.06).all()  # the others only jitter by metres
