@@ -96,6 +96,30 @@ RESPONDER_PATHS: dict[str, Any] = {
 }
 
 
+MARK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "kode_desa": {"type": "string", "description": "Kemendagri code of a desa of the region (53.03.06.2001); "
+                                                      "with h3, the desa the cell is kept with"},
+        "h3": {"type": "string", "description": "an H3 cell (resolution 7-9) to mark instead of the whole desa; "
+                                               "without kode_desa it is kept with the desa at its centre"},
+        "status": {"type": "string", "enum": ["none", "weak", "2g_only", "good"],
+                   "description": "tidak ada sinyal / lemah / 2G saja / baik (the Indonesian words are accepted)"},
+        "operators": {"type": "string", "description": "operators seen, e.g. 'Telkomsel, XL'"},
+        "surveyed_on": {"type": "string", "format": "date"},
+        "evidence": {"type": "string", "maxLength": 2000},
+        "author": {"type": "string", "description": "the person acting; kept as 'author (api:<key name>)'"},
+    },
+}
+CHANGE = {"type": "object", "required": ["id", "change"], "properties": {
+    "id": {"type": "integer"},
+    "change": {"type": "object", "description": "id, kode_desa, h3, action (mark|undo), author, created_at, status, "
+                                                "surveyed_on, operators, evidence, previous_id, undoes, old {status, "
+                                                "surveyed_on, operators, evidence}"}}}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def openapi_document() -> dict[str, Any]:
     def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": schema}}}
@@ -178,6 +202,39 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Devices that reported without being registered, with counts (admin key)",
                 "responses": {"200": answer("devices", {"type": "object"}), **auth_errors},
             }},
+            "/api/coverage/marks": {"post": {
+                "summary": "Mark a desa's (or an H3 cell's) signal status (planner or admin key); kept in the audit "
+                           "trail with who, when, old -> new",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": MARK_SCHEMA}}},
+                "responses": {"201": answer("the change", CHANGE), "400": answer("a bad field: the reason", ERROR),
+                              **auth_errors},
+            }},
+            "/api/coverage/marks/{id}/undo": {"post": {
+                "summary": "Undo a change: appends a change restoring the state before it (planner or admin key)",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1}}],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"author": {"type": "string"}}}}}},
+                "responses": {"201": answer("the undoing change", CHANGE), "404": answer("no such change", ERROR),
+                              "409": answer("a later change of the same desa or cell exists", ERROR),
+                              **auth_errors},
+            }},
+            "/api/coverage/history": {"get": {
+                "summary": "The coverage audit trail, newest first (read, planner or admin key)",
+                "parameters": [{"name": "kode_desa", "in": "query", "schema": {"type": "string"}},
+                               {"name": "limit", "in": "query",
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
+                "responses": {"200": answer("changes", {"type": "object", "required": ["changes"]}),
+                              "400": answer("bad parameters", ERROR), **auth_errors},
+            }},
+            **{f"/api/bts-proposal.{fmt}": {"get": {
+                "summary": f"The BTS proposal for Komdigi as {fmt.upper()}: one row per blank-spot desa, sorted by "
+                           "the desa-level BTS index, with its evidence (read key)",
+                "parameters": PERIOD,
+                "responses": {"200": {"description": "the file (named ..._SIMULASI when the data is simulated)",
+                                      "content": {mime: {"schema": {"type": "string", "format": "binary"}}}},
+                              "400": answer("bad dates", ERROR), **auth_errors},
+            }} for fmt, mime in (("xlsx", XLSX), ("csv", "text/csv"))},
             "/api/hexes": {"get": {
                 "summary": "H3 hexagons clipped to kecamatan with a count per call type (GeoJSON)",
                 "parameters": [*PERIOD, {"name": "res", "in": "query",

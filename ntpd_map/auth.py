@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ntpd_map.store.base import Store
 
-#: ingest: POST incidents; read: every GET endpoint; admin: both.
-ROLES = ("ingest", "read", "admin")
+#: ingest: POST incidents; read: every GET endpoint; planner: mark signal coverage and undo marks (issue 7,
+#: ``permissions.can_edit_coverage``); admin: everything.
+ROLES = ("ingest", "read", "planner", "admin")
 
 
 def hash_key(key: str) -> str:

@@ -158,6 +158,172 @@ def cmd_import_population(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _keep_rejects(runtime: Any, kind: str, source: str, path: Any, rejects: list[dict[str, Any]]) -> str | None:
+    """Keep rejected rows in the store and beside the file (<name>.rejected.csv); the file's path, or None."""
+    import uuid
+
+    from ntpd_map.ingest.files import write_rejects_csv
+
+    if not rejects:
+        return None
+    runtime.store.add_rejects(f"{kind}:{source}:{uuid.uuid4().hex[:12]}", rejects)
+    stem = path.name.removesuffix(".gz").rsplit(".", 1)[0]
+    return str(write_rejects_csv(rejects, path.with_name(f"{stem}.rejected.csv")))
+
+
+def cmd_import_opencellid(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from ntpd_map.ingest.opencellid import LICENSE, rows_from_file, towers_from_rows
+    from ntpd_map.ingest.population import reason_counts
+    from ntpd_map.runtime import Runtime
+
+    runtime = Runtime(settings)
+    path = Path(args.file)
+    default = float(args.default_range or settings.get("NTPD_TOWER_DEFAULT_RANGE_M"))
+    names, rows = rows_from_file(path)
+    parsed = towers_from_rows(names, rows, runtime.region, default_range_m=default, source=args.source)
+    written = runtime.store.add_towers(parsed.towers)
+    towers = runtime.store.towers()
+    _print_json({
+        "file": str(path), "region": runtime.region.code, "source": args.source, "rows": parsed.rows,
+        "accepted": len(parsed.towers), "inserted": written.inserted, "updated": written.updated,
+        "unchanged": written.unchanged, "rejected": len(parsed.rejects),
+        "skipped_other_mcc": parsed.skipped_other_mcc, "skipped_outside_region": parsed.skipped_outside_region,
+        "kept_beyond_border": parsed.kept_beyond_border, "without_range": parsed.without_range,
+        "default_range_m": default,
+        "rejects_file": _keep_rejects(runtime, "opencellid", args.source, path, parsed.rejects),
+        "reasons": reason_counts(parsed.rejects), "towers_in_store": len(towers),
+        "simulated_towers_in_store": int(towers["simulated"].sum()), "license": LICENSE,
+    })
+    return 0
+
+
+def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from ntpd_map.coverage import sample_class
+    from ntpd_map.ingest.files import table_from_file
+    from ntpd_map.ingest.population import reason_counts
+    from ntpd_map.ingest.survey import samples_from_table
+    from ntpd_map.runtime import Runtime
+
+    if args.tz:
+        settings = Settings.from_env(tz=args.tz)
+    runtime = Runtime(settings)
+    path = Path(args.file)
+    table = table_from_file(path)
+    source = args.source or f"survey:{path.name}"
+    parsed = samples_from_table(table, runtime.region, runtime.locator, tz=settings.tz, source=source)
+    written = runtime.store.add_signal_samples(parsed.samples)
+    classes = [sample_class(s.dbm, s.bars) for s in parsed.samples]
+    _print_json({
+        "file": str(path), "region": runtime.region.code, "source": source, "rows": len(table),
+        "accepted": len(parsed.samples), "inserted": written.inserted, "updated": written.updated,
+        "unchanged": written.unchanged, "rejected": len(parsed.rejects), "blank_rows": parsed.blank_rows,
+        "no_signal": classes.count("none"), "very_weak": classes.count("weak"),
+        "desa": len({s.kode_desa for s in parsed.samples if s.kode_desa}),
+        "rejects_file": _keep_rejects(runtime, "survey", source, path, parsed.rejects),
+        "reasons": reason_counts(parsed.rejects),
+    })
+    return 0
+
+
+def cmd_import_blankspots(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from ntpd_map.coverage import STATUS_HINT, status_from_text
+    from ntpd_map.ingest.blankspots import marks_from_table
+    from ntpd_map.ingest.files import table_from_file
+    from ntpd_map.ingest.population import reason_counts
+    from ntpd_map.runtime import Runtime
+
+    status = status_from_text(args.status)
+    if status is None:
+        raise ValueError(f"--status {args.status!r} is not one of {STATUS_HINT}")
+    runtime = Runtime(settings)
+    path = Path(args.file)
+    table = table_from_file(path)
+    author = f"import:{path.name}"
+    parsed = marks_from_table(table, runtime.region, author=author, default_status=status)
+    marked = runtime.store.add_coverage_marks(parsed.marks, skip_unchanged=True)
+    _print_json({
+        "file": str(path), "region": runtime.region.code, "author": author, "rows": len(table),
+        "accepted": len(parsed.marks), "marked": marked, "unchanged": len(parsed.marks) - marked,
+        "rejected": len(parsed.rejects), "skipped_other_region": parsed.skipped_other_region,
+        "blank_rows": parsed.blank_rows,
+        "rejects_file": _keep_rejects(runtime, "blankspots", author, path, parsed.rejects),
+        "reasons": reason_counts(parsed.rejects),
+    })
+    return 0
+
+
+def cmd_export_bts_proposal(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from ntpd_map.analytics.api import period, window_text
+    from ntpd_map.analytics.proposal import filename, to_csv, to_xlsx
+    from ntpd_map.runtime import Runtime
+
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("xlsx", "csv"):
+        raise ValueError(f"--out {out.name}: name the file .xlsx or .csv")
+    runtime = Runtime(settings)
+    date_from, date_to, start, end = period({"from": args.date_from, "to": args.date_to}, settings.tz)
+    made = runtime.analytics.bts_proposal(start, end)
+    if fmt == "csv":
+        body = to_csv(made)
+    else:
+        generated = datetime.now(ZoneInfo(settings.tz)).strftime("%d/%m/%Y %H:%M")
+        body = to_xlsx(made, window_text(date_from, date_to, runtime.zone), f"{generated} {runtime.zone}")
+    if made.simulated and "SIMULASI" not in out.name:
+        out = out.with_name(f"{out.stem}_SIMULASI{out.suffix}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(body)
+    _print_json({"written": str(out), "rows": len(made.rows), "from": date_from.isoformat(),
+                 "to": date_to.isoformat(), "simulated": made.simulated, "towers_known": made.towers_known,
+                 "suggested_name": filename(made, date_from, date_to, fmt)})
+    return 0
+
+
+def cmd_coverage_mark(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.coverage import mark_from_fields
+    from ntpd_map.runtime import Runtime
+
+    runtime = Runtime(settings)
+    fields = {"kode_desa": args.desa, "h3": args.h3, "status": args.status, "operators": args.operators,
+              "surveyed_on": args.surveyed_on, "evidence": args.evidence}
+    mark = mark_from_fields(runtime.region, fields, args.author)
+    change = runtime.store.mark_coverage(mark)
+    _print_json({"id": change, "kode_desa": mark.kode_desa, "h3": mark.h3, "status": str(mark.status),
+                 "author": mark.author})
+    return 0
+
+
+def cmd_coverage_undo(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.runtime import Runtime
+    from ntpd_map.store.base import UnknownChange
+
+    try:
+        change = Runtime(settings).store.undo_coverage_change(args.id, args.author)
+    except UnknownChange as exc:
+        raise ValueError(f"{exc} (see: python -m ntpd_map coverage history)") from None
+    _print_json({"id": change, "undoes": args.id, "author": args.author})
+    return 0
+
+
+def cmd_coverage_history(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.coverage_api import change_records
+    from ntpd_map.geo.boundaries import normalise_code
+    from ntpd_map.runtime import Runtime
+
+    desa = normalise_code(args.desa) if args.desa else None
+    _print_json(change_records(Runtime(settings).store.coverage_history(desa, limit=args.limit)))
+    return 0
+
+
 def _pair(text: str) -> tuple[str, str]:
     column, sep, field = text.partition("=")
     if not sep or not column.strip() or not field.strip():
@@ -335,9 +501,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="where the figures come from, e.g. 'Dukcapil 2024 S1' (default file:<name>)")
     p.set_defaults(func=cmd_import_population)
 
+    p = imp.add_parser("opencellid", help="import known cell towers from an OpenCelliD export (CSV, .csv.gz; "
+                                          "with or without header); prints a JSON summary")
+    p.add_argument("file", help="e.g. 510.csv.gz (Indonesia): radio,mcc,net,area,cell,unit,lon,lat,range,...")
+    p.add_argument("--source", default="opencellid", help="source name kept with each tower (default opencellid)")
+    p.add_argument("--default-range", type=float, help="range (m) for towers without one when deciding whether they "
+                                                       "reach the region (default NTPD_TOWER_DEFAULT_RANGE_M)")
+    p.set_defaults(func=cmd_import_opencellid)
+    p = imp.add_parser("survey", help="import field-survey signal measurements (CSV or XLSX: lat, lon, signal in "
+                                      "dBm or bars, operator, time); prints a JSON summary")
+    p.add_argument("file", help="path of the .csv or .xlsx file")
+    p.add_argument("--source", help="name of the survey (default survey:<file name>); re-importing it changes "
+                                    "nothing")
+    p.add_argument("--tz", help="zone of times without an offset (default: the center's)")
+    p.set_defaults(func=cmd_import_survey)
+    p = imp.add_parser("blankspots", help="import a list of blank-spot desa (by Kemendagri code or name) as "
+                                          "signal marks; prints a JSON summary")
+    p.add_argument("file", help="path of the .csv or .xlsx file: kode or desa (+ kecamatan), optional status, "
+                                "keterangan, operator, tanggal_survei")
+    p.add_argument("--status", default="none", help="status of rows without one (default: none = tidak ada "
+                                                    "sinyal)")
+    p.set_defaults(func=cmd_import_blankspots)
+
+    e = sub.add_parser("export", help="export reports").add_subparsers(dest="what", required=True)
+    p = e.add_parser("bts-proposal", help="the BTS proposal for Komdigi: one row per blank-spot desa with its "
+                                          "evidence, sorted by the BTS index")
+    p.add_argument("--out", required=True, help="FILE.xlsx or FILE.csv (_SIMULASI is added when data is simulated)")
+    p.add_argument("--from", dest="date_from", help="first local date of the calls counted (default: 29 days "
+                                                    "before --to)")
+    p.add_argument("--to", dest="date_to", help="last local date, inclusive (default: today)")
+    p.set_defaults(func=cmd_export_bts_proposal)
+
+    c = sub.add_parser("coverage", help="signal marks of desa and H3 cells, with their audit trail").add_subparsers(
+        dest="action", required=True)
+    p = c.add_parser("mark", help="set the signal status of a desa (or an H3 cell in it)")
+    p.add_argument("--desa", help="Kemendagri code of the desa")
+    p.add_argument("--h3", help="an H3 cell (resolution 7-9) instead of the whole desa")
+    p.add_argument("--status", required=True, help="tidak ada sinyal | lemah | 2G saja | baik (none, weak, "
+                                                   "2g_only, good)")
+    p.add_argument("--operators", help="operators seen, e.g. 'Telkomsel, XL'")
+    p.add_argument("--surveyed-on", help="survey date YYYY-MM-DD")
+    p.add_argument("--evidence", help="what the mark rests on")
+    p.add_argument("--author", required=True, help="who is marking (user name)")
+    p.set_defaults(func=cmd_coverage_mark)
+    p = c.add_parser("undo", help="undo a change: append one restoring the state before it")
+    p.add_argument("id", type=int, help="change id (see coverage history)")
+    p.add_argument("--author", required=True, help="who is undoing (user name)")
+    p.set_defaults(func=cmd_coverage_undo)
+    p = c.add_parser("history", help="the audit trail, newest first")
+    p.add_argument("--desa", help="only this desa (Kemendagri code)")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_coverage_history)
+
     k = sub.add_parser("keys", help="API keys per integration").add_subparsers(dest="action", required=True)
     p = k.add_parser("create", help="create a key and print it (shown once; only a hash is kept)")
-    p.add_argument("--role", choices=["ingest", "read", "admin"], required=True, help="what the key may do")
+    p.add_argument("--role", choices=["ingest", "read", "planner", "admin"], required=True,
+                   help="what the key may do (planner: mark signal coverage)")
     p.add_argument("--name", default="integration", help="the integration it is for, e.g. simrs-rsud")
     p.set_defaults(func=cmd_keys_create)
     p = k.add_parser("list", help="list keys (never the keys themselves)")
@@ -394,6 +613,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args, settings))
-    except (ValueError, FileNotFoundError, StoreUnavailable) as exc:
+    except (ValueError, LookupError, FileNotFoundError, StoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

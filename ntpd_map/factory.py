@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from ntpd_map.callbacks import analytics as analytics_callbacks
     from ntpd_map.callbacks import ops as ops_callbacks
     from ntpd_map.callbacks import wall as wall_callbacks
+    from ntpd_map.coverage_api import register_coverage_api
     from ntpd_map.positions_api import register_positions_api
     from ntpd_map.server import register_routes
     from ntpd_map.store.base import StoreUnavailable
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     register_api(app.server, runtime)
     register_positions_api(app.server, runtime)
     register_analytics_api(app.server, runtime, cache)
+    register_coverage_api(app.server, runtime)
 
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
 

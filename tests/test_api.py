@@ -136,7 +136,9 @@ def test_openapi_document_fuzzed_without_server_errors(app, keys) -> None:
         ("POST", "/api/incidents"), ("GET", "/api/recap"), ("GET", "/api/priorities"), ("GET", "/api/hexes"),
         ("GET", "/api/positions/osmand"), ("POST", "/api/positions/osmand"), ("POST", "/api/positions/traccar"),
         ("GET", "/api/responders"), ("GET", "/api/responders/{device}/track"), ("POST", "/api/units/{device}/status"),
-        ("GET", "/api/responders/unknown")}
+        ("GET", "/api/responders/unknown"), ("POST", "/api/coverage/marks"),
+        ("POST", "/api/coverage/marks/{id}/undo"), ("GET", "/api/coverage/history"),
+        ("GET", "/api/bts-proposal.xlsx"), ("GET", "/api/bts-proposal.csv")}
     for operation in operations:
 
         @given(case=operation.as_strategy())

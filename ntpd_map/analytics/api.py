@@ -1,4 +1,5 @@
-"""GET /api/priorities(.csv|.xlsx) and /api/hexes (issue 5): read key; answers cached as bytes per data version."""
+"""GET /api/priorities(.csv|.xlsx), /api/hexes (issue 5) and /api/bts-proposal(.csv|.xlsx) (issue 7): read key;
+answers cached as bytes per data version and reference data."""
 
 from __future__ import annotations
 
@@ -120,6 +121,45 @@ def register(server: Flask, runtime: Runtime, cache: Cache) -> None:
     @server.get("/api/priorities.xlsx")
     def priorities_xlsx() -> Response:
         return answer("xlsx")
+
+    def proposal(fmt: str) -> Response:
+        from zoneinfo import ZoneInfo
+
+        from ntpd_map.analytics.proposal import filename, to_csv, to_xlsx
+
+        asked = read_period()
+        if isinstance(asked, Response):
+            return asked
+        date_from, date_to, start, end = asked
+        analytics = runtime.analytics
+        try:
+            key = f"proposal:{runtime.region.code}:{start}:{end}:{runtime.store.data_version()}:" \
+                  f"{analytics.reference_signature()}:{runtime.is_simulated()}:{fmt}"
+            digest = hashlib.sha256(key.encode()).hexdigest()
+            hit: tuple[bytes, str] | None = cache.get(f"analytics:{digest}")
+            if hit is None:
+                made = analytics.bts_proposal(start, end)
+                if fmt == "csv":
+                    body = to_csv(made)
+                else:
+                    generated = datetime.now(ZoneInfo(runtime.settings.tz)).strftime("%d/%m/%Y %H:%M")
+                    body = to_xlsx(made, window_text(date_from, date_to, runtime.zone),
+                                   f"{generated} {runtime.zone}")
+                hit = (body, filename(made, date_from, date_to, fmt))
+                cache.set(f"analytics:{digest}", hit, timeout=3600)
+        except StoreUnavailable:
+            return fail(503, "store unavailable, retry later")
+        response = Response(hit[0], mimetype=MIME[fmt])
+        response.headers["Content-Disposition"] = f'attachment; filename="{hit[1]}"'
+        return response
+
+    @server.get("/api/bts-proposal.csv")
+    def bts_proposal_csv() -> Response:
+        return proposal("csv")
+
+    @server.get("/api/bts-proposal.xlsx")
+    def bts_proposal_xlsx() -> Response:
+        return proposal("xlsx")
 
     @server.get("/api/hexes")
     def hexes() -> Response:

@@ -458,7 +458,7 @@ def undo_change(cur: Any, sql: CoverageSQL, change_id: int, author: str, *, bool
     later one): undoing an older one would silently drop what came after it."""
     if not str(author or "").strip():
         raise ValueError("an undo needs an author (who is undoing)")
-    row = cur.execute(sql.change, (int(change_id),)).fetchone()
+    row = cur.execute(sql.change, (int(change_id),)).fetchone() if 0 < int(change_id) < 2**63 else None
     if row is None:
         raise UnknownChange(f"no coverage change has id {change_id}")
     _id, kode_desa, h3, previous = row

@@ -303,8 +303,9 @@ def test_undo_appends_a_change_restoring_the_state_before(store) -> None:
     cleared = store.coverage_history("53.03.01.2005").iloc[0]
     assert pd.isna(cleared["status"]) and cleared["old_status"] == "good"
     assert again > back
-    with pytest.raises(LookupError, match="no coverage change has id 99999"):
-        store.undo_coverage_change(99999, "x")
+    for unknown in (99999, 0, -1, 2**70):  # never an overflow or a database error
+        with pytest.raises(LookupError, match=f"no coverage change has id {unknown}"):
+            store.undo_coverage_change(unknown, "x")
     with pytest.raises(ValueError, match="author"):
         store.undo_coverage_change(again, " ")
 
