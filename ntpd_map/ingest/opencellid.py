@@ -131,10 +131,13 @@ def towers_from_rows(names: list[str], rows: Iterator[tuple[int, list[str]]], re
                      default_range_m: float, source: str = SOURCE) -> ParsedTowers:
     """Towers of the region (and just across its border) from OpenCelliD rows; see the module docstring."""
     n_cols = len(names)
-    kept: list[tuple[int, dict[str, Any], dict[str, str]]] = []  # line, values, original
+    kept: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
-    other_mcc = 0
-    total = 0
+    other_mcc = far = total = 0
+    # a national export holds millions of cells: those far outside the region's box are dropped at once
+    minx, miny, maxx, maxy = region.kecamatan.total_bounds
+    minx, miny, maxx, maxy = (minx - _BBOX_MARGIN_DEG, miny - _BBOX_MARGIN_DEG, maxx + _BBOX_MARGIN_DEG,
+                              maxy + _BBOX_MARGIN_DEG)
     for line, fields in rows:
         if not fields or all(not f.strip() for f in fields):
             continue
@@ -176,22 +179,25 @@ def towers_from_rows(names: list[str], rows: Iterator[tuple[int, list[str]]], re
         if problems:
             rejects.append(_reject(line, problems[0][0], f"line {line}: " + "; ".join(m for _, m in problems), row))
             continue
+        assert lat is not None and lon is not None
+        if not (minx <= lon <= maxx and miny <= lat <= maxy):
+            far += 1
+            continue
         range_m = optional["range"] if optional["range"] and optional["range"] > 0 else None
-        kept.append((line, {"radio": radio, "mcc": mcc, **values, "lat": lat, "lon": lon, "range_m": range_m,
-                            "samples": optional["samples"], "updated_at": optional["updated"]}, row))
+        kept.append({"radio": radio, "mcc": mcc, **values, "lat": lat, "lon": lon, "range_m": range_m,
+                     "samples": optional["samples"], "updated_at": optional["updated"]})
 
     inside, beyond = _reaching(region, kept, default_range_m)
-    towers = [Tower(source=source, **v) for (_line, v, _row), ok in zip(kept, inside | beyond, strict=True) if ok]
+    towers = [Tower(source=source, **v) for v, ok in zip(kept, inside | beyond, strict=True) if ok]
     return ParsedTowers(
         towers=towers, rejects=rejects, rows=total, skipped_other_mcc=other_mcc,
-        skipped_outside_region=int((~(inside | beyond)).sum()), kept_beyond_border=int(beyond.sum()),
+        skipped_outside_region=far + int((~(inside | beyond)).sum()), kept_beyond_border=int(beyond.sum()),
         without_range=sum(1 for t in towers if t.range_m is None),
     )
 
 
-def _reaching(region: Region, kept: list[tuple[int, dict[str, Any], dict[str, str]]],
-              default_range_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """(inside the region, outside but within range of it) per kept row."""
+def _reaching(region: Region, kept: list[dict[str, Any]], default_range_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """(inside the region, outside but within range of it) per kept row (all near the region's box)."""
     import geopandas as gpd
     import pandas as pd
     import shapely
@@ -199,27 +205,17 @@ def _reaching(region: Region, kept: list[tuple[int, dict[str, Any], dict[str, st
     from ntpd_map.geo.coverage import metric_crs, tower_ranges_m
 
     n = len(kept)
-    inside = np.zeros(n, dtype=bool)
-    beyond = np.zeros(n, dtype=bool)
     if not n:
-        return inside, beyond
-    lat = np.array([v["lat"] for _, v, _ in kept])
-    lon = np.array([v["lon"] for _, v, _ in kept])
-    minx, miny, maxx, maxy = region.kecamatan.total_bounds
-    near = ((lon >= minx - _BBOX_MARGIN_DEG) & (lon <= maxx + _BBOX_MARGIN_DEG)
-            & (lat >= miny - _BBOX_MARGIN_DEG) & (lat <= maxy + _BBOX_MARGIN_DEG))
-    idx = np.flatnonzero(near)
-    if not len(idx):
-        return inside, beyond
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     crs = metric_crs(region.kecamatan)
     area = shapely.union_all(region.kecamatan.to_crs(crs).geometry.to_numpy())
-    pts = gpd.GeoSeries(gpd.points_from_xy(lon[idx], lat[idx]), crs="EPSG:4326").to_crs(crs).to_numpy()
+    lon = np.array([v["lon"] for v in kept])
+    lat = np.array([v["lat"] for v in kept])
+    pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(crs).to_numpy()
     distance = shapely.distance(pts, area)
-    ranges = tower_ranges_m(pd.DataFrame({"range_m": [kept[i][1]["range_m"] for i in idx]}, dtype="float64"),
+    ranges = tower_ranges_m(pd.DataFrame({"range_m": [v["range_m"] for v in kept]}, dtype="float64"),
                             default_range_m)
-    inside[idx] = distance <= 0
-    beyond[idx] = (distance > 0) & (distance <= ranges)
-    return inside, beyond
+    return distance <= 0, (distance > 0) & (distance <= ranges)
 
 
 def _q(value: Any) -> str:
