@@ -29,7 +29,10 @@ def period(args: Any, tz: str, today: date | None = None) -> tuple[date, date, i
 
     today = today or datetime.now(ZoneInfo(tz)).date()
     date_to = date.fromisoformat(args["to"]) if args.get("to") else today
-    date_from = date.fromisoformat(args["from"]) if args.get("from") else date_to - timedelta(days=DEFAULT_DAYS - 1)
+    try:
+        date_from = date.fromisoformat(args["from"]) if args.get("from") else date_to - timedelta(days=DEFAULT_DAYS - 1)
+    except OverflowError:  # to=0001-01-05 without from: the default start would be before year 1
+        raise ValueError("from would be before year 1") from None
     if date_to < date_from:
         raise ValueError("from is after to")
     if (date_to - date_from).days > 3660:
