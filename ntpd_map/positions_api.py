@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ntpd_map.api import check_key, fail
 
@@ -85,62 +85,97 @@ def responders_geojson(runtime: Runtime, now: int) -> dict[str, Any]:
     }
 
 
+def accept(runtime: Runtime, retention: Retention, report: Report, source: str) -> tuple[int, str]:
+    """Store a parsed report from a registered device: (status, reason); 200 with no reason when stored."""
+    from ntpd_map.store.base import StoreUnavailable
+
+    now = time.time()
+    store = runtime.store
+    try:
+        if not store.has_unit(report.device_id):
+            store.note_unknown_device(report.device_id, source, int(now))
+            log.info("refused a %s report from unregistered device %r", source, report.device_id[:40])
+            return 403, (f"device {report.device_id!r} is not registered to a unit: an admin adds it with "
+                         "python -m ntpd_map units add --device ID ...")
+        store.write_positions(report.fixes)
+    except StoreUnavailable:
+        log.warning("store unavailable: answered 503 to a %s report", source)
+        return 503, "store unavailable: keep the position and retry later"
+    retention.tick(now)
+    return 200, ""
+
+
+class OsmAndEndpoint:
+    """``/api/positions/osmand`` as WSGI middleware in front of Flask and Dash.
+
+    Phones report every few seconds, so this path is the hot one (bench/README.md): it parses the query string
+    or body itself and answers in plain text without Flask's routing, request objects and Dash's hooks, which
+    cost more than parsing and storing the fix. Everything else goes on to the wrapped app.
+    """
+
+    PATH = "/api/positions/osmand"
+    MAX_BODY = 1 << 20
+    REASONS: ClassVar[dict[int, str]] = {
+        200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden", 405: "405 Method Not Allowed",
+        413: "413 Content Too Large", 503: "503 Service Unavailable"}
+
+    def __init__(self, app: Any, runtime: Runtime, retention: Retention) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.retention = retention
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != self.PATH:
+            return self.app(environ, start_response)
+        status, reason = self.handle(environ)
+        body = reason.encode()
+        headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+        if status == 503:
+            headers.append(("Retry-After", "30"))
+        if status == 405:
+            headers.append(("Allow", "GET, POST"))
+        start_response(self.REASONS[status], headers)
+        return [body]
+
+    def handle(self, environ: dict[str, Any]) -> tuple[int, str]:
+        from urllib.parse import parse_qsl
+
+        from ntpd_map.ingest.positions import BadReport, parse_osmand_json, parse_osmand_query
+
+        if environ.get("REQUEST_METHOD") not in ("GET", "POST"):
+            return 405, "use GET or POST"
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return 400, "bad Content-Length"
+        if length > self.MAX_BODY:
+            return 413, f"a position report is at most {self.MAX_BODY // 1024} KB"
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        tz = self.runtime.settings.tz
+        try:
+            if environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() == "application/json":
+                try:
+                    data = json.loads(body or b"null")
+                except ValueError:
+                    return 400, "the body is not valid JSON"
+                report = parse_osmand_json(data, time.time(), tz)
+            else:
+                # the query string, or (old clients) the same fields as a form body
+                query = environ.get("QUERY_STRING", "") or body.decode("latin-1")
+                report = parse_osmand_query(dict(parse_qsl(query)), time.time(), tz)
+        except BadReport as exc:
+            return 400, str(exc)
+        return accept(self.runtime, self.retention, report, "osmand")
+
+
 def register_positions_api(server: Flask, runtime: Runtime) -> None:
     from flask import Response, jsonify, request
 
-    from ntpd_map.ingest.positions import (
-        BadReport,
-        parse_osmand_json,
-        parse_osmand_query,
-        parse_traccar_forward,
-    )
+    from ntpd_map.ingest.positions import BadReport, parse_traccar_forward
     from ntpd_map.store.base import StoreUnavailable
 
     retention = Retention(runtime)
-
-    def text(status: int, body: str = "") -> Response:
-        response = Response(body, status=status, mimetype="text/plain")
-        if status == 503:
-            response.headers["Retry-After"] = "30"
-        return response
-
-    def store_report(report: Report, source: str) -> Response | None:
-        """Write a parsed report; the error answer, or None when stored."""
-        now = time.time()
-        store = runtime.store
-        try:
-            if not store.has_unit(report.device_id):
-                store.note_unknown_device(report.device_id, source, int(now))
-                log.info("refused a %s report from unregistered device %r", source, report.device_id[:40])
-                return text(403, f"device {report.device_id!r} is not registered to a unit: an admin adds it "
-                                 "with python -m ntpd_map units add --device ID ...")
-            store.write_positions(report.fixes)
-        except StoreUnavailable:
-            log.warning("store unavailable: answered 503 to a %s report", source)
-            return text(503, "store unavailable: keep the position and retry later")
-        retention.tick(now)
-        return None
-
-    @server.route("/api/positions/osmand", methods=["GET", "POST"])
-    def osmand() -> Response:
-        from urllib.parse import parse_qsl
-
-        tz = runtime.settings.tz
-        try:
-            if request.mimetype == "application/json":
-                try:
-                    body = json.loads(request.get_data(cache=False) or b"null")
-                except ValueError:
-                    return text(400, "the body is not valid JSON")
-                report = parse_osmand_json(body, time.time(), tz)
-            else:
-                params = request.args
-                if not params:  # old clients POST the same fields as a form body
-                    params = dict(parse_qsl(request.get_data(cache=False, as_text=True)))  # type: ignore[assignment]
-                report = parse_osmand_query(params, time.time(), tz)
-        except BadReport as exc:
-            return text(400, str(exc))
-        return store_report(report, "osmand") or text(200)
+    server.wsgi_app = OsmAndEndpoint(server.wsgi_app, runtime, retention)  # type: ignore[method-assign]
 
     @server.post("/api/positions/traccar")
     def traccar() -> Response:
@@ -152,9 +187,9 @@ def register_positions_api(server: Flask, runtime: Runtime) -> None:
             report = parse_traccar_forward(body, time.time(), runtime.settings.tz)
         except BadReport as exc:
             return fail(400, str(exc))
-        denied = store_report(report, "traccar")
-        if denied is not None:
-            return fail(denied.status_code, denied.get_data(as_text=True))
+        status, reason = accept(runtime, retention, report, "traccar")
+        if status != 200:
+            return fail(status, reason)
         return jsonify({"stored": len(report.fixes), "ignored": report.ignored})
 
     @server.get("/api/responders")

@@ -257,6 +257,15 @@ def test_bad_reports_are_refused_with_the_reason(app, runtime, unit) -> None:
     assert runtime.store.track(unit, 0).empty
 
 
+def test_other_methods_and_huge_bodies_are_refused(app, runtime, unit) -> None:
+    client = app.server.test_client()
+    response = client.put(f"/api/positions/osmand?{urlencode({'id': unit, 'lat': -9.4, 'lon': 124.5})}")
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, POST"
+    huge = client.post("/api/positions/osmand", data=b"x" * (2 << 20), content_type="application/json")
+    assert huge.status_code == 413
+    assert runtime.store.track(unit, 0).empty
+
+
 def test_unknown_devices_are_refused_and_counted_for_the_admin(app, runtime, keys) -> None:
     client = app.server.test_client()
     query = urlencode({"id": "stranger-42", "lat": -9.4, "lon": 124.5})
