@@ -45,6 +45,34 @@ def window_text(date_from: date, date_to: date, zone: str) -> str:
     return f"{date_from:%d/%m/%Y} - {date_to:%d/%m/%Y} (waktu {zone})"
 
 
+def proposal_file(runtime: Runtime, cache: Cache, fmt: str, date_from: date, date_to: date, start: int,
+                  end: int) -> tuple[bytes, str]:
+    """The BTS proposal of a period as XLSX or CSV bytes and its file name, cached per period, data version and
+    reference data: ``/api/bts-proposal.*`` and the coverage page's buttons serve the same bytes. Raises
+    StoreUnavailable."""
+    from zoneinfo import ZoneInfo
+
+    from ntpd_map.analytics.proposal import filename, to_csv, to_xlsx
+
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"the BTS proposal is csv or xlsx, not {fmt!r}")
+    analytics = runtime.analytics
+    key = f"proposal:{runtime.region.code}:{start}:{end}:{runtime.store.data_version()}:" \
+          f"{analytics.reference_signature()}:{runtime.is_simulated()}:{fmt}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    hit: tuple[bytes, str] | None = cache.get(f"analytics:{digest}")
+    if hit is None:
+        made = analytics.bts_proposal(start, end)
+        if fmt == "csv":
+            body = to_csv(made)
+        else:
+            generated = datetime.now(ZoneInfo(runtime.settings.tz)).strftime("%d/%m/%Y %H:%M")
+            body = to_xlsx(made, window_text(date_from, date_to, runtime.zone), f"{generated} {runtime.zone}")
+        hit = (body, filename(made, date_from, date_to, fmt))
+        cache.set(f"analytics:{digest}", hit, timeout=3600)
+    return hit
+
+
 def register(server: Flask, runtime: Runtime, cache: Cache) -> None:
     import orjson
     from flask import Response, request
@@ -126,34 +154,15 @@ def register(server: Flask, runtime: Runtime, cache: Cache) -> None:
         return answer("xlsx")
 
     def proposal(fmt: str) -> Response:
-        from zoneinfo import ZoneInfo
-
-        from ntpd_map.analytics.proposal import filename, to_csv, to_xlsx
-
         asked = read_period()
         if isinstance(asked, Response):
             return asked
-        date_from, date_to, start, end = asked
-        analytics = runtime.analytics
         try:
-            key = f"proposal:{runtime.region.code}:{start}:{end}:{runtime.store.data_version()}:" \
-                  f"{analytics.reference_signature()}:{runtime.is_simulated()}:{fmt}"
-            digest = hashlib.sha256(key.encode()).hexdigest()
-            hit: tuple[bytes, str] | None = cache.get(f"analytics:{digest}")
-            if hit is None:
-                made = analytics.bts_proposal(start, end)
-                if fmt == "csv":
-                    body = to_csv(made)
-                else:
-                    generated = datetime.now(ZoneInfo(runtime.settings.tz)).strftime("%d/%m/%Y %H:%M")
-                    body = to_xlsx(made, window_text(date_from, date_to, runtime.zone),
-                                   f"{generated} {runtime.zone}")
-                hit = (body, filename(made, date_from, date_to, fmt))
-                cache.set(f"analytics:{digest}", hit, timeout=3600)
+            body, name = proposal_file(runtime, cache, fmt, *asked)
         except StoreUnavailable:
             return fail(503, "store unavailable, retry later")
-        response = Response(hit[0], mimetype=MIME[fmt])
-        response.headers["Content-Disposition"] = f'attachment; filename="{hit[1]}"'
+        response = Response(body, mimetype=MIME[fmt])
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
     @server.get("/api/bts-proposal.csv")
