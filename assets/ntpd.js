@@ -204,6 +204,71 @@
     /* From the selected incident to its nearest available units. */
     nearestStyle: function (feature, context) {
       return {color: "#0f766e", weight: 2, opacity: 0.9, dashArray: "6 5"};
+    },
+    /* Signal coverage (layers/coverage.py): the desa polygons come once by URL, the status of each marked desa
+     * in hideout (kode -> status); a desa without one is "not marked", drawn faint. */
+    coverageStyle: function (feature, context) {
+      var h = currentHideout(context);
+      var status = h.status && h.status[feature.properties.kode];
+      // on a wall nothing reacts to a mouse (dash-leaflet does not hand the layer's `interactive` to its
+      // features; the canvas renderer reads each feature's own option)
+      var interactive = !h.wall;
+      if (!status) {
+        return {color: h.wall ? "#64748b" : "#9ca3af", weight: h.wall ? 1 : 0.6, opacity: 0.8,
+                fillColor: h.unmarked || "#d9d9d9", fillOpacity: h.faint || 0.25, interactive: interactive};
+      }
+      return {color: h.wall ? "#0b1220" : "#4b5563", weight: h.wall ? 1.2 : 0.8, opacity: 0.9,
+              fillColor: (h.colors && h.colors[status]) || "#6b7280", fillOpacity: h.fill || 0.7,
+              interactive: interactive};
+    },
+    coverageHover: function (feature, context) {
+      return {color: "#111827", weight: 3, opacity: 1};
+    },
+    coverageTooltip: function (feature, layer, context) {
+      // made when it opens, from the current hideout: a new mark shows at once
+      layer.bindTooltip(function () {
+        var h = currentHideout(context), p = feature.properties, labels = h.labels || {};
+        var status = h.status && h.status[p.kode];
+        var text = status ? (labels[status] || status) : (labels.unmarked || "-");
+        if (status && h.cells && h.cells[p.kode]) { text += " (" + (labels.cells || "H3") + ")"; }
+        return "<b>" + esc(p.nama) + "</b> · " + esc(p.kecamatan) + "<br>" + esc(labels.status || "") + ": " +
+          esc(text);
+      }, {sticky: true, className: "desa-label"});
+    },
+    /* The desa picked on the coverage page. */
+    selectedDesaStyle: function (feature, context) {
+      return {color: "#c026d3", weight: 4, opacity: 1, fill: false};
+    },
+    /* A known tower: a dot, and a circle of its range in metres (dashed when the range is the default one). */
+    towerPoint: function (feature, latlng, context) {
+      var h = context.hideout || {}, p = feature.properties, color = h.color || "#1f2937";
+      var range = L.circle(latlng, {radius: p.range_m, color: color, weight: h.wall ? 1.5 : 1, opacity: 0.75,
+                                    dashArray: p["default"] ? "5 5" : null, fillColor: color, fillOpacity: 0.05,
+                                    interactive: false});
+      var dot = L.circleMarker(latlng, {radius: h.wall ? 6 : 4, color: h.wall ? "#0b1220" : "#ffffff", weight: 1.5,
+                                        fillColor: color, fillOpacity: 1, interactive: !h.wall});
+      range.feature = feature;
+      dot.feature = feature;
+      if (!h.wall) {
+        var s = h.labels || {};
+        dot.bindTooltip("<b>" + esc(s.tower || "") + "</b> " + esc(p.radio || "") + (p.op ? " · " + esc(p.op) : "") +
+          "<br>" + esc(s.range || "") + " " + (p.range_m / 1000).toFixed(1) + " km" +
+          (p["default"] ? " (" + esc(s["default"] || "") + ")" : "") + "<br>" + esc(s.source || "") + ": " +
+          esc(p.source), {direction: "top"});
+      }
+      return L.layerGroup([range, dot]);
+    },
+    /* Calls a weak signal shows in, one mark per spot with its count: dropped/silent filled, imprecise a ring. */
+    weakCallPoint: function (feature, latlng, context) {
+      var h = context.hideout || {}, p = feature.properties, colors = h.colors || {};
+      var radius = 1.5 + 1.5 * Math.sqrt(p.n || 1);  // one call 3 px: hundreds of them leave the desa readable
+      var style = p.kind === "putus"
+        ? {radius: radius, color: "#ffffff", weight: 0.5, fillColor: colors.putus || "#542788", fillOpacity: 0.75}
+        : {radius: radius + 1, color: colors.approx || "#111827", weight: 1.2, opacity: 0.8, dashArray: "2 2",
+           fill: false};
+      var marker = L.circleMarker(latlng, style);
+      marker.bindTooltip(esc(p.n) + " " + esc((h.labels && h.labels[p.kind]) || ""), {direction: "top"});
+      return marker;
     }
   });
 })();

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 def default_layers() -> list[Layer]:
     """The built-in layers, registered the way a new one would be, bottom to top."""
     from layers.boundaries import DesaLayer, KabKotaLayer, KecamatanLayer
+    from layers.coverage import CoverageLayer, TowersLayer
     from layers.incidents import IncidentsLayer
     from layers.responders import RespondersLayer
 
-    return [KabKotaLayer(), KecamatanLayer(), DesaLayer(), IncidentsLayer(), RespondersLayer()]
+    return [KabKotaLayer(), KecamatanLayer(), DesaLayer(), CoverageLayer(), TowersLayer(), IncidentsLayer(),
+            RespondersLayer()]

@@ -30,13 +30,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from ntpd_map.analytics.api import register as register_analytics_api
     from ntpd_map.api import register_api
     from ntpd_map.callbacks import analytics as analytics_callbacks
+    from ntpd_map.callbacks import coverage as coverage_callbacks
     from ntpd_map.callbacks import ops as ops_callbacks
     from ntpd_map.callbacks import wall as wall_callbacks
     from ntpd_map.coverage_api import register_coverage_api
     from ntpd_map.positions_api import register_positions_api
     from ntpd_map.server import register_routes
+    from ntpd_map.signin import register_signin
     from ntpd_map.store.base import StoreUnavailable
-    from ntpd_map.ui import analytics, ops, wall
+    from ntpd_map.ui import analytics, coverage, ops, wall
 
     runtime = runtime or Runtime(settings)
     settings = runtime.settings
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     register_positions_api(app.server, runtime)
     register_analytics_api(app.server, runtime, cache)
     register_coverage_api(app.server, runtime)
+    register_signin(app.server, runtime)
 
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
 
@@ -82,6 +85,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 return wall.layout(LayerContext(runtime, lang, wall=True), layers)
             if path == analytics.PATH:
                 return analytics.layout(LayerContext(runtime, lang), layers)
+            if path == coverage.PATH:
+                from flask import session
+
+                from ntpd_map.signin import coverage_access
+
+                # read-only unless this session signed in with a planner or admin key that is still valid
+                access = coverage_access(runtime.store, session)
+                query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items() if v}
+                return coverage.layout(LayerContext(runtime, lang), layers, access, query)
             return ops.layout(LayerContext(runtime, lang), layers)
         except StoreUnavailable as exc:
             log.error("store unavailable while rendering %s: %s", pathname, exc)
@@ -94,6 +106,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     ops_callbacks.register(app, runtime, layers)
     wall_callbacks.register(app, runtime, layers)
     analytics_callbacks.register(app, runtime)
+    coverage_callbacks.register(app, runtime, layers, cache)
     app.clientside_callback(
         "function(n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
         Output("retry", "href"),

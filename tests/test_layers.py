@@ -27,7 +27,7 @@ def incident_frame() -> pd.DataFrame:
 
 def test_every_layer_follows_the_protocol(runtime) -> None:
     keys = [layer.key for layer in default_layers()]
-    assert keys == ["kabkota", "kecamatan", "desa", "incidents", "responders"]
+    assert keys == ["kabkota", "kecamatan", "desa", "coverage", "towers", "incidents", "responders"]
     ctx = LayerContext(runtime)
     for layer in default_layers():
         assert layer.title("id") and layer.title("en")

@@ -179,7 +179,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
     from layers.responders import EMPTY as EMPTY_LINES
     from layers.responders import lines_to_units
     from ntpd_map.responders import nearest_available
-    from ntpd_map.ui.common import region_bounds
+    from ntpd_map.ui.common import layers_control_id, legend_block_id, region_bounds
 
     responders = next((layer for layer in layers if layer.key == "responders"), None)
 
@@ -368,6 +368,34 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         Input(ids.TICK, "n_intervals"),
         State("ops-config", "data"),
     )
+
+    # a layer's legend block shows while the layer is switched on (coverage and towers start off)
+    explained = [layer.key for layer in layers if layer.legend(runtime.settings.lang)]
+    if explained:
+        app.clientside_callback(
+            """function(overlays, keys) {
+                var on = {};
+                (overlays || []).forEach(function (name) { if (keys && keys[name]) { on[keys[name]] = true; } });
+                return __KEYS__.map(function (key) { return !on[key]; });
+            }""".replace("__KEYS__", json.dumps(explained)),
+            *[Output(legend_block_id(key), "hidden") for key in explained],
+            Input(layers_control_id(ids.MAP), "overlays"),
+            State("ops-layer-keys", "data"),
+        )
+
+    # the coverage layers (signal per desa, towers) are loaded once one of them is switched on
+    under = [layer.key for layer in layers if getattr(layer, "underlay", False)]
+    if under:
+        app.clientside_callback(
+            """function(overlays, keys, shown) {
+                var on = (overlays || []).some(function (name) { return __KEYS__.indexOf(keys[name]) >= 0; });
+                return on === shown ? window.dash_clientside.no_update : on;
+            }""".replace("__KEYS__", json.dumps(under)),
+            Output(ids.COV_ON, "data"),
+            Input(layers_control_id(ids.MAP), "overlays"),
+            State("ops-layer-keys", "data"),
+            State(ids.COV_ON, "data"),
+        )
 
 
 def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:

@@ -43,6 +43,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
     from layers.incidents import geobuf_from_incidents
     from layers.responders import drawn_signature
     from ntpd_map.ui.common import region_bounds
+    from ntpd_map.ui.wall import PANELS
 
     responders = next((layer for layer in layers if layer.key == "responders"), None)
 
@@ -125,14 +126,15 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
         responders_out = responder_data if responder_data is not None else no_update
         return data, "geobuf", responders_out, counter_divs, table, sync, "", now, region_view
 
+    # the views in turn: incident map, kecamatan table, signal coverage (ntpd_map.ui.wall.PANELS)
     app.clientside_callback(
         """function(n) {
-            var showMap = ((n || 0) % 2) === 0;
-            var shown = "wall-panel", hidden = "wall-panel wall-hidden";
-            return [showMap ? shown : hidden, showMap ? hidden : shown];
-        }""",
-        Output(ids.WALL_PANEL_MAP, "className"),
-        Output(ids.WALL_PANEL_TABLE, "className"),
+            var k = (n || 0) % __N__;
+            var out = [];
+            for (var i = 0; i < __N__; i++) { out.push(i === k ? "wall-panel" : "wall-panel wall-hidden"); }
+            return out;
+        }""".replace("__N__", str(len(PANELS))),
+        *[Output(panel, "className") for panel in PANELS],
         Input(ids.WALL_ROTATE, "n_intervals"),
     )
     app.clientside_callback(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.i18n import t
@@ -17,23 +18,41 @@ def region_bounds(ctx: LayerContext) -> list[list[float]]:
     return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
 
 
+def layers_control_id(map_id: str) -> str:
+    return f"{map_id}-layers"
+
+
 def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list[Component] | None = None,
                 **props: Any) -> Component:
     """A Leaflet map with every layer loaded once; the layers control flips visibility (no re-send).
+
+    Layers that say ``underlay = True`` (signal coverage, towers) go in a pane below the others: whenever one is
+    switched on, the incidents and units stay drawn above it and keep their clicks. The control's ``overlays``
+    starts as the names switched on (dash-leaflet only keeps it up to date from there), so a page can follow
+    which layers are shown (the legend does).
 
     The basemap is drawn by the browser from NTPD_TILE_URL when reachable; without internet the map still
     shows boundaries, names and data on the plain background colour of `.map`.
     """
     import dash_leaflet as dl
 
+    from layers.coverage import UNDERLAY_PANE
+
     tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
     children: list[Component] = []
     if tile_url:
         children.append(dl.TileLayer(url=tile_url, maxZoom=18, opacity=0.55 if ctx.wall else 0.9,
                                      attribution="&copy; OpenStreetMap contributors"))
-    overlays = [dl.Overlay(layer.component(ctx), name=layer.title(ctx.lang), checked=layer.default_visible)
-                for layer in layers]
-    children.append(dl.LayersControl(overlays, position="topright", collapsed=ctx.wall))
+    overlays: list[Component] = []
+    under: list[Component] = []
+    for layer in layers:
+        overlay = dl.Overlay(layer.component(ctx), name=layer.title(ctx.lang), checked=layer.default_visible)
+        (under if getattr(layer, "underlay", False) else overlays).append(overlay)
+    if under:
+        overlays.append(dl.Pane(under, name=UNDERLAY_PANE, style={"zIndex": 350}))
+    checked = [layer.title(ctx.lang) for layer in layers if layer.default_visible]
+    children.append(dl.LayersControl(overlays, id=layers_control_id(map_id), overlays=checked, position="topright",
+                                     collapsed=ctx.wall))
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
     children.extend(extra or [])
     (south, west), (north, east) = region_bounds(ctx)
@@ -49,9 +68,17 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
                   zoomControl=not ctx.wall, **view, **props)
 
 
-def legend(ctx: LayerContext, layers: list[Layer]) -> Component:
+def legend_block_id(key: str) -> str:
+    return f"legend-{key}"
+
+
+def legend(ctx: LayerContext, layers: list[Layer], extra: Mapping[str, Component] | None = None,
+           shown: Collection[str] | None = None) -> Component:
     """One block per layer that explains itself (incidents, responders), side by side: a short, wide legend
-    leaves more of the map free than one long column."""
+    leaves more of the map free than one long column. A layer switched off by default starts with its block
+    hidden (``legend_block_id``: the page shows it when the layer is switched on). ``extra``: more content for a
+    layer's block, by key. ``shown``: the keys of the layers the page shows at first (default: each layer's
+    ``default_visible``)."""
     from dash import html
 
     blocks: list[Component] = []
@@ -59,8 +86,11 @@ def legend(ctx: LayerContext, layers: list[Layer]) -> Component:
         rows = [html.Div([html.Span(className="swatch", style={"background": color}), label])
                 for color, label in layer.legend(ctx.lang)]
         if rows:
-            blocks.append(html.Div([html.Div(layer.title(ctx.lang), className="legend-head"), *rows],
-                                   className="legend-block"))
+            more = (extra or {}).get(layer.key)
+            blocks.append(html.Div([html.Div(layer.title(ctx.lang), className="legend-head"), *rows,
+                                    *([more] if more is not None else [])],
+                                   id=legend_block_id(layer.key), className="legend-block",
+                                   hidden=not (layer.key in shown if shown is not None else layer.default_visible)))
     return html.Div([html.B(t("legend", ctx.lang)), html.Div(blocks, className="legend-blocks")], className="legend")
 
 
@@ -70,3 +100,19 @@ def simulation_banner(ctx: LayerContext) -> Component | None:
     if not ctx.runtime.is_simulated():
         return None
     return html.Div(t("simulation_banner", ctx.lang), className="sim-banner", id="sim-banner")
+
+
+def coverage_stores(ctx: LayerContext, every_s: int = 60, shown: bool = True) -> list[Component]:
+    """What the coverage layers' refresh needs on a page that shows them (ntpd_map/callbacks/coverage.py): a
+    slow timer (marks and towers change by hand, not every second), the last drawn state, a revision a mark or
+    undo bumps, the page's language and kind, and whether a coverage layer is shown (``shown=False``: not
+    until the page switches one on, so a page that never does never loads them)."""
+    from dash import dcc
+
+    from ntpd_map import ids
+
+    return [dcc.Interval(id=ids.COV_TICK, interval=every_s * 1000),
+            dcc.Store(id=ids.COV_SYNC, data={}),
+            dcc.Store(id=ids.COV_REV, data=0),
+            dcc.Store(id=ids.COV_ON, data=shown),
+            dcc.Store(id=ids.COV_CONFIG, data={"lang": ctx.lang, "wall": ctx.wall})]

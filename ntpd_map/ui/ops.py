@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ntpd_map import ids
 from ntpd_map.domain import AgencyKind, CallType, Category, Outcome, UnitStatus
 from ntpd_map.i18n import t
-from ntpd_map.ui.common import leaflet_map, legend, simulation_banner
+from ntpd_map.ui.common import coverage_stores, leaflet_map, legend, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -73,6 +73,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
             html.A(t("language", lang), href=f"/?lang={other_lang}"),
             html.A("Wall", href=f"/wall?lang={lang}"),
             html.A(t("analytics_link", lang), href=f"/analitik?lang={lang}", id="ops-analytics-link"),
+            html.A(t("coverage_link", lang), href=f"/cakupan?lang={lang}", id="ops-coverage-link"),
             html.Span(id=ids.CLOCK, className="clock"),
         ], className="ops-header"),
         filters,
@@ -86,7 +87,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
                 dl.GeoJSON(id=ids.TRACK, data=EMPTY, style=js("trackStyle"), interactive=False),
                 dl.GeoJSON(id=ids.NEAREST_LINES, data=EMPTY, style=js("nearestStyle"), interactive=False),
             ]),
-            legend(ctx, layers),
+            legend(ctx, layers, extra={"coverage": html.Div(id=ids.COV_SUMMARY, className="legend-note")}),
         ], className="map-wrap"),
         html.Div([
             html.Div(id=ids.COUNTERS, className="counters"),
@@ -105,4 +106,9 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         dcc.Store(id=ids.UNIT_REV, data=0),
         dcc.Store(id=ids.UNIT_SIG, data=""),
         dcc.Store(id="ops-config", data={"tz": ctx.runtime.settings.tz, "lang": lang}),
+        # layer title -> key, for the legend blocks that follow the layers control
+        dcc.Store(id="ops-layer-keys", data={layer.title(lang): layer.key for layer in layers}),
+        # coverage and towers start switched off: loaded when a dispatcher switches one on
+        *coverage_stores(ctx, shown=any(layer.default_visible for layer in layers
+                                        if getattr(layer, "underlay", False))),
     ], className="ops")

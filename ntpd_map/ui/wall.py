@@ -1,6 +1,8 @@
-"""The wall display (/wall): dark, large type, no controls, rotating between the map and the kecamatan view.
+"""The wall display (/wall): dark, large type, no controls, rotating between the incident map, the kecamatan view
+and the signal coverage (issue 7: the planners' marks and the towers, read-only).
 
-It shows no personal details: incident points carry only time, call type, category and outcome.
+It shows no personal details: incident points carry only time, call type, category and outcome; the coverage
+view only each desa's status and the towers, never who marked a desa or the evidence.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.ui.common import leaflet_map, simulation_banner
+from ntpd_map.ui.common import coverage_stores, leaflet_map, region_bounds, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -17,10 +19,57 @@ if TYPE_CHECKING:
     from layers.base import Layer, LayerContext
 
 WALL_LAYERS = ("kabkota", "kecamatan", "incidents", "responders")
+#: the coverage view's layers (its own map: the wall never shows a layers control)
+COVERAGE_LAYERS = ("coverage", "towers")
+#: the views the wall rotates through, in order (ntpd_map/callbacks/wall.py)
+PANELS = (ids.WALL_PANEL_MAP, ids.WALL_PANEL_TABLE, ids.WALL_PANEL_COVERAGE)
 
 
 def wall_layers(layers: list[Layer]) -> list[Layer]:
     return [layer for layer in layers if layer.key in WALL_LAYERS]
+
+
+def coverage_panel(ctx: LayerContext, layers: list[Layer]) -> Component:
+    """Desa shaded by their signal status and the towers with their range, on a map nobody can move or click,
+    with a legend legible from across the room and the counts per status."""
+    import dash_leaflet as dl
+    from dash import html
+
+    from layers.base import js
+    from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
+
+    children: list[Component] = []
+    tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
+    if tile_url:
+        children.append(dl.TileLayer(url=tile_url, maxZoom=18, opacity=0.55,
+                                     attribution="&copy; OpenStreetMap contributors"))
+    children += [layer.component(ctx) for layer in layers if layer.key in COVERAGE_LAYERS]
+    # the outlines under their own ids: the incident map of the wall already holds layer-kabkota/-kecamatan
+    children.append(dl.GeoJSON(id="wall-cov-kabkota", url="/layers/kabkota.geojson", style=js("kabkotaStyle"),
+                               hideout={"wall": True}, interactive=False))
+    children.append(dl.GeoJSON(id="wall-cov-kecamatan", url="/layers/kecamatan.geojson",
+                               style=js("kecamatanStyle"), onEachFeature=js("boundaryLabel"),
+                               hideout={"wall": True}, interactive=False))
+    (south, west), (north, east) = region_bounds(ctx)
+    still = {"dragging": False, "scrollWheelZoom": False, "doubleClickZoom": False, "boxZoom": False,
+             "keyboard": False, "touchZoom": False, "zoomControl": False}
+    cov_map = dl.Map(children, id=ids.WALL_COVERAGE_MAP, className="map", preferCanvas=True, zoomSnap=0.25,
+                     center=[(south + north) / 2, (west + east) / 2], zoom=9, trackViewport=False,
+                     viewport={"bounds": [[south, west], [north, east]], "options": {"padding": [8, 8]}},
+                     style={"height": "100%"}, **still)
+    # the swatch of "not marked" as faint as those desa are drawn
+    rows = [html.Div([html.Span(className="wall-swatch", style={"background": color, "opacity": (
+        UNMARKED_OPACITY if color == UNMARKED_COLOR else 1)}), label], className="wall-legend-row")
+        for color, label in coverage_legend(ctx.lang)]
+    rows.append(html.Div([html.Span(className="wall-swatch wall-swatch-tower"), t("legend_tower", ctx.lang)],
+                         className="wall-legend-row"))
+    return html.Div([
+        html.Div(t("wall_coverage", ctx.lang), className="wall-title"),
+        html.Div([
+            html.Div(cov_map, className="wall-cov-map"),
+            html.Div([*rows, html.Div(id=ids.COV_SUMMARY, className="wall-cov-summary")], className="wall-cov-legend"),
+        ], className="wall-cov-body"),
+    ], id=ids.WALL_PANEL_COVERAGE, className="wall-panel wall-hidden")
 
 
 def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
@@ -43,9 +92,11 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
             html.Div(id=ids.WALL_PANEL_TABLE, className="wall-panel wall-hidden",
                      children=[html.Div(t("wall_kecamatan", lang), className="wall-title"),
                                html.Div(id=ids.WALL_TABLE)]),
+            coverage_panel(ctx, layers),
         ], className="wall-body"),
         dcc.Interval(id=ids.WALL_TICK, interval=settings.int("NTPD_REFRESH_SECONDS") * 1000),
         dcc.Interval(id=ids.WALL_ROTATE, interval=settings.int("NTPD_WALL_ROTATE_SECONDS") * 1000),
         dcc.Store(id=ids.WALL_SYNC, data={}),
         dcc.Store(id="wall-config", data={"tz": settings.tz, "lang": lang}),
+        *coverage_stores(ctx, 30),
     ], className="wall")

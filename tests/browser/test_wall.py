@@ -107,7 +107,9 @@ def test_wall_display(browser: Browser, live_app: LiveApp) -> None:
     assert genuine_24h.get(planted_kec, 0) >= 1, f"{planted_kec} should count the planted genuine call: {rows}"
     browser.screenshot(name="wall-table")
 
-    # ...and the map comes back
+    # ...then the signal coverage (issue 7), and the map comes back
+    browser.wait(lambda: not panel_hidden("wall-panel-coverage"), 8, "the coverage view never rotated in")
+    assert panel_hidden("wall-panel-map") and panel_hidden("wall-panel-table")
     browser.wait(lambda: not panel_hidden("wall-panel-map"), 8, "the map never rotated back")
     browser.wait(lambda: browser.drawn_incidents("wall-map")["total"] == drawn["total"], 5, "map redrawn empty")
     browser.screenshot(name="wall")
