@@ -61,7 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("NTPD_H3_RES", "8", "H3 resolution of the hexagon layer (7 about 5 km2, 8 about 0.7 km2, 9)."),
     Setting("NTPD_REFRESH_SECONDS", "5", "How often open pages poll for new data."),
-    Setting("NTPD_WALL_ROTATE_SECONDS", "30", "Wall display: seconds between the map and the kecamatan view."),
+    Setting("NTPD_WALL_ROTATE_SECONDS", "30",
+            "Wall display: seconds between its views (incident map, kecamatan table, signal coverage)."),
     Setting("NTPD_STALE_PHONE_S", "120", "A unit reporting from a phone (Traccar Client, OsmAnd) is shown stale "
             "(greyed, with its age) when its last position is older than this."),
     Setting("NTPD_STALE_TRACCAR_S", "600", "The same for units forwarded by a Traccar server (vehicle trackers "
@@ -81,8 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "NTPD_SECRET_KEY",
         "",
-        "Secret for the keyed hash of caller numbers. Empty: a random key is made once and kept in "
-        "<NTPD_DATA_DIR>/secret.key (keep that file: a new key makes repeat callers unrecognisable).",
+        "Secret for the keyed hash of caller numbers (an HMAC of it also signs the coverage page's sign-in "
+        "cookie). Empty: a random key is made once and kept in <NTPD_DATA_DIR>/secret.key (keep that file: a new "
+        "key makes repeat callers unrecognisable).",
     ),
     Setting("NTPD_MAX_UPLOAD_MB", "20", "Largest request or uploaded file accepted, in megabytes."),
     Setting("NTPD_TOWER_DEFAULT_RANGE_M", "3000", "Range (m) credited to a known tower without one (a surveyed "
