@@ -46,15 +46,17 @@ TRACK_S = 30 * 60
 #: What a wall's features carry: enough to draw them. No device id (a tracker's IMEI), battery, source or
 #: exact report time on a screen across the room.
 WALL_PROPERTIES = ("unit", "agency", "kind", "status", "age_s", "state", "stale", "offline", "bearing", "speed_kmh")
+#: The ops map draws the same and picks a unit by its device; the unit panel reads the rest from the store, so
+#: the layer re-sent when an age badge rolls over stays small (an idle refresh under 5 KB).
+OPS_PROPERTIES = ("device", *WALL_PROPERTIES)
 EMPTY: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 LEGEND_KINDS = ("police", "fire", "medical", "disaster", "sar")
 
 
 def features_for_view(features: list[dict[str, Any]], wall: bool) -> list[dict[str, Any]]:
-    """The features as a page may see them: a wall's keep only WALL_PROPERTIES."""
-    if not wall:
-        return features
-    return [{**f, "properties": {k: f["properties"].get(k) for k in WALL_PROPERTIES}} for f in features]
+    """The features as a page needs them: a wall's keep only WALL_PROPERTIES, the ops map's OPS_PROPERTIES."""
+    keep = WALL_PROPERTIES if wall else OPS_PROPERTIES
+    return [{**f, "properties": {k: f["properties"].get(k) for k in keep}} for f in features]
 
 
 def drawn_signature(data: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import pytest
 from layers.base import LayerContext, View
 from layers.responders import (
     LABEL_ZOOM,
+    OPS_PROPERTIES,
     STALE_COLOR,
     WALL_PROPERTIES,
     RespondersLayer,
@@ -89,7 +90,7 @@ def test_layer_freshness_follows_the_settings_per_source() -> None:
     live = props["phone-live"]
     assert (live["unit"], live["agency"], live["kind"], live["status"], live["age_s"]) == (
         "Ambulans 1", "RSUD Kefamenanu", "medical", "available", 100)
-    assert (live["bearing"], live["speed_kmh"], live["battery"], live["source"]) == (90, 36, 80, "osmand")
+    assert (live["bearing"], live["speed_kmh"]) == (90, 36)
 
     props = by_device(layer_data(NTPD_STALE_PHONE_S="90", NTPD_STALE_TRACCAR_S="400", NTPD_OFFLINE_AFTER_S="3600"))
     assert {d: p["state"] for d, p in props.items()} == {
@@ -104,8 +105,10 @@ def test_wall_features_carry_no_device_id_battery_or_report_time() -> None:
     text = json.dumps(data)
     for secret in ("phone-live", "tracker", "osmand", str(NOW - 100)):
         assert secret not in text
-    # the ops page's copy is left whole
-    assert by_device(layer_data())["phone-live"]["recorded_at"] == NOW - 100
+    # the ops map also picks units by device; battery, source and report time stay in the unit panel
+    ops = layer_data()["features"]
+    assert all(set(f["properties"]) == set(OPS_PROPERTIES) for f in ops) and "device" in OPS_PROPERTIES
+    assert not {"battery", "source", "recorded_at"} & set(OPS_PROPERTIES)
 
 
 def test_signature_follows_what_is_drawn_not_the_ticking_age() -> None:
