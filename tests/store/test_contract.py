@@ -577,3 +577,34 @@ def test_migration_5_turns_earlier_marks_into_a_trail(kind, tmp_path, monkeypatc
         assert store.coverage_marks().set_index("kode_desa").loc["53.03.06.2001", "status"] == "weak"
     finally:
         opened.close()
+
+
+def _write_fixes(path: str, worker: int, n: int) -> int:
+    """In a separate process: n fixes from 2 threads, one transaction each, as gunicorn threads write them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ntpd_map.store import open_store
+
+    store = open_store(f"sqlite:///{path}")
+
+    def one(i: int) -> int:
+        at = datetime.fromtimestamp(T0 + i, UTC)
+        return store.write_positions([ResponderPosition(f"w{worker}-{i % 2}", at, -9.4, 124.5)])
+
+    with ThreadPoolExecutor(2) as pool:
+        return sum(pool.map(one, range(n)))
+
+
+def test_sqlite_writers_in_several_processes_and_threads_lose_nothing(tmp_path) -> None:
+    import multiprocessing
+
+    from ntpd_map.store import open_store
+
+    path = str(tmp_path / "w.sqlite")
+    open_store(f"sqlite:///{path}").migrate()
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        written = pool.starmap(_write_fixes, [(path, w, 300) for w in range(3)])
+    assert written == [300, 300, 300]
+    store = open_store(f"sqlite:///{path}")
+    assert sum(len(store.track(f"w{w}-{k}", 0)) for w in range(3) for k in range(2)) == 900
+    assert len(store.latest_positions()) == 6
