@@ -1,4 +1,4 @@
-"""WSGI entry point for production servers: ``gunicorn -w 2 ntpd_map.wsgi:app``."""
+"""WSGI entry point: ``gunicorn -k gthread -w 2 --threads 4 --keep-alive 10 ntpd_map.wsgi:app``."""
 
 from ntpd_map.factory import create_app
 
