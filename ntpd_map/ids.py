@@ -27,6 +27,7 @@ RESPONDER_SIG = "responder-sig"
 # responders on the ops map (issue 6): the selected unit, its panel and track, the nearest units of an incident
 UNIT_PICKED = "ops-unit-picked"
 UNIT_PANEL = "ops-unit"
+TRACK_RAW = "ops-track-raw"  # the picked unit's track as the server last sent it
 UNIT_INFO = "ops-unit-info"
 UNIT_CLOSE = "ops-unit-close"
 UNIT_MSG = "ops-unit-msg"

@@ -451,11 +451,28 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
             raise PreventUpdate
         return None
 
-    @app.callback(
+    # Callbacks answer in any order: a refresh of the panel asked for on a tick just before the dispatcher
+    # picked an incident can arrive after the "nothing picked" answer. What shows therefore follows the
+    # selection in the browser: the panel only while a unit is picked, the track only of the picked unit.
+    app.clientside_callback(
+        """function(picked, _info, raw) {
+            var track = {type: "FeatureCollection", features: []};
+            if (picked && raw && raw.features) {
+                track.features = raw.features.filter(function (f) { return f.properties.device === picked; });
+            }
+            return [picked ? "unit-panel" : "unit-panel hidden", track];
+        }""",
         Output(ids.UNIT_PANEL, "className"),
+        Output(ids.TRACK, "data"),
+        Input(ids.UNIT_PICKED, "data"),
+        Input(ids.UNIT_INFO, "children"),
+        Input(ids.TRACK_RAW, "data"),
+    )
+
+    @app.callback(
         Output(ids.UNIT_INFO, "children"),
         *[Output(b, "className") for b in buttons],
-        Output(ids.TRACK, "data"),
+        Output(ids.TRACK_RAW, "data"),
         Output(ids.UNIT_SIG, "data"),
         Output(ids.UNIT_MSG, "children", allow_duplicate=True),
         Input(ids.UNIT_PICKED, "data"),
@@ -473,7 +490,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
         if not device:
             if not picked:
                 raise PreventUpdate
-            return "unit-panel hidden", [], *status_buttons(None), EMPTY, "", message
+            return [], *status_buttons(None), EMPTY, "", message
         now = int(time.time())
         store = runtime.store
         try:
@@ -483,13 +500,13 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
             if signature == "down" and not picked:
                 raise PreventUpdate from None
             down = html.Div(t("unit_store_down", lang), className="unit-error")
-            return "unit-panel", down, *([no_update] * len(buttons)), no_update, "down", message
+            return down, *([no_update] * len(buttons)), no_update, "down", message
         info, status, track_data = unit_panel(device, units, latest, track, now,
                                               Staleness.from_settings(runtime.settings), runtime.settings.tz, lang)
         new_sig = hashlib.sha256(json.dumps([device, repr(info), status, track_data]).encode()).hexdigest()
         if new_sig == signature and not picked:
             raise PreventUpdate
-        return "unit-panel", info, *status_buttons(status), track_data, new_sig, message
+        return info, *status_buttons(status), track_data, new_sig, message
 
     @app.callback(
         Output(ids.UNIT_MSG, "children", allow_duplicate=True),

@@ -105,6 +105,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         dcc.Store(id=ids.UNIT_PICKED, data=None),
         dcc.Store(id=ids.UNIT_REV, data=0),
         dcc.Store(id=ids.UNIT_SIG, data=""),
+        dcc.Store(id=ids.TRACK_RAW, data=None),
         dcc.Store(id="ops-config", data={"tz": ctx.runtime.settings.tz, "lang": lang}),
         # layer title -> key, for the legend blocks that follow the layers control
         dcc.Store(id="ops-layer-keys", data={layer.title(lang): layer.key for layer in layers}),
