@@ -181,10 +181,17 @@ def test_lines_go_from_the_incident_to_each_nearest_unit() -> None:
     assert [line["properties"]["rank"] for line in lines] == [1, 2]
 
 
+def panel_props() -> dict[str, dict[str, Any]]:
+    """Every property of each unit's feature, as the unit panel computes them (the map's copy is trimmed)."""
+    from ntpd_map.responders import Staleness, responder_features
+
+    return by_device({"features": responder_features(LATEST, FLEET, NOW, Staleness())})
+
+
 def test_unit_panel_in_local_time_with_the_age() -> None:
     from ntpd_map.views import unit_details
 
-    props = by_device(layer_data())["phone-live"]
+    props = panel_props()["phone-live"]
     unit = FLEET.iloc[0].to_dict()
     rows = dict(unit_details(unit, props, 7, "Asia/Makassar", "id"))
     assert rows == {
@@ -193,11 +200,11 @@ def test_unit_panel_in_local_time_with_the_age() -> None:
         "Laporan terakhir": "15/06 23:05:00 WITA (1 mnt lalu)",
         "Kecepatan": "36 km/jam", "Baterai": "80%", "Jejak 30 menit": "7 titik (garis ungu)",
     }
-    stale = dict(unit_details(FLEET.iloc[1].to_dict(), by_device(layer_data())["phone-stale"], 0,
+    stale = dict(unit_details(FLEET.iloc[1].to_dict(), panel_props()["phone-stale"], 0,
                               "Asia/Makassar", "en"))
     assert stale["Last report"] == "15/06 23:04:30 WITA (2 min ago, stale position)"
     assert (stale["Speed"], stale["Battery"], stale["Track, last 30 min"]) == ("-", "-", "no reports")
-    offline = dict(unit_details(FLEET.iloc[3].to_dict(), by_device(layer_data())["silent"], 0, "Asia/Makassar", "id"))
+    offline = dict(unit_details(FLEET.iloc[3].to_dict(), panel_props()["silent"], 0, "Asia/Makassar", "id"))
     assert offline["Laporan terakhir"].endswith("(30 mnt lalu, luring)")
     fresh = dict(unit_details(unit, {**props, "age_s": 12}, 1, "Asia/Makassar", "id"))
     assert fresh["Laporan terakhir"].endswith("(baru saja)")
