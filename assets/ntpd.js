@@ -166,7 +166,10 @@
       var moving = state === "live" && p.bearing !== null && p.bearing !== undefined &&
         (p.speed_kmh || 0) >= (h.movingKmh || 0);
       var selected = !h.wall && h.selected && h.selected === p.device;
-      var named = h.wall || selected || (h.zoom || 0) >= (h.labelZoom || 0);
+      // the wall names the units at work (dispatched, on scene, returning): all names at a kab/kota's zoom
+      // pile up into an unreadable heap across the room; the ops map names every unit from labelZoom
+      var named = h.wall ? (h.namedStatuses || []).indexOf(p.status) >= 0
+                         : selected || (h.zoom || 0) >= (h.labelZoom || 0);
       var age = ageText(p.age_s, s);
       var badge = state === "stale" ? age : state === "offline" ? (s.offline || "offline") + " " + age : "";
       var dot = h.statusColors && h.statusColors[p.status];

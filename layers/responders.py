@@ -37,8 +37,10 @@ STATUS_COLORS = {"dispatched": "#f97316", "on_scene": "#be123c", "returning": "#
 STALE_COLOR = "#9ca3af"
 OFFLINE_COLOR = "#f9fafb"
 #: On the ops map unit names show from this zoom (a kab/kota of 90 km fits at about 10-11; further out, around a
-#: provinsi, names of far-apart units pile up); the wall always shows them. The selected unit is always named.
+#: provinsi, names of far-apart units pile up). The selected unit is always named.
 LABEL_ZOOM = 11
+#: The wall (a whole kab/kota, read across the room) names only the units at work.
+WALL_NAMED_STATUSES = ("dispatched", "on_scene", "returning")
 #: Below this speed a bearing means little (a parked phone's GPS wanders): no heading arrow.
 MOVING_KMH = 3.0
 #: The track shown for a selected unit.
@@ -117,7 +119,8 @@ class RespondersLayer:
             "strings": {"stale": t("stale", lang), "offline": t("offline", lang), "min": t("minutes", lang),
                         "hour": t("hours", lang), "day": t("days", lang)},
             "wall": wall,
-            "labelZoom": 0 if wall else LABEL_ZOOM,
+            "labelZoom": LABEL_ZOOM,
+            "namedStatuses": list(WALL_NAMED_STATUSES) if wall else [],
             "movingKmh": MOVING_KMH,
             "zoom": 0,
             "selected": None,

@@ -139,7 +139,8 @@ def test_signature_follows_what_is_drawn_not_the_ticking_age() -> None:
 def test_hideout_has_the_strings_and_the_label_zoom() -> None:
     layer = RespondersLayer()
     ops, wall, en = layer.hideout("id", wall=False), layer.hideout("id", wall=True), layer.hideout("en", wall=False)
-    assert (ops["labelZoom"], wall["labelZoom"]) == (LABEL_ZOOM, 0)  # the wall always names its units
+    assert ops["labelZoom"] == LABEL_ZOOM and ops["namedStatuses"] == []
+    assert wall["namedStatuses"] == ["dispatched", "on_scene", "returning"]  # the wall names the units at work
     assert ops["strings"]["offline"] == "luring" and en["strings"]["offline"] == "offline"
     assert ops["strings"]["min"] == "mnt" and en["strings"]["min"] == "min"
     assert ops["labels"]["unit"]["dispatched"] == "Dikirim" and en["labels"]["unit"]["dispatched"] == "Dispatched"
