@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from layers.base import LayerContext, View, js, layer_id
+from ntpd_map.coverage import is_missing
 from ntpd_map.domain import CallType, LocationFlag, LocationSource, SignalStatus
 from ntpd_map.i18n import t
 
@@ -164,21 +165,12 @@ class CoverageLayer:
 
 # ------------------------------------------------------------------------------------------------- towers
 def operator_name(mcc: Any, net: Any) -> str | None:
-    if _missing(net):
+    if is_missing(net):
         return None
     net = int(net)
-    if not _missing(mcc) and int(mcc) != 510:
+    if not is_missing(mcc) and int(mcc) != 510:
         return f"MCC {int(mcc)} MNC {net}"
     return OPERATORS.get(net, f"MNC 510-{net:02d}")
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN
-    except TypeError:  # pd.NA
-        return True
 
 
 def tower_features(towers: pd.DataFrame, default_range_m: float) -> list[dict[str, Any]]:

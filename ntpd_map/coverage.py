@@ -57,7 +57,7 @@ def status_from_text(text: Any) -> SignalStatus | None:
     return _STATUS_WORDS.get(key)
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     if value is None:
         return True
     try:
@@ -69,9 +69,9 @@ def _missing(value: Any) -> bool:
 def sample_class(dbm: Any, bars: Any) -> str:
     """"none", "weak" or "ok" for one measurement (see the module docstring for the thresholds)."""
     worst = 2
-    if not _missing(dbm):
+    if not is_missing(dbm):
         worst = min(worst, 0 if float(dbm) <= NO_SIGNAL_DBM else 1 if float(dbm) <= WEAK_DBM else 2)
-    if not _missing(bars):
+    if not is_missing(bars):
         worst = min(worst, 0 if int(bars) <= 0 else 1 if int(bars) == 1 else 2)
     return SAMPLE_CLASSES[worst]
 

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
+from ntpd_map.coverage import is_missing
 from ntpd_map.domain import SignalStatus
 from ntpd_map.i18n import t
 from ntpd_map.store.base import StoreUnavailable
@@ -151,7 +152,7 @@ def trail_rows(history: pd.DataFrame, tz: str, lang: str) -> list[dict[str, str]
     rows = []
     for rec in history.itertuples(index=False):
         action = f"#{int(rec.id)}"
-        if rec.action == "undo" and not _missing(rec.undoes):
+        if rec.action == "undo" and not is_missing(rec.undoes):
             action += " " + t("cov_action_undo", lang, id=int(rec.undoes))
         cell = _text(rec.h3)
         rows.append({
@@ -164,12 +165,6 @@ def trail_rows(history: pd.DataFrame, tz: str, lang: str) -> list[dict[str, str]
             "evidence": _text(rec.evidence) or "",
         })
     return rows
-
-
-def _missing(value: Any) -> bool:
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))
 
 
 def desa_info(runtime: Runtime, kode: str, lang: str) -> dict[str, Any]:

@@ -517,3 +517,63 @@ def write_samples(cur: Any, samples: Sequence[Any], placeholder: str, boolean: t
                         f"WHERE id = {p}", updates)
     return WriteResult(inserted=len(inserts), updated=len(updates),
                        unchanged=len(samples) - len(inserts) - len(updates))
+
+
+class ResponderMethods:
+    """Units and positions, the same on both backends: they supply ``_run`` (executemany pairs in one write
+    transaction, rows changed by each), ``_query``, ``_SQL`` (a ResponderSQL with their placeholder) and
+    ``_BOOLEAN`` (how ``simulated`` is bound: int for SQLite, bool for PostgreSQL)."""
+
+    _SQL: ResponderSQL
+    _BOOLEAN: type = bool
+
+    def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        raise NotImplementedError
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def upsert_units(self, units: Sequence[Any]) -> int:
+        self._run([(self._SQL.upsert_unit, unit_rows(units, now_s(), self._BOOLEAN))])
+        return len(units)
+
+    def units(self) -> pd.DataFrame:
+        return frame_from_rows(self._query(self._SQL.units), UNIT_COLUMNS)
+
+    def has_unit(self, device_id: str) -> bool:
+        return bool(self._query(self._SQL.unit_exists, (device_id,)))
+
+    def set_unit_status(self, device_id: str, status: str) -> bool:
+        now = now_s()
+        return self._run([(self._SQL.set_status, [(check_status(status), now, now, device_id)])])[0] > 0
+
+    def remove_unit(self, device_id: str) -> bool:
+        return self._run([(self._SQL.remove_unit, [(device_id,)])])[0] > 0
+
+    def write_positions(self, positions: Sequence[Any]) -> int:
+        if not positions:
+            return 0
+        rows, newest = position_rows(positions, self._BOOLEAN)
+        return self._run([(self._SQL.insert_position, rows), (self._SQL.upsert_latest, newest)])[0]
+
+    def latest_positions(self) -> pd.DataFrame:
+        return frame_from_rows(self._query(self._SQL.latest), POSITION_COLUMNS)
+
+    def track(self, device_id: str, since: int) -> pd.DataFrame:
+        return frame_from_rows(self._query(self._SQL.track, (device_id, int(since))), TRACK_COLUMNS)
+
+    def prune_positions(self, before: int, batch: int = 10_000) -> int:
+        deleted = 0
+        while True:  # short transactions: a phone's report waits at most one batch
+            n = self._run([(self._SQL.prune, [(int(before), int(batch))])])[0]
+            deleted += n
+            if n < batch:
+                break
+        self._run([(self._SQL.prune_unknown, [(int(before),)])])
+        return deleted
+
+    def note_unknown_device(self, device_id: str, source: str, at: int) -> None:
+        self._run([(self._SQL.note_unknown, [(device_id, source, int(at), int(at))])])
+
+    def unknown_devices(self) -> pd.DataFrame:
+        return frame_from_rows(self._query(self._SQL.unknown), UNKNOWN_DEVICE_COLUMNS)

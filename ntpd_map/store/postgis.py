@@ -18,28 +18,22 @@ from ntpd_map.store._common import (
     MARK_DTYPES,
     POPULATION_COLUMNS,
     POPULATION_DTYPES,
-    POSITION_COLUMNS,
     SAMPLE_DTYPES,
     TOWER_COLUMNS,
     TOWER_DTYPES,
-    TRACK_COLUMNS,
-    UNIT_COLUMNS,
-    UNKNOWN_DEVICE_COLUMNS,
     UPDATABLE,
     CoverageSQL,
+    ResponderMethods,
     ResponderSQL,
     check_groupable,
-    check_status,
     frame_from_rows,
     history_frame,
     last_per_key,
     now_s,
-    position_rows,
     read_columns,
     rows_from_frame,
     typed_frame,
     undo_change,
-    unit_rows,
     where_from_query,
     whole_seconds,
     write_marks,
@@ -54,7 +48,7 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, SignalSample, Tower, Unit
+    from ntpd_map.domain import CoverageMark, PopulationFigure, SignalSample, Tower
 
 _COLS = ", ".join(INCIDENT_COLUMNS)
 
@@ -72,7 +66,6 @@ _UPSERT = (
     "RETURNING (i.xmax = 0) AS fresh) "
     "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM written"
 )
-_SQL = ResponderSQL("%s")
 _COVERAGE = CoverageSQL("%s")
 # Several workers may start at once and all call migrate(); the lock is per schema so test schemas stay independent.
 _MIGRATION_LOCK = (
@@ -80,7 +73,9 @@ _MIGRATION_LOCK = (
 )
 
 
-class PostGISStore:
+class PostGISStore(ResponderMethods):
+    _SQL = ResponderSQL("%s")
+    _BOOLEAN = bool
     backend = "postgis"
 
     def __init__(self, url: str, *, pool_max: int = 10, timeout: float = 5.0) -> None:
@@ -256,51 +251,6 @@ class PostGISStore:
                 cur.executemany(sql, rows)
                 changed.append(max(cur.rowcount, 0))
         return changed
-
-    def upsert_units(self, units: Sequence[Unit]) -> int:
-        self._run([(_SQL.upsert_unit, unit_rows(units, now_s()))])
-        return len(units)
-
-    def units(self) -> pd.DataFrame:
-        return frame_from_rows(self._query(_SQL.units), UNIT_COLUMNS)
-
-    def has_unit(self, device_id: str) -> bool:
-        return bool(self._query(_SQL.unit_exists, (device_id,)))
-
-    def set_unit_status(self, device_id: str, status: str) -> bool:
-        now = now_s()
-        return self._run([(_SQL.set_status, [(check_status(status), now, now, device_id)])])[0] > 0
-
-    def remove_unit(self, device_id: str) -> bool:
-        return self._run([(_SQL.remove_unit, [(device_id,)])])[0] > 0
-
-    def write_positions(self, positions: Sequence[ResponderPosition]) -> int:
-        if not positions:
-            return 0
-        rows, newest = position_rows(positions)
-        return self._run([(_SQL.insert_position, rows), (_SQL.upsert_latest, newest)])[0]
-
-    def latest_positions(self) -> pd.DataFrame:
-        return frame_from_rows(self._query(_SQL.latest), POSITION_COLUMNS)
-
-    def track(self, device_id: str, since: int) -> pd.DataFrame:
-        return frame_from_rows(self._query(_SQL.track, (device_id, int(since))), TRACK_COLUMNS)
-
-    def prune_positions(self, before: int, batch: int = 10_000) -> int:
-        deleted = 0
-        while True:  # short transactions: no report waits behind one long delete
-            n = self._run([(_SQL.prune, [(int(before), int(batch))])])[0]
-            deleted += n
-            if n < batch:
-                break
-        self._run([(_SQL.prune_unknown, [(int(before),)])])
-        return deleted
-
-    def note_unknown_device(self, device_id: str, source: str, at: int) -> None:
-        self._run([(_SQL.note_unknown, [(device_id, source, int(at), int(at))])])
-
-    def unknown_devices(self) -> pd.DataFrame:
-        return frame_from_rows(self._query(_SQL.unknown), UNKNOWN_DEVICE_COLUMNS)
 
     # coverage ---------------------------------------------------------------------------------------------
     # A change records the target's current change as its previous_id, and an undo checks it is undoing the

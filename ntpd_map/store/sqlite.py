@@ -16,29 +16,23 @@ from ntpd_map.store._common import (
     MARK_DTYPES,
     POPULATION_COLUMNS,
     POPULATION_DTYPES,
-    POSITION_COLUMNS,
     SAMPLE_DTYPES,
     TOWER_COLUMNS,
     TOWER_DTYPES,
-    TRACK_COLUMNS,
-    UNIT_COLUMNS,
-    UNKNOWN_DEVICE_COLUMNS,
     UPDATABLE,
     CoverageSQL,
+    ResponderMethods,
     ResponderSQL,
     arrow_from_frame,
     check_groupable,
-    check_status,
     frame_from_rows,
     history_frame,
     last_per_key,
     now_s,
-    position_rows,
     read_columns,
     rows_from_frame,
     typed_frame,
     undo_change,
-    unit_rows,
     where_from_query,
     write_marks,
     write_population,
@@ -50,7 +44,7 @@ from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, mi
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ntpd_map.domain import CoverageMark, PopulationFigure, ResponderPosition, SignalSample, Tower, Unit
+    from ntpd_map.domain import CoverageMark, PopulationFigure, SignalSample, Tower
 
 _UPSERT = (
     f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}, rev) "
@@ -67,11 +61,12 @@ _UPSERT_FROM_STAGE = (
     f"SELECT {', '.join(INCIDENT_COLUMNS)}, ? FROM stage.batch WHERE true ORDER BY received_at "
     + _UPSERT[_UPSERT.index("ON CONFLICT"):]
 )
-_SQL = ResponderSQL("?")
 _COVERAGE = CoverageSQL("?")
 
 
-class SQLiteStore:
+class SQLiteStore(ResponderMethods):
+    _SQL = ResponderSQL("?")
+    _BOOLEAN = int
     backend = "sqlite"
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
@@ -222,51 +217,6 @@ class SQLiteStore:
                 cur.executemany(sql, rows)
                 changed.append(cur.rowcount)
             return changed
-
-    def upsert_units(self, units: Sequence[Unit]) -> int:
-        self._run([(_SQL.upsert_unit, unit_rows(units, now_s(), int))])
-        return len(units)
-
-    def units(self) -> pd.DataFrame:
-        return frame_from_rows(self._query(_SQL.units), UNIT_COLUMNS)
-
-    def has_unit(self, device_id: str) -> bool:
-        return bool(self._query(_SQL.unit_exists, (device_id,)))
-
-    def set_unit_status(self, device_id: str, status: str) -> bool:
-        now = now_s()
-        return self._run([(_SQL.set_status, [(check_status(status), now, now, device_id)])])[0] > 0
-
-    def remove_unit(self, device_id: str) -> bool:
-        return self._run([(_SQL.remove_unit, [(device_id,)])])[0] > 0
-
-    def write_positions(self, positions: Sequence[ResponderPosition]) -> int:
-        if not positions:
-            return 0
-        rows, newest = position_rows(positions, int)
-        return self._run([(_SQL.insert_position, rows), (_SQL.upsert_latest, newest)])[0]
-
-    def latest_positions(self) -> pd.DataFrame:
-        return frame_from_rows(self._query(_SQL.latest), POSITION_COLUMNS)
-
-    def track(self, device_id: str, since: int) -> pd.DataFrame:
-        return frame_from_rows(self._query(_SQL.track, (device_id, int(since))), TRACK_COLUMNS)
-
-    def prune_positions(self, before: int, batch: int = 10_000) -> int:
-        deleted = 0
-        while True:  # short transactions: a phone's report waits at most one batch
-            n = self._run([(_SQL.prune, [(int(before), int(batch))])])[0]
-            deleted += n
-            if n < batch:
-                break
-        self._run([(_SQL.prune_unknown, [(int(before),)])])
-        return deleted
-
-    def note_unknown_device(self, device_id: str, source: str, at: int) -> None:
-        self._run([(_SQL.note_unknown, [(device_id, source, int(at), int(at))])])
-
-    def unknown_devices(self) -> pd.DataFrame:
-        return frame_from_rows(self._query(_SQL.unknown), UNKNOWN_DEVICE_COLUMNS)
 
     # coverage ---------------------------------------------------------------------------------------------
     def add_coverage_marks(self, marks: Sequence[CoverageMark], *, skip_unchanged: bool = False) -> int:
