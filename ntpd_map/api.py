@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ntpd_map.auth import allowed, key_from_header
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flask import Flask, Response
 
     from ntpd_map.ingest.records import ParsedBatch
@@ -260,8 +262,10 @@ def fail(status: int, message: str) -> Response:
     return response
 
 
-def check_key(runtime: Runtime, needed: str) -> tuple[dict[str, Any] | None, Response | None]:
-    """The request's API key, or the error to answer: 401 unknown, 403 wrong role, 503 store down."""
+def check_key(runtime: Runtime, needed: str,
+              may: Callable[[str | None], bool] | None = None) -> tuple[dict[str, Any] | None, Response | None]:
+    """The request's API key, or the error to answer: 401 unknown, 403 wrong role, 503 store down. The role
+    must be ``needed`` or admin, or pass ``may`` when given (``needed`` then names the roles it allows)."""
     from flask import request
 
     from ntpd_map.store.base import StoreUnavailable
@@ -272,8 +276,9 @@ def check_key(runtime: Runtime, needed: str) -> tuple[dict[str, Any] | None, Res
         return None, fail(503, "store unavailable: cannot check the API key, retry later")
     if key is None:
         return None, fail(401, "send a valid API key as 'Authorization: Bearer KEY'")
-    if not allowed(key["role"], needed):
-        return None, fail(403, f"this key's role ({key['role']}) may not do this; it needs {needed} or admin")
+    if not (may(key["role"]) if may else allowed(key["role"], needed)):
+        wanted = needed if may else f"{needed} or admin"
+        return None, fail(403, f"this key's role ({key['role']}) may not do this; it needs {wanted}")
     return key, None
 
 

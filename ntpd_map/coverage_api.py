@@ -13,7 +13,6 @@ front of it when it names one: a key is shared by a tool, the person is who the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.permissions import can_edit_coverage
@@ -54,21 +53,9 @@ def change_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def register_coverage_api(server: Flask, runtime: Runtime) -> None:
     from flask import jsonify, request
 
-    from ntpd_map.api import fail
-    from ntpd_map.auth import key_from_header
+    from ntpd_map.api import check_key, fail
     from ntpd_map.coverage import mark_from_fields
     from ntpd_map.store.base import StaleChange, StoreUnavailable, UnknownChange
-
-    def authorise(may: Callable[[str | None], bool], roles: str) -> tuple[dict[str, Any] | None, Response | None]:
-        try:
-            key = key_from_header(runtime.store, request.headers.get("Authorization"))
-        except StoreUnavailable:
-            return None, fail(503, "store unavailable: cannot check the API key, retry later")
-        if key is None:
-            return None, fail(401, "send a valid API key as 'Authorization: Bearer KEY'")
-        if not may(key["role"]):
-            return None, fail(403, f"this key's role ({key['role']}) may not do this; it needs {roles}")
-        return key, None
 
     def author_of(key: dict[str, Any], body: dict[str, Any]) -> str:
         who = body.get("author")
@@ -89,7 +76,7 @@ def register_coverage_api(server: Flask, runtime: Runtime) -> None:
 
     @server.post("/api/coverage/marks")
     def post_coverage_mark() -> Response:
-        key, denied = authorise(can_edit_coverage, "planner or admin")
+        key, denied = check_key(runtime, "planner or admin", can_edit_coverage)
         if denied or key is None:
             return denied or fail(401, "no key")
         body = request.get_json(silent=True)
@@ -109,7 +96,7 @@ def register_coverage_api(server: Flask, runtime: Runtime) -> None:
 
     @server.post("/api/coverage/marks/<int:change_id>/undo")
     def undo_coverage_mark(change_id: int) -> Response:
-        key, denied = authorise(can_edit_coverage, "planner or admin")
+        key, denied = check_key(runtime, "planner or admin", can_edit_coverage)
         if denied or key is None:
             return denied or fail(401, "no key")
         body = request.get_json(silent=True)
@@ -131,7 +118,7 @@ def register_coverage_api(server: Flask, runtime: Runtime) -> None:
     def coverage_history() -> Response:
         from ntpd_map.geo.boundaries import normalise_code
 
-        _key, denied = authorise(_can_read, "read, planner or admin")
+        _key, denied = check_key(runtime, "read, planner or admin", _can_read)
         if denied:
             return denied
         kode = request.args.get("kode_desa") or None

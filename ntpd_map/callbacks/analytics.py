@@ -235,12 +235,9 @@ def kecamatan_of(runtime: Runtime, kode: str) -> str | None:
 
 
 def kecamatan_bounds(runtime: Runtime, kode: str) -> list[list[float]] | None:
-    kec = runtime.region.kecamatan
-    shape = kec[kec["kode"] == kode]
-    if shape.empty:
-        return None
-    minx, miny, maxx, maxy = (float(v) for v in shape.total_bounds)
-    return [[miny, minx], [maxy, maxx]]
+    from ntpd_map.ui.common import area_bounds
+
+    return area_bounds(runtime.region.kecamatan, kode)
 
 
 # wiring ----------------------------------------------------------------------------------------------------

@@ -367,15 +367,6 @@ def page_view(runtime: Runtime, start_date: str | None, end_date: str | None, la
             "kecamatan": kecamatan_rows(runtime, signal), "period": p}
 
 
-def desa_bounds(runtime: Runtime, kode: str) -> list[list[float]] | None:
-    desa = runtime.region.desa
-    shape = desa[desa["kode"] == kode]
-    if shape.empty:
-        return None
-    minx, miny, maxx, maxy = (float(v) for v in shape.total_bounds)
-    return [[miny, minx], [maxy, maxx]]
-
-
 def desa_outline(runtime: Runtime, kode: str | None) -> dict[str, Any]:
     """The picked desa's polygon, for its highlight (empty when none is picked)."""
     from layers.boundaries import geojson_from_frame
@@ -396,6 +387,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     from layers.base import layer_id
     from ntpd_map.analytics.api import proposal_file
     from ntpd_map.callbacks.analytics import kecamatan_bounds, period_from_dates
+    from ntpd_map.ui.common import area_bounds
     from ntpd_map.ui.coverage import LEGEND_PX
 
     tz = runtime.settings.tz
@@ -525,7 +517,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         except StoreUnavailable:
             return html.Div(t("cov_panel_down", lang), className="cov-error"), no_update, no_update
         viewport: Any = no_update
-        bounds = desa_bounds(runtime, kode)
+        bounds = area_bounds(runtime.region.desa, kode)
         if picked and kode != clicked and bounds:  # picked in the list: go there; clicked on the map: stay
             viewport = {"bounds": bounds, "transition": "flyToBounds",
                         "options": {"paddingTopLeft": [LEGEND_PX + 40, 60], "paddingBottomRight": [60, 60],

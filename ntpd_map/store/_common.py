@@ -519,12 +519,13 @@ def write_samples(cur: Any, samples: Sequence[Any], placeholder: str, boolean: t
                        unchanged=len(samples) - len(inserts) - len(updates))
 
 
-class ResponderMethods:
-    """Units and positions, the same on both backends: they supply ``_run`` (executemany pairs in one write
-    transaction, rows changed by each), ``_query``, ``_SQL`` (a ResponderSQL with their placeholder) and
-    ``_BOOLEAN`` (how ``simulated`` is bound: int for SQLite, bool for PostgreSQL)."""
+class SharedMethods:
+    """Units, positions and coverage reads, the same on both backends: they supply ``_run`` (executemany pairs
+    in one write transaction, rows changed by each), ``_query``, ``_SQL`` and ``_COVERAGE`` (the statements with
+    their placeholder) and ``_BOOLEAN`` (how ``simulated`` is bound: int for SQLite, bool for PostgreSQL)."""
 
     _SQL: ResponderSQL
+    _COVERAGE: CoverageSQL
     _BOOLEAN: type = bool
 
     def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
@@ -577,3 +578,12 @@ class ResponderMethods:
 
     def unknown_devices(self) -> pd.DataFrame:
         return frame_from_rows(self._query(self._SQL.unknown), UNKNOWN_DEVICE_COLUMNS)
+
+    def coverage_marks(self, current_only: bool = True) -> pd.DataFrame:
+        return typed_frame(self._query(self._COVERAGE.current if current_only else self._COVERAGE.all), MARK_DTYPES)
+
+    def coverage_history(self, kode_desa: str | None = None, *, limit: int | None = None) -> pd.DataFrame:
+        c = self._COVERAGE
+        sql, params = (c.history, []) if kode_desa is None else (c.history_desa, [kode_desa])
+        sql += " ORDER BY c.id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
+        return history_frame(self._query(sql, params))

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.store._common import (
-    MARK_DTYPES,
     POPULATION_COLUMNS,
     POPULATION_DTYPES,
     SAMPLE_DTYPES,
@@ -23,11 +22,10 @@ from ntpd_map.store._common import (
     TOWER_DTYPES,
     UPDATABLE,
     CoverageSQL,
-    ResponderMethods,
     ResponderSQL,
+    SharedMethods,
     check_groupable,
     frame_from_rows,
-    history_frame,
     last_per_key,
     now_s,
     read_columns,
@@ -73,8 +71,9 @@ _MIGRATION_LOCK = (
 )
 
 
-class PostGISStore(ResponderMethods):
+class PostGISStore(SharedMethods):
     _SQL = ResponderSQL("%s")
+    _COVERAGE = _COVERAGE
     _BOOLEAN = bool
     backend = "postgis"
 
@@ -275,14 +274,6 @@ class PostGISStore(ResponderMethods):
     def undo_coverage_change(self, change_id: int, author: str) -> int:
         with self._coverage_write() as cur:
             return undo_change(cur, _COVERAGE, change_id, author)
-
-    def coverage_marks(self, current_only: bool = True) -> pd.DataFrame:
-        return typed_frame(self._query(_COVERAGE.current if current_only else _COVERAGE.all), MARK_DTYPES)
-
-    def coverage_history(self, kode_desa: str | None = None, *, limit: int | None = None) -> pd.DataFrame:
-        sql, params = (_COVERAGE.history, []) if kode_desa is None else (_COVERAGE.history_desa, [kode_desa])
-        sql += " ORDER BY c.id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
-        return history_frame(self._query(sql, params))
 
     def add_signal_samples(self, samples: Sequence[SignalSample]) -> WriteResult:
         with self._transaction() as conn, conn.cursor() as cur:

@@ -13,9 +13,21 @@ if TYPE_CHECKING:
     from layers.base import Layer, LayerContext
 
 
+def leaflet_bounds(frame: Any) -> list[list[float]]:
+    """[[south, west], [north, east]] of a GeoDataFrame, as Leaflet takes them."""
+    minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+    return [[miny, minx], [maxy, maxx]]
+
+
 def region_bounds(ctx: LayerContext) -> list[list[float]]:
-    minx, miny, maxx, maxy = ctx.runtime.region.kabkota.total_bounds
-    return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
+    return leaflet_bounds(ctx.runtime.region.kabkota)
+
+
+def area_bounds(areas: Any, kode: str) -> list[list[float]] | None:
+    """The bounds of the kecamatan or desa ``kode`` in ``areas`` (region.kecamatan or region.desa); None when
+    it is not there."""
+    shape = areas[areas["kode"] == kode]
+    return None if shape.empty else leaflet_bounds(shape)
 
 
 def layers_control_id(map_id: str) -> str:
