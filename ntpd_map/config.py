@@ -82,11 +82,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "NTPD_SECRET_KEY",
         "",
-        "Secret for the keyed hash of caller numbers (an HMAC of it also signs the coverage page's sign-in "
-        "cookie). Empty: a random key is made once and kept in <NTPD_DATA_DIR>/secret.key (keep that file: a new "
+        "Secret for the keyed hash of caller numbers (an HMAC of it also signs session cookies and CSRF "
+        "tokens). Empty: a random key is made once and kept in <NTPD_DATA_DIR>/secret.key (keep that file: a new "
         "key makes repeat callers unrecognisable).",
     ),
     Setting("NTPD_MAX_UPLOAD_MB", "20", "Largest request or uploaded file accepted, in megabytes."),
+    Setting("NTPD_REDIS_URL", "", "redis://host:6379/0 to share the cache (and the login rate limits) between "
+            "workers and machines. Empty: a file cache under <NTPD_DATA_DIR>/cache (one machine)."),
+    Setting("NTPD_SESSION_HOURS", "12", "A signed-in user (operator, planner, admin) must sign in again after "
+            "this many hours (one shift). Wall displays stay in while their display token is valid."),
+    Setting("NTPD_LOGIN_LIMIT", "5 per minute;30 per hour", "Sign-in attempts allowed per address and user name "
+            "(Flask-Limiter syntax); more get 429 and wait."),
+    Setting("NTPD_SECURE_COOKIES", "0", "1 when the dashboard is served over HTTPS (behind a proxy): cookies "
+            "are sent only over HTTPS and browsers are told to keep to HTTPS (HSTS)."),
     Setting("NTPD_TOWER_DEFAULT_RANGE_M", "3000", "Range (m) credited to a known tower without one (a surveyed "
             "mast; OpenCelliD rows with range 0) when estimating the area no tower reaches."),
 )

@@ -22,13 +22,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                layers: list[Layer] | None = None) -> Dash:
     import dash_leaflet  # noqa: F401 - component libraries must be imported before the first request
     from dash import Dash, Input, Output, dash_table, dcc, html  # noqa: F401
-    from flask_caching import Cache
 
     from layers import default_layers
     from layers.base import LayerContext
     from layers.hexes import hex_layers
     from ntpd_map.analytics.api import register as register_analytics_api
     from ntpd_map.api import register_api
+    from ntpd_map.cache import make_cache
     from ntpd_map.callbacks import analytics as analytics_callbacks
     from ntpd_map.callbacks import coverage as coverage_callbacks
     from ntpd_map.callbacks import ops as ops_callbacks
@@ -53,10 +53,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         suppress_callback_exceptions=True,  # pages are rendered by the router below
         serve_locally=True,  # every script from this server: no call outside it (3T command rooms)
     )
-    cache_dir = settings.data_dir / "cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cache = Cache(app.server, config={"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(cache_dir),
-                                      "CACHE_DEFAULT_TIMEOUT": 0})
+    cache = make_cache(app.server, settings)
     app.server.extensions["ntpd_runtime"] = runtime
 
     # Boundaries and the store are opened here, once per process, never at import time.
@@ -103,9 +100,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                              dcc.Location(id="retry", refresh=True),
                              dcc.Interval(id="retry-tick", interval=10_000)])
 
-    ops_callbacks.register(app, runtime, layers)
-    wall_callbacks.register(app, runtime, layers)
-    analytics_callbacks.register(app, runtime)
+    ops_callbacks.register(app, runtime, layers, cache)
+    wall_callbacks.register(app, runtime, layers, cache)
+    analytics_callbacks.register(app, runtime, cache)
     coverage_callbacks.register(app, runtime, layers, cache)
     app.clientside_callback(
         "function(n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",

@@ -25,6 +25,7 @@ from ntpd_map.store.base import StoreUnavailable
 if TYPE_CHECKING:
     import pandas as pd
     from dash import Dash
+    from flask_caching import Cache
 
     from ntpd_map.analytics import Priorities
     from ntpd_map.runtime import Runtime
@@ -241,7 +242,7 @@ def kecamatan_bounds(runtime: Runtime, kode: str) -> list[list[float]] | None:
 
 
 # wiring ----------------------------------------------------------------------------------------------------
-def register(app: Dash, runtime: Runtime) -> None:
+def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
     from dash import Input, Output, State, callback_context, dcc, no_update
     from dash.exceptions import PreventUpdate
 

@@ -34,6 +34,7 @@ from ntpd_map.views import (
 
 if TYPE_CHECKING:
     from dash import Dash
+    from flask_caching import Cache
 
     from layers.base import Layer
     from ntpd_map.runtime import Runtime
@@ -170,7 +171,7 @@ def unit_panel(device: str, units: Any, latest: Any, track: Any, now: int, stale
     return info, str(unit["status"]), track_from_positions(track, device)
 
 
-def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
+def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> None:
     from dash import ALL, Input, Output, Patch, State, callback_context, no_update
     from dash.exceptions import PreventUpdate
 

@@ -13,6 +13,7 @@ from ntpd_map.views import duration_text, headline_from_store, local_time
 
 if TYPE_CHECKING:
     from dash import Dash
+    from flask_caching import Cache
 
     from layers.base import Layer
     from ntpd_map.runtime import Runtime
@@ -35,7 +36,7 @@ def kecamatan_rows(g24: dict[str, int], c24: dict[str, int], g7: dict[str, int],
     return rows[:limit]
 
 
-def register(app: Dash, runtime: Runtime, layers: list[Layer]) -> None:
+def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> None:
     from dash import Input, Output, State, html, no_update
     from dash.exceptions import PreventUpdate
 
