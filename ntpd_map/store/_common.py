@@ -519,16 +519,107 @@ def write_samples(cur: Any, samples: Sequence[Any], placeholder: str, boolean: t
                        unchanged=len(samples) - len(inserts) - len(updates))
 
 
+# accounts, display tokens and the audit log (issue 8): the same SQL on both backends --------------------------
+#: Columns of Store.users(), with their dtypes: never the password hash.
+USER_DTYPES = {"id": "int64", "username": "str", "role": "str", "created_at": "int64", "disabled_at": "Int64",
+               "session_version": "int64"}
+#: Columns of Store.display_tokens(), with their dtypes: never the token hash.
+DISPLAY_TOKEN_DTYPES = {"id": "int64", "name": "str", "created_at": "int64", "revoked_at": "Int64",
+                        "last_seen_at": "Int64"}
+#: Columns of Store.audit_log(), with their dtypes; detail is the JSON text as stored.
+AUDIT_DTYPES = {"id": "int64", "at": "int64", "actor": "str", "action": "str", "target": "str", "detail": "str"}
+_USER_READ = "id, username, role, password_hash, disabled_at IS NOT NULL, session_version"
+
+
+class AccountSQL:
+    """Statements for users, display tokens and the audit log with a backend's placeholder (``?`` or ``%s``).
+    Every write returns the ids it touched (RETURNING), so "no such user" needs no second query."""
+
+    def __init__(self, ph: str) -> None:
+        self.ph = ph
+        self.add_user = (f"INSERT INTO users (username, role, password_hash, created_at) VALUES ({ph}, {ph}, {ph}, "
+                         f"{ph}) ON CONFLICT (username) DO NOTHING RETURNING id")
+        self.find_user = f"SELECT {_USER_READ} FROM users WHERE username = {ph}"
+        self.get_user = f"SELECT {_USER_READ} FROM users WHERE id = {ph}"
+        # every change of password, role or disabled bumps session_version: sessions signed before it die
+        bump = "session_version = session_version + 1"
+        self.set_password = f"UPDATE users SET password_hash = {ph}, {bump} WHERE username = {ph} RETURNING id"
+        self.set_role = f"UPDATE users SET role = {ph}, {bump} WHERE username = {ph} RETURNING id"
+        # disabling an already disabled user keeps when it was first disabled
+        self.disable = (f"UPDATE users SET disabled_at = coalesce(disabled_at, {ph}), {bump} WHERE username = {ph} "
+                        "RETURNING id")
+        self.enable = f"UPDATE users SET disabled_at = NULL, {bump} WHERE username = {ph} RETURNING id"
+        self.users = f"SELECT {', '.join(USER_DTYPES)} FROM users ORDER BY id"
+        self.add_token = (f"INSERT INTO display_tokens (name, token_hash, created_at) VALUES ({ph}, {ph}, {ph}) "
+                          "RETURNING id")
+        self.find_token = f"SELECT id, name FROM display_tokens WHERE token_hash = {ph} AND revoked_at IS NULL"
+        self.token_active = f"SELECT 1 FROM display_tokens WHERE id = {ph} AND revoked_at IS NULL"
+        # workers touch in any order: last_seen_at only moves forward
+        self.touch_token = (f"UPDATE display_tokens SET last_seen_at = {ph} WHERE id = {ph} "
+                            f"AND (last_seen_at IS NULL OR last_seen_at < {ph}) RETURNING id")
+        self.revoke_token = (f"UPDATE display_tokens SET revoked_at = {ph} WHERE id = {ph} AND revoked_at IS NULL "
+                             "RETURNING id")
+        self.tokens = f"SELECT {', '.join(DISPLAY_TOKEN_DTYPES)} FROM display_tokens ORDER BY id"
+        self.audit = (f"INSERT INTO audit_log (at, actor, action, target, detail) VALUES ({ph}, {ph}, {ph}, {ph}, "
+                      f"{ph}) RETURNING id")
+        self.audit_log = f"SELECT {', '.join(AUDIT_DTYPES)} FROM audit_log"
+
+
+def check_user_role(role: str) -> str:
+    from ntpd_map.store.base import USER_ROLES
+
+    if str(role) not in USER_ROLES:
+        raise ValueError(f"user role {role!r} is not one of {', '.join(USER_ROLES)}")
+    return str(role)
+
+
+def username_key(username: str) -> str:
+    """How a username is stored and looked up: trimmed and lower-cased, so "Ana" and "ana" are one user."""
+    return str(username or "").strip().lower()
+
+
+def row_id(value: int) -> int | None:
+    """An id as a bigint can hold it, else None (an id from a cookie or a URL must not overflow the query)."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return None
+    return n if 0 < n < 2**63 else None
+
+
+def _user_dict(row: Sequence[Any]) -> dict[str, Any]:
+    return {"id": int(row[0]), "username": str(row[1]), "role": str(row[2]), "password_hash": str(row[3]),
+            "disabled": bool(row[4]), "session_version": int(row[5])}
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what json cannot encode itself: numpy numbers as Python numbers, anything else as text."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
+
+
+def detail_json(detail: dict[str, Any] | None) -> str | None:
+    if detail is None:
+        return None
+    return json.dumps(detail, sort_keys=True, ensure_ascii=False, default=_plain)
+
+
 class SharedMethods:
-    """Units, positions and coverage reads, the same on both backends: they supply ``_run`` (executemany pairs
-    in one write transaction, rows changed by each), ``_query``, ``_SQL`` and ``_COVERAGE`` (the statements with
-    their placeholder) and ``_BOOLEAN`` (how ``simulated`` is bound: int for SQLite, bool for PostgreSQL)."""
+    """Units, positions, coverage reads, accounts, display tokens and the audit log, the same on both backends:
+    they supply ``_run`` (executemany pairs in one write transaction, rows changed by each), ``_write_rows`` (one
+    statement in one write transaction, the rows it returns), ``_query``, ``_SQL``, ``_COVERAGE`` and
+    ``_ACCOUNTS`` (the statements with their placeholder) and ``_BOOLEAN`` (how ``simulated`` is bound: int for
+    SQLite, bool for PostgreSQL)."""
 
     _SQL: ResponderSQL
     _COVERAGE: CoverageSQL
+    _ACCOUNTS: AccountSQL
     _BOOLEAN: type = bool
 
     def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        raise NotImplementedError
+
+    def _write_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -587,3 +678,93 @@ class SharedMethods:
         sql, params = (c.history, []) if kode_desa is None else (c.history_desa, [kode_desa])
         sql += " ORDER BY c.id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
         return history_frame(self._query(sql, params))
+
+    # accounts (issue 8) ----------------------------------------------------------------------------------------
+    def add_user(self, username: str, role: str, password_hash: str) -> int:
+        name = username_key(username)
+        if not name:
+            raise ValueError("a user needs a username")
+        if not password_hash:
+            raise ValueError(f"user {name} needs a password hash")
+        rows = self._write_rows(self._ACCOUNTS.add_user, (name, check_user_role(role), password_hash, now_s()))
+        if not rows:
+            raise ValueError(f"user {name} exists")
+        return int(rows[0][0])
+
+    def find_user(self, username: str) -> dict[str, Any] | None:
+        rows = self._query(self._ACCOUNTS.find_user, (username_key(username),))
+        return _user_dict(rows[0]) if rows else None
+
+    def get_user(self, user_id: int) -> dict[str, Any] | None:
+        n = row_id(user_id)
+        rows = [] if n is None else self._query(self._ACCOUNTS.get_user, (n,))
+        return _user_dict(rows[0]) if rows else None
+
+    def set_user_password(self, username: str, password_hash: str) -> bool:
+        if not password_hash:
+            raise ValueError(f"user {username_key(username)} needs a password hash")
+        return bool(self._write_rows(self._ACCOUNTS.set_password, (password_hash, username_key(username))))
+
+    def set_user_role(self, username: str, role: str) -> bool:
+        return bool(self._write_rows(self._ACCOUNTS.set_role, (check_user_role(role), username_key(username))))
+
+    def set_user_disabled(self, username: str, disabled: bool) -> bool:
+        a = self._ACCOUNTS
+        if disabled:
+            return bool(self._write_rows(a.disable, (now_s(), username_key(username))))
+        return bool(self._write_rows(a.enable, (username_key(username),)))
+
+    def users(self) -> pd.DataFrame:
+        return typed_frame(self._query(self._ACCOUNTS.users), USER_DTYPES)
+
+    # wall display tokens (issue 8) -----------------------------------------------------------------------------
+    def add_display_token(self, name: str, token_hash: str) -> int:
+        if not str(name or "").strip():
+            raise ValueError("a display token needs a name")
+        return int(self._write_rows(self._ACCOUNTS.add_token, (str(name).strip(), token_hash, now_s()))[0][0])
+
+    def find_display_token(self, token_hash: str) -> dict[str, Any] | None:
+        rows = self._query(self._ACCOUNTS.find_token, (token_hash,))
+        return {"id": int(rows[0][0]), "name": str(rows[0][1])} if rows else None
+
+    def display_token_active(self, token_id: int) -> bool:
+        n = row_id(token_id)
+        return n is not None and bool(self._query(self._ACCOUNTS.token_active, (n,)))
+
+    def touch_display_token(self, token_id: int, at: int) -> None:
+        n = row_id(token_id)
+        if n is not None:
+            self._write_rows(self._ACCOUNTS.touch_token, (int(at), n, int(at)))
+
+    def revoke_display_token(self, token_id: int) -> bool:
+        n = row_id(token_id)
+        return n is not None and bool(self._write_rows(self._ACCOUNTS.revoke_token, (now_s(), n)))
+
+    def display_tokens(self) -> pd.DataFrame:
+        return typed_frame(self._query(self._ACCOUNTS.tokens), DISPLAY_TOKEN_DTYPES)
+
+    # the audit log (issue 8) -----------------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, target: str | None, detail: dict[str, Any] | None) -> int:
+        if not str(actor or "").strip() or not str(action or "").strip():
+            raise ValueError("an audit entry needs an actor and an action")
+        values = (now_s(), str(actor), str(action), None if target is None else str(target), detail_json(detail))
+        return int(self._write_rows(self._ACCOUNTS.audit, values)[0][0])
+
+    def audit_log(self, *, since: int | None = None, action: str | None = None, actor: str | None = None,
+                  limit: int = 500) -> pd.DataFrame:
+        if int(limit) < 0:
+            raise ValueError(f"limit {limit} is negative")
+        ph = self._ACCOUNTS.ph
+        clauses: list[str] = []
+        params: list[Any] = []
+        filters = ((f"at >= {ph}", None if since is None else int(since)), (f"action = {ph}", action),
+                   (f"actor = {ph}", actor))
+        for clause, value in filters:
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        # newest first by id, the order entries were appended in: several share a second, and a clock set back
+        # must not reorder the log
+        sql = f"{self._ACCOUNTS.audit_log}{where} ORDER BY id DESC LIMIT {ph}"
+        return typed_frame(self._query(sql, [*params, int(limit)]), AUDIT_DTYPES)

@@ -63,6 +63,10 @@ class IncidentQuery:
 #: Columns a query may group by. A whitelist, so a filter value never becomes SQL.
 GROUPABLE = ("kode_kec", "kode_desa", "kode_kab", "call_type", "category", "outcome", "agency", "agency_kind")
 
+#: Roles of user accounts (issue 8): wall (a display, read-only), operator (call-takers and dispatchers),
+#: planner (marks coverage, proposes BTS), admin (everything). API keys have their own roles (auth.ROLES).
+USER_ROLES = ("wall", "operator", "planner", "admin")
+
 #: What a map layer needs: reading 6 columns instead of 28 makes a 100k-incident window three times faster.
 POINT_COLUMNS = ("id", "lat", "lon", "call_type", "category", "outcome")
 
@@ -194,6 +198,57 @@ class Store(Protocol):
     def revoke_api_key(self, key_id: int) -> bool: ...
 
     def api_keys(self) -> pd.DataFrame: ...
+
+    # user accounts (issue 8): usernames are case-insensitive (stored lower-cased); only a password hash is kept
+    def add_user(self, username: str, role: str, password_hash: str) -> int:
+        """A new user's id. ValueError when the name exists (in any case) or the role is not one of USER_ROLES."""
+
+    def find_user(self, username: str) -> dict[str, Any] | None:
+        """{"id", "username", "role", "password_hash", "disabled" (bool), "session_version"} of the user with
+        this name in any case, disabled users included; None when there is none."""
+
+    def get_user(self, user_id: int) -> dict[str, Any] | None:
+        """The same dict as find_user, by id."""
+
+    def set_user_password(self, username: str, password_hash: str) -> bool:
+        """Replace the hash and bump session_version (every session of the user ends); False: no such user."""
+
+    def set_user_role(self, username: str, role: str) -> bool:
+        """Set the role (ValueError when not one of USER_ROLES) and bump session_version; False: no such user."""
+
+    def set_user_disabled(self, username: str, disabled: bool) -> bool:
+        """Set disabled_at (kept when already disabled) or clear it, and bump session_version; False: no such
+        user."""
+
+    def users(self) -> pd.DataFrame:
+        """id, username, role, created_at, disabled_at (Int64), session_version, by id: never the hash."""
+
+    # wall display tokens (issue 8): only a SHA-256 (hex) of the token is kept
+    def add_display_token(self, name: str, token_hash: str) -> int: ...
+
+    def find_display_token(self, token_hash: str) -> dict[str, Any] | None:
+        """{"id", "name"} of an unrevoked token, else None."""
+
+    def display_token_active(self, token_id: int) -> bool:
+        """Whether the token exists and is not revoked."""
+
+    def touch_display_token(self, token_id: int, at: int) -> None:
+        """Note the token was seen at ``at`` (Unix s); last_seen_at never moves back."""
+
+    def revoke_display_token(self, token_id: int) -> bool:
+        """False when there is no such token or it was already revoked."""
+
+    def display_tokens(self) -> pd.DataFrame:
+        """id, name, created_at, revoked_at, last_seen_at (Int64 where missing), by id: never the hash."""
+
+    # the audit log (issue 8): append-only; write through ntpd_map.audit.record, which checks the action
+    def audit(self, actor: str, action: str, target: str | None, detail: dict[str, Any] | None) -> int:
+        """Append an entry at the current time (Unix s); detail is stored as JSON with sorted keys. Its id."""
+
+    def audit_log(self, *, since: int | None = None, action: str | None = None, actor: str | None = None,
+                  limit: int = 500) -> pd.DataFrame:
+        """Entries at or after ``since`` (Unix s), of one action and/or one actor, newest first (by id), at most
+        ``limit``: id, at, actor, action, target, detail (the JSON text)."""
 
     def get_meta(self, key: str) -> str | None: ...
 

@@ -21,6 +21,7 @@ from ntpd_map.store._common import (
     TOWER_COLUMNS,
     TOWER_DTYPES,
     UPDATABLE,
+    AccountSQL,
     CoverageSQL,
     ResponderSQL,
     SharedMethods,
@@ -74,6 +75,7 @@ _MIGRATION_LOCK = (
 class PostGISStore(SharedMethods):
     _SQL = ResponderSQL("%s")
     _COVERAGE = _COVERAGE
+    _ACCOUNTS = AccountSQL("%s")
     _BOOLEAN = bool
     backend = "postgis"
 
@@ -250,6 +252,10 @@ class PostGISStore(SharedMethods):
                 cur.executemany(sql, rows)
                 changed.append(max(cur.rowcount, 0))
         return changed
+
+    def _write_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement in one transaction (committed when it ends); the rows it returns (RETURNING)."""
+        return self._query(sql, params)
 
     # coverage ---------------------------------------------------------------------------------------------
     # A change records the target's current change as its previous_id, and an undo checks it is undoing the

@@ -19,6 +19,7 @@ from ntpd_map.store._common import (
     TOWER_COLUMNS,
     TOWER_DTYPES,
     UPDATABLE,
+    AccountSQL,
     CoverageSQL,
     ResponderSQL,
     SharedMethods,
@@ -65,6 +66,7 @@ _COVERAGE = CoverageSQL("?")
 class SQLiteStore(SharedMethods):
     _SQL = ResponderSQL("?")
     _COVERAGE = _COVERAGE
+    _ACCOUNTS = AccountSQL("?")
     _BOOLEAN = int
     backend = "sqlite"
 
@@ -216,6 +218,11 @@ class SQLiteStore(SharedMethods):
                 cur.executemany(sql, rows)
                 changed.append(cur.rowcount)
             return changed
+
+    def _write_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement in one write transaction, writers taking turns; the rows it returns (RETURNING)."""
+        with self._write() as cur:
+            return cur.execute(sql, params).fetchall()
 
     # coverage ---------------------------------------------------------------------------------------------
     def add_coverage_marks(self, marks: Sequence[CoverageMark], *, skip_unchanged: bool = False) -> int:

@@ -400,6 +400,176 @@ def test_api_keys_store_only_hashes_and_revoke(store) -> None:
     assert "key_hash" not in keys.columns and pd.notna(keys["revoked_at"].iloc[0])
 
 
+# accounts, display tokens and the audit log (issue 8) ---------------------------------------------------------
+def test_users_are_found_in_any_case_and_unique(store) -> None:
+    ana = store.add_user("Ana", "operator", "hash-ana")
+    budi = store.add_user("budi", "planner", "hash-budi")
+    assert ana != budi
+    expected = {"id": ana, "username": "ana", "role": "operator", "password_hash": "hash-ana", "disabled": False,
+                "session_version": 1}
+    assert store.find_user("ANA") == expected
+    assert store.find_user("ana") == expected
+    assert store.get_user(ana) == expected
+    assert store.find_user("budi")["role"] == "planner"
+    assert store.find_user("citra") is None
+    assert store.get_user(budi + 100) is None
+    assert store.get_user(2**70) is None  # an id from a forged cookie must not overflow the query
+    with pytest.raises(ValueError, match="user ana exists"):
+        store.add_user("aNA", "admin", "other")
+    assert store.find_user("ana")["role"] == "operator", "a refused duplicate must not change the user"
+    assert list(store.users()["username"]) == ["ana", "budi"]
+
+
+def test_password_role_and_disabled_changes_bump_the_session_version(store, monkeypatch) -> None:
+    ana = store.add_user("ana", "operator", "hash-1")
+    assert store.set_user_password("Ana", "hash-2") is True
+    assert store.get_user(ana)["password_hash"] == "hash-2"
+    assert store.get_user(ana)["session_version"] == 2
+    assert store.set_user_role("ANA", "planner") is True
+    assert (store.get_user(ana)["role"], store.get_user(ana)["session_version"]) == ("planner", 3)
+
+    monkeypatch.setattr("ntpd_map.store._common.now_s", lambda: T0)
+    assert store.set_user_disabled("ana", True) is True
+    got = store.find_user("ana")  # a disabled user is still found (sign-in tells "disabled" from "unknown")
+    assert (got["disabled"], got["session_version"]) == (True, 4)
+    monkeypatch.setattr("ntpd_map.store._common.now_s", lambda: T0 + 100)
+    assert store.set_user_disabled("ana", True) is True
+    assert int(store.users()["disabled_at"].iloc[0]) == T0, "disabling again keeps when it was first disabled"
+    assert store.get_user(ana)["session_version"] == 5
+    assert store.set_user_disabled("ana", False) is True
+    got = store.get_user(ana)
+    assert (got["disabled"], got["session_version"]) == (False, 6)
+    assert pd.isna(store.users()["disabled_at"].iloc[0])
+
+    assert store.set_user_password("nobody", "h") is False
+    assert store.set_user_role("nobody", "admin") is False
+    assert store.set_user_disabled("nobody", True) is False
+    assert list(store.users()["username"]) == ["ana"]
+
+
+def test_users_never_carry_the_password_hash(store) -> None:
+    store.add_user("ana", "admin", "$argon2id$secret-hash")
+    users = store.users()
+    assert list(users.columns) == ["id", "username", "role", "created_at", "disabled_at", "session_version"]
+    assert not users.astype(str).apply(lambda c: c.str.contains("secret-hash")).to_numpy().any()
+    assert (int(users["session_version"].iloc[0]), users["role"].iloc[0]) == (1, "admin")
+    assert int(users["created_at"].iloc[0]) > T0
+
+
+@pytest.mark.parametrize("role", ["ingest", "read", "Admin", ""])
+def test_unknown_user_role_is_rejected(store, role) -> None:
+    with pytest.raises(ValueError, match="role"):
+        store.add_user("ana", role, "h")
+    assert store.find_user("ana") is None
+    store.add_user("budi", "wall", "h")
+    with pytest.raises(ValueError, match="role"):
+        store.set_user_role("budi", role)
+    assert store.find_user("budi")["role"] == "wall"
+    assert store.find_user("budi")["session_version"] == 1
+
+
+def test_display_tokens_store_only_hashes_and_revoke(store) -> None:
+    hall = store.add_display_token("Ruang 112", "a" * 64)
+    lobby = store.add_display_token("Lobi", "b" * 64)
+    assert store.find_display_token("a" * 64) == {"id": hall, "name": "Ruang 112"}
+    assert store.find_display_token("c" * 64) is None
+    assert store.display_token_active(hall) and store.display_token_active(lobby)
+    assert not store.display_token_active(lobby + 100)
+    assert not store.display_token_active(2**70)
+
+    store.touch_display_token(hall, T0 + 60)
+    store.touch_display_token(hall, T0)  # another worker's older touch lands late: last seen never moves back
+    tokens = store.display_tokens().set_index("id")
+    assert int(tokens.loc[hall, "last_seen_at"]) == T0 + 60
+    assert pd.isna(tokens.loc[lobby, "last_seen_at"])
+
+    assert store.revoke_display_token(hall) is True
+    assert store.revoke_display_token(hall) is False  # already revoked
+    assert store.revoke_display_token(lobby + 100) is False
+    assert store.find_display_token("a" * 64) is None
+    assert not store.display_token_active(hall)
+    assert store.display_token_active(lobby), "revoking one token leaves the others"
+    tokens = store.display_tokens()
+    assert list(tokens.columns) == ["id", "name", "created_at", "revoked_at", "last_seen_at"]
+    assert list(tokens["name"]) == ["Ruang 112", "Lobi"]
+    assert pd.notna(tokens["revoked_at"].iloc[0]) and pd.isna(tokens["revoked_at"].iloc[1])
+
+
+def test_audit_log_is_newest_first_and_filters(store, monkeypatch) -> None:
+    import json
+
+    entries = [
+        (T0, "cli:ana", "import.incidents", "kejadian.csv", {"inserted": 3, "updated": 1, "rejected": 0}),
+        (T0 + 10, "api:simrs", "api.incidents", None, {"inserted": 2}),
+        (T0 + 20, "cli:ana", "unit.add", "hp-01", None),
+        (T0 + 20, "user:budi", "coverage.mark", "53.03.06.2001", {"change": 7, "status": "none"}),
+    ]
+    ids = []
+    for at, actor, action, target, detail in entries:
+        monkeypatch.setattr("ntpd_map.store._common.now_s", lambda at=at: at)
+        ids.append(store.audit(actor, action, target, detail))
+    assert ids == sorted(ids) and len(set(ids)) == 4
+
+    log = store.audit_log()
+    assert list(log.columns) == ["id", "at", "actor", "action", "target", "detail"]
+    assert list(log["id"]) == ids[::-1]
+    assert list(log["at"]) == [T0 + 20, T0 + 20, T0 + 10, T0]
+    assert list(log["action"]) == ["coverage.mark", "unit.add", "api.incidents", "import.incidents"]
+    first = log.iloc[-1]
+    assert (first["actor"], first["target"]) == ("cli:ana", "kejadian.csv")
+    assert json.loads(first["detail"]) == {"inserted": 3, "updated": 1, "rejected": 0}
+    assert first["detail"] == '{"inserted": 3, "rejected": 0, "updated": 1}', "detail is JSON with sorted keys"
+    assert pd.isna(log.iloc[1]["detail"]) and pd.isna(log.iloc[2]["target"])
+
+    assert list(store.audit_log(since=T0 + 10)["id"]) == ids[:0:-1]
+    assert list(store.audit_log(action="unit.add")["id"]) == [ids[2]]
+    assert list(store.audit_log(actor="cli:ana")["id"]) == [ids[2], ids[0]]
+    assert list(store.audit_log(actor="cli:ana", since=T0 + 1)["id"]) == [ids[2]]
+    assert list(store.audit_log(actor="cli:ana", action="api.incidents")["id"]) == []
+    assert list(store.audit_log(limit=2)["id"]) == [ids[3], ids[2]]
+    assert store.audit_log(limit=0).empty
+    assert store.audit_log(actor="x' OR '1'='1").empty  # filter values are parameters, never SQL
+
+    monkeypatch.setattr("ntpd_map.store._common.now_s", lambda: T0 - 3600)  # a clock set back
+    late = store.audit("cli:ana", "unit.remove", "hp-01", {})
+    assert store.audit_log(limit=1)["id"].tolist() == [late], "newest is the last appended, whatever the clock"
+    assert store.audit_log(limit=1)["detail"].iloc[0] == "{}"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgis"])
+def test_account_and_audit_calls_raise_store_unavailable(kind, tmp_path) -> None:
+    import sqlite3
+
+    from ntpd_map.store import StoreUnavailable, open_store
+
+    if kind == "sqlite":
+        from ntpd_map.store.sqlite import SQLiteStore
+
+        path = tmp_path / "locked.sqlite"
+        open_store(f"sqlite:///{path}").migrate()
+        store = SQLiteStore(path, busy_timeout_ms=50)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # a writer that does not take our lock (another program) holds the file
+        calls = [lambda: store.audit("cli:ana", "unit.add", "hp-01", None),
+                 lambda: store.add_user("ana", "admin", "h"), lambda: store.touch_display_token(1, T0)]
+    else:
+        pytest.importorskip("psycopg_pool")
+        from ntpd_map.store.postgis import PostGISStore
+
+        store = PostGISStore("postgresql://ntpd@127.0.0.1:1/ntpd_test", timeout=1)
+        other = None
+        calls = [lambda: store.audit("cli:ana", "unit.add", "hp-01", None), lambda: store.find_user("ana"),
+                 lambda: store.audit_log()]
+    try:
+        for call in calls:
+            with pytest.raises(StoreUnavailable):
+                call()
+    finally:
+        if other is not None:
+            other.execute("ROLLBACK")
+            other.close()
+        store.close()
+
 def test_query_by_ids(store) -> None:
     store.write_incidents(frame(5))
     ids = sorted(store.incidents(IncidentQuery())["id"].tolist())
