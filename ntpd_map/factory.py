@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -26,6 +27,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from layers import default_layers
     from layers.base import LayerContext
     from layers.hexes import hex_layers
+    from ntpd_map import users
+    from ntpd_map.accounts import coverage_access, current_role, forbidden, register_access, with_account
     from ntpd_map.analytics.api import register as register_analytics_api
     from ntpd_map.api import register_api
     from ntpd_map.cache import make_cache
@@ -34,9 +37,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from ntpd_map.callbacks import ops as ops_callbacks
     from ntpd_map.callbacks import wall as wall_callbacks
     from ntpd_map.coverage_api import register_coverage_api
+    from ntpd_map.permissions import may_view
     from ntpd_map.positions_api import register_positions_api
     from ntpd_map.server import register_routes
-    from ntpd_map.signin import register_signin
     from ntpd_map.store.base import StoreUnavailable
     from ntpd_map.ui import analytics, coverage, ops, wall
 
@@ -55,11 +58,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     cache = make_cache(app.server, settings)
     app.server.extensions["ntpd_runtime"] = runtime
+    # the gate every request passes: sign-in, roles, CSRF, secure headers (issue 8)
+    access = register_access(app, runtime)
 
     # Boundaries and the store are opened here, once per process, never at import time.
     runtime.region  # noqa: B018 - load (or build and cache) the region's boundaries now, not on a request
     try:
         runtime.ensure_scenario()
+        first = users.bootstrap_admin(runtime.store, settings.data_dir / "initial-admin-password")
+        if first:
+            log.warning("no user yet: created %r (admin); its password is in %s - sign in, then change it with "
+                        "`python -m ntpd_map users passwd %s`", first, settings.data_dir / "initial-admin-password",
+                        first)
     except StoreUnavailable as exc:
         log.error("store unavailable at start: %s (pages will say so and retry)", exc)
 
@@ -69,29 +79,25 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     register_positions_api(app.server, runtime)
     register_analytics_api(app.server, runtime, cache)
     register_coverage_api(app.server, runtime)
-    register_signin(app.server, runtime)
 
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
 
     @app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search"))
     def route(pathname: str | None, search: str | None) -> Any:
         lang = _lang(search, settings.lang)
+        role = current_role()
+        if not may_view(role, pathname):  # a link followed inside the page: the gate saw only the first path
+            return forbidden(role, lang)
         try:
             path = (pathname or "/").rstrip("/")
             if path == "/wall":
                 return wall.layout(LayerContext(runtime, lang, wall=True), layers)
             if path == analytics.PATH:
-                return analytics.layout(LayerContext(runtime, lang), layers)
+                return with_account(analytics.layout(LayerContext(runtime, lang), layers), lang)
             if path == coverage.PATH:
-                from flask import session
-
-                from ntpd_map.signin import coverage_access
-
-                # read-only unless this session signed in with a planner or admin key that is still valid
-                access = coverage_access(runtime.store, session)
-                query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items() if v}
-                return coverage.layout(LayerContext(runtime, lang), layers, access, query)
-            return ops.layout(LayerContext(runtime, lang), layers)
+                # read-only unless the signed-in person may mark (planner, admin)
+                return coverage.layout(LayerContext(runtime, lang), layers, coverage_access())
+            return with_account(ops.layout(LayerContext(runtime, lang), layers), lang)
         except StoreUnavailable as exc:
             log.error("store unavailable while rendering %s: %s", pathname, exc)
             from ntpd_map.i18n import t
@@ -100,15 +106,27 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                              dcc.Location(id="retry", refresh=True),
                              dcc.Interval(id="retry-tick", interval=10_000)])
 
-    ops_callbacks.register(app, runtime, layers, cache)
-    wall_callbacks.register(app, runtime, layers, cache)
-    analytics_callbacks.register(app, runtime, cache)
-    coverage_callbacks.register(app, runtime, layers, cache)
+    access.assign("router", {key for key in app.callback_map})
+
+    def concern(name: str, register: Callable[[], None]) -> set[str]:
+        before = set(app.callback_map)
+        register()
+        added = set(app.callback_map) - before
+        access.assign(name, added)
+        return added
+
+    concern("ops", lambda: ops_callbacks.register(app, runtime, layers, cache))
+    concern("wall", lambda: wall_callbacks.register(app, runtime, layers, cache))
+    concern("analytics", lambda: analytics_callbacks.register(app, runtime, cache))
+    added = concern("coverage", lambda: coverage_callbacks.register(app, runtime, layers, cache))
+    # the coverage layers' refresh serves every page, the wall's too (wall-safe for a wall: callbacks.coverage)
+    access.assign("coverage-shared", {key for key in added if f"{ids.COV_SUMMARY}.children" in key})
     app.clientside_callback(
         "function(n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
         Output("retry", "href"),
         Input("retry-tick", "n_intervals"),
     )
+    access.seal()
     return app
 
 

@@ -265,15 +265,11 @@ STRINGS: dict[str, dict[str, str]] = {
                       "en": "Nothing changed: the village's mark already says this."},
     "cov_pick_first": {"id": "Pilih desa dulu.", "en": "Pick a village first."},
     "cov_pick_status": {"id": "pilih status sinyal", "en": "choose a signal status"},
-    "cov_refused_anonymous": {"id": "Tidak tersimpan: masuk dulu dengan kunci API peran planner atau admin.",
-                              "en": "Not saved: sign in first with an API key of the planner or admin role."},
+    "cov_refused_anonymous": {"id": "Tidak tersimpan: masuk dulu sebagai planner atau admin.",
+                              "en": "Not saved: sign in first as a planner or admin."},
     "cov_refused_role": {
-        "id": "Tidak tersimpan: kunci {name} berperan {role}; menandai butuh peran planner atau admin.",
-        "en": "Not saved: key {name} has the role {role}; marking needs the planner or admin role.",
-    },
-    "cov_refused_revoked": {
-        "id": "Tidak tersimpan: kunci ini sudah dicabut. Masuk lagi dengan kunci yang berlaku.",
-        "en": "Not saved: this key has been revoked. Sign in again with a valid key.",
+        "id": "Tidak tersimpan: {name} berperan {role}; menandai butuh peran planner atau admin.",
+        "en": "Not saved: {name} has the role {role}; marking needs the planner or admin role.",
     },
     "cov_write_down": {"id": "Basis data tidak terjangkau - BELUM tersimpan. Coba lagi.",
                        "en": "Database unreachable - NOT saved. Try again."},
@@ -281,26 +277,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "cov_not_undone": {"id": "Tidak dibatalkan: {error}", "en": "Not undone: {error}"},
     "cov_panel_down": {"id": "Basis data tidak terjangkau - data desa tidak dapat dibaca.",
                        "en": "Database unreachable - the village cannot be read."},
-    "signin_title": {"id": "Masuk untuk menandai", "en": "Sign in to mark"},
-    "signin_key": {"id": "Kunci API (peran planner atau admin)", "en": "API key (planner or admin role)"},
-    "signin_button": {"id": "Masuk", "en": "Sign in"},
     "signed_in_as": {"id": "Masuk sebagai {name} ({role})", "en": "Signed in as {name} ({role})"},
-    "signout": {"id": "Keluar", "en": "Sign out"},
     "read_only": {
-        "id": "Hanya baca. Untuk menandai desa, masuk dengan kunci API peran planner atau admin; admin "
-              "membuatnya dengan: python -m ntpd_map keys create --role planner --name NAMA",
-        "en": "Read only. To mark villages, sign in with an API key of the planner or admin role; an admin "
-              "makes one with: python -m ntpd_map keys create --role planner --name NAME",
+        "id": "Hanya baca. Menandai desa butuh akun berperan planner atau admin; admin membuatnya dengan: "
+              "python -m ntpd_map users add NAMA --role planner",
+        "en": "Read only. Marking villages needs an account with the planner or admin role; an admin makes "
+              "one with: python -m ntpd_map users add NAME --role planner",
     },
-    "signin_unknown": {"id": "Tidak masuk: kunci tidak dikenal atau sudah dicabut.",
-                       "en": "Not signed in: the key is unknown or revoked."},
-    "signin_role": {"id": "Tidak masuk: kunci ini berperan {role}; menandai butuh peran planner atau admin.",
-                    "en": "Not signed in: this key has the role {role}; marking needs the planner or admin role."},
-    "signin_down": {"id": "Basis data tidak terjangkau - belum bisa masuk. Coba lagi.",
-                    "en": "Database unreachable - cannot sign in now. Try again."},
-    "signed_out": {"id": "Anda sudah keluar.", "en": "You have signed out."},
-    "session_revoked": {"id": "Kunci sesi ini sudah dicabut: hanya baca. Masuk lagi dengan kunci yang berlaku.",
-                        "en": "This session's key has been revoked: read only. Sign in again with a valid key."},
     "cov_kec_title": {"id": "Wilayah di luar jangkauan menara per kecamatan (perkiraan)",
                       "en": "Area outside tower range by kecamatan (estimate)"},
     "cov_kec_note": {

@@ -100,8 +100,6 @@ COV_DOWNLOAD_CSV = "cov-download-csv"
 COV_KEC_TABLE = "cov-kec-table"
 COV_PANEL = "cov-panel"
 COV_ACCOUNT = "cov-account"
-COV_SIGNIN = "cov-signin"
-COV_SIGNIN_MSG = "cov-signin-msg"
 # the marking form: in the layout only for a session that may mark
 COV_FORM = "cov-form"
 COV_FORM_STATUS = "cov-form-status"

@@ -1,21 +1,37 @@
-"""Marking and undoing on the coverage page (issue 7), through the page's own functions: only a session signed in
-with a valid planner or admin key writes, the author is the key's name, a bad field is named, a store that is
-down writes nothing and says so."""
+"""Marking and undoing on the coverage page (issues 7 and 8), through the page's own functions: only a person
+signed in as a planner or admin writes (the gate puts who it is in ``flask.g``), the author is their user name,
+each change is in the audit log, a bad field is named, a store that is down writes nothing and says so."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ntpd_map.auth import create_api_key
 from ntpd_map.domain import CoverageMark, SignalStatus
-from ntpd_map.signin import SESSION_KEY
 from ntpd_map.store.base import StoreUnavailable
 
 
-def session_of(key_id: int, name: str, role: str | None) -> dict:
-    return {SESSION_KEY: {"id": key_id, "name": name, "role": role}}
+@contextmanager
+def signed_in(kind: str | None, name: str = "", role: str = ""):
+    """A request as the gate leaves it: ``g.ntpd_identity`` (None: anonymous)."""
+    from flask import Flask, g
+
+    from ntpd_map.accounts import Identity
+
+    with Flask(__name__).test_request_context("/_dash-update-component", method="POST"):
+        if kind is not None:
+            g.ntpd_identity = Identity(kind, 7, name, role)
+            g.ntpd_actor = g.ntpd_identity.actor
+        yield
+
+
+def as_(kind: str | None, name: str, role: str, call: Callable[..., Any], *args: Any) -> Any:
+    with signed_in(kind, name, role):
+        return call(*args)
 
 
 @pytest.fixture
@@ -33,39 +49,38 @@ FORM = {"status": "tidak ada sinyal", "operators": " Telkomsel,  XL ", "surveyed
         "evidence": "0 bar di dusun 2"}
 
 
-def test_only_a_valid_planner_or_admin_session_marks_and_the_author_is_the_key_name(rt) -> None:
+def test_only_a_planner_or_admin_marks_the_author_is_the_user_and_it_is_audited(rt) -> None:
     from ntpd_map.callbacks.coverage import save_mark
 
     store = rt.store
     kode = str(rt.region.desa["kode"].iloc[0])
-    planner_id, _ = create_api_key(store, "budi", "planner")
-    read_id, _ = create_api_key(store, "dashboard", "read")
 
-    ok, message = save_mark(rt, {}, kode, FORM, "id")
+    ok, message = as_(None, "", "", save_mark, rt, kode, FORM, "id")
     assert not ok and message.startswith("Tidak tersimpan: masuk dulu")
-    ok, message = save_mark(rt, session_of(read_id, "dashboard", "read"), kode, FORM, "en")
-    assert not ok and "role read" in message
+    ok, message = as_("user", "ani", "operator", save_mark, rt, kode, FORM, "en")
+    assert not ok and "role operator" in message
+    ok, message = as_("display", "layar-1", "wall", save_mark, rt, kode, FORM, "en")
+    assert not ok and "role wall" in message
     assert store.coverage_history().empty  # nothing was written
 
-    ok, message = save_mark(rt, session_of(planner_id, "budi", "planner"), kode, FORM, "id")
+    ok, message = as_("user", "budi", "planner", save_mark, rt, kode, FORM, "id")
     assert ok and "Belum ditandai → Tidak ada sinyal" in message, message
     change = store.coverage_history(kode).iloc[0]
     assert (change["author"], change["status"], change["operators"], change["surveyed_on"], change["evidence"]) == (
         "budi", "none", "Telkomsel, XL", "2025-06-01", "0 bar di dusun 2")
+    entry = store.audit_log(action="coverage.mark").iloc[0]
+    assert (entry["actor"], entry["target"]) == ("user:budi", kode)
     # the same again changes nothing, and says so
-    ok, message = save_mark(rt, session_of(planner_id, "budi", "planner"), kode, FORM, "id")
+    ok, message = as_("user", "budi", "planner", save_mark, rt, kode, FORM, "id")
     assert not ok and message.startswith("Tidak ada perubahan") and len(store.coverage_history(kode)) == 1
     # a bad field is named, nothing written
-    ok, message = save_mark(rt, session_of(planner_id, "budi", "planner"), kode, {**FORM, "status": "ramai"}, "id")
+    ok, message = as_("user", "budi", "planner", save_mark, rt, kode, {**FORM, "status": "ramai"}, "id")
     assert not ok and "status" in message and len(store.coverage_history(kode)) == 1
-    ok, message = save_mark(rt, session_of(planner_id, "budi", "planner"), kode, {**FORM, "status": None}, "id")
+    ok, message = as_("user", "budi", "planner", save_mark, rt, kode, {**FORM, "status": None}, "id")
     assert not ok and "pilih status sinyal" in message
-    ok, message = save_mark(rt, session_of(planner_id, "budi", "planner"), None, FORM, "id")
+    ok, message = as_("user", "budi", "planner", save_mark, rt, None, FORM, "id")
     assert not ok and message == "Pilih desa dulu."
-    # revoked since signing in: refused at the next click
-    store.revoke_api_key(planner_id)
-    ok, message = save_mark(rt, session_of(planner_id, "budi", "planner"), kode, {**FORM, "status": "baik"}, "id")
-    assert not ok and "dicabut" in message and len(store.coverage_history(kode)) == 1
+    assert len(store.audit_log(action="coverage.mark")) == 1
 
 
 def test_undo_is_checked_the_same_way_and_refuses_a_change_that_is_no_longer_the_latest(rt) -> None:
@@ -73,33 +88,33 @@ def test_undo_is_checked_the_same_way_and_refuses_a_change_that_is_no_longer_the
 
     store = rt.store
     kode = str(rt.region.desa["kode"].iloc[0])
-    admin_id, _ = create_api_key(store, "kabid", "admin")
     first = store.mark_coverage(CoverageMark(kode, SignalStatus.WEAK, author="ani"))
-    ok, message = undo_latest(rt, {}, first, "id")
+    ok, message = as_(None, "", "", undo_latest, rt, first, "id")
     assert not ok and "masuk dulu" in message and len(store.coverage_history(kode)) == 1
     second = store.mark_coverage(CoverageMark(kode, SignalStatus.NONE, author="ani"))
-    ok, message = undo_latest(rt, session_of(admin_id, "kabid", "admin"), first, "id")
+    ok, message = as_("user", "kabid", "admin", undo_latest, rt, first, "id")
     assert not ok and f"change {second}" in message  # the later change must be undone first
-    ok, message = undo_latest(rt, session_of(admin_id, "kabid", "admin"), second, "id")
+    ok, message = as_("user", "kabid", "admin", undo_latest, rt, second, "id")
     assert ok and message.startswith(f"Dibatalkan: perubahan #{second}")
     latest = store.coverage_history(kode).iloc[0]
     assert (latest["action"], latest["author"], latest["status"], int(latest["undoes"])) == (
         "undo", "kabid", "weak", second)
-    assert not undo_latest(rt, session_of(admin_id, "kabid", "admin"), None, "id")[0]
+    entry = store.audit_log(action="coverage.undo").iloc[0]
+    assert (entry["actor"], entry["target"]) == ("user:kabid", str(second))
+    assert not as_("user", "kabid", "admin", undo_latest, rt, None, "id")[0]
 
 
 def test_a_store_that_is_down_writes_nothing_and_says_so(rt) -> None:
     from ntpd_map.callbacks.coverage import save_mark, undo_latest
 
-    planner_id, _ = create_api_key(rt.store, "budi", "planner")
     kode = str(rt.region.desa["kode"].iloc[0])
 
     def down(*_args: object, **_kw: object) -> None:
         raise StoreUnavailable("test")
 
     rt.store.mark_coverage = down
-    ok, message = save_mark(rt, session_of(planner_id, "budi", "planner"), kode, FORM, "id")
+    ok, message = as_("user", "budi", "planner", save_mark, rt, kode, FORM, "id")
     assert not ok and message.startswith("Basis data tidak terjangkau - BELUM tersimpan")
-    rt.store.api_keys = down
-    ok, message = undo_latest(rt, session_of(planner_id, "budi", "planner"), 1, "en")
+    rt.store.undo_coverage_change = down
+    ok, message = as_("user", "budi", "planner", undo_latest, rt, 1, "en")
     assert not ok and message.startswith("Database unreachable - NOT saved")

@@ -5,9 +5,9 @@ desa's panel and audit trail, and marking and undoing for a signed-in planner.
 The work is done by plain functions of the runtime and the page's inputs (``coverage_view``, ``desa_panel``,
 ``save_mark``, ``undo_latest``, ...), so tests call them without a browser; ``register`` only wires them.
 
-Who may mark is asked again in every marking and undo callback, server-side (``signin.coverage_access``):
-a page without the form, a hand-made request to the callback, a key revoked since signing in, are all refused
-with a message, and nothing is written.
+Who may mark is asked again in every marking and undo callback, server-side (``accounts.coverage_access``):
+a page without the form, a hand-made request to the callback, an account disabled since signing in, are
+all refused with a message, and nothing is written.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from ntpd_map import ids
+from ntpd_map import audit, ids
 from ntpd_map.coverage import is_missing
 from ntpd_map.domain import SignalStatus
 from ntpd_map.i18n import t
@@ -25,15 +25,14 @@ from ntpd_map.store.base import StoreUnavailable
 from ntpd_map.views import decimal_text, local_time
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
 
     import pandas as pd
     from dash import Dash
     from flask_caching import Cache
 
     from layers.base import Layer
+    from ntpd_map.accounts import CoverageAccess
     from ntpd_map.runtime import Runtime
-    from ntpd_map.signin import Access
 
 #: audit-trail rows shown in the panel (the API and the CLI give the rest)
 TRAIL_ROWS = 20
@@ -273,24 +272,22 @@ def undo_text(latest: dict[str, Any] | None, lang: str) -> str:
 
 
 # marking ----------------------------------------------------------------------------------------------------
-def refusal(access: Access, lang: str) -> str:
+def refusal(access: CoverageAccess, lang: str) -> str:
     if access.reason == "role":
         return t("cov_refused_role", lang, name=access.name or "?", role=access.role or "?")
-    if access.reason == "revoked":
-        return t("cov_refused_revoked", lang)
     return t("cov_refused_anonymous", lang)
 
 
-def save_mark(runtime: Runtime, session: Mapping[str, Any], kode: str | None, values: dict[str, Any],
+def save_mark(runtime: Runtime, kode: str | None, values: dict[str, Any],
               lang: str) -> tuple[bool, str]:
-    """Mark a desa for the session's key (``values``: status, operators, surveyed_on, evidence, as the form
-    has them). Returns (written, message). Nothing is written unless the session may mark now."""
+    """Mark a desa for the signed-in person (``values``: status, operators, surveyed_on, evidence, as the
+    form has them). Returns (written, message). Nothing is written unless they may mark now."""
+    from ntpd_map.accounts import coverage_access
     from ntpd_map.coverage import mark_from_fields
-    from ntpd_map.signin import coverage_access
 
     tz = runtime.settings.tz
     try:
-        access = coverage_access(runtime.store, session)
+        access = coverage_access()
         if not access.may_edit or access.editor is None:
             return False, refusal(access, lang)
         if not kode:
@@ -313,6 +310,8 @@ def save_mark(runtime: Runtime, session: Mapping[str, Any], kode: str | None, va
                                                             mark.evidence):
             return False, t("cov_no_change", lang)
         change = runtime.store.mark_coverage(mark)
+        audit.record(runtime.store, audit.request_actor(), "coverage.mark", mark.kode_desa, change=change,
+                     status=str(mark.status))
     except StoreUnavailable:
         return False, t("cov_write_down", lang)
     name = runtime.names.get(mark.kode_desa, mark.kode_desa)
@@ -321,15 +320,15 @@ def save_mark(runtime: Runtime, session: Mapping[str, Any], kode: str | None, va
                    time=f"{local_time(int(time.time()), tz, '%H:%M:%S')} {runtime.zone}")
 
 
-def undo_latest(runtime: Runtime, session: Mapping[str, Any], change_id: Any, lang: str) -> tuple[bool, str]:
-    """Undo a change (the latest of the picked desa, as the page showed it) for the session's key. Returns
+def undo_latest(runtime: Runtime, change_id: Any, lang: str) -> tuple[bool, str]:
+    """Undo a change (the latest of the picked desa, as the page showed it) for the signed-in person. Returns
     (written, message); a change that is no longer the latest (someone marked since) is refused, naming the
     later one."""
-    from ntpd_map.signin import coverage_access
+    from ntpd_map.accounts import coverage_access
     from ntpd_map.store.base import StaleChange, UnknownChange
 
     try:
-        access = coverage_access(runtime.store, session)
+        access = coverage_access()
         if not access.may_edit or access.editor is None:
             return False, refusal(access, lang)
         if change_id is None:
@@ -338,6 +337,7 @@ def undo_latest(runtime: Runtime, session: Mapping[str, Any], change_id: Any, la
             new = runtime.store.undo_coverage_change(int(change_id), access.editor["name"])
         except (UnknownChange, StaleChange, ValueError) as exc:
             return False, t("cov_not_undone", lang, error=exc)
+        audit.record(runtime.store, audit.request_actor(), "coverage.undo", str(change_id), change=new)
     except StoreUnavailable:
         return False, t("cov_write_down", lang)
     return True, t("cov_undone", lang, undone=int(change_id), id=new,
@@ -385,6 +385,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     from dash.exceptions import PreventUpdate
 
     from layers.base import layer_id
+    from ntpd_map.accounts import current_role
     from ntpd_map.analytics.api import proposal_file
     from ntpd_map.callbacks.analytics import kecamatan_bounds, period_from_dates
     from ntpd_map.ui.common import area_bounds
@@ -394,11 +395,6 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
 
     def lang_of(config: dict[str, Any] | None) -> str:
         return (config or {}).get("lang", runtime.settings.lang)
-
-    def flask_session() -> Any:
-        from flask import session
-
-        return session
 
     # every page that shows the coverage layers: the ops map (as toggles), the wall, /cakupan
     @app.callback(
@@ -418,7 +414,8 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             raise PreventUpdate  # the ops map with coverage and towers switched off: nothing to load
         config = config or {}
         try:
-            view = coverage_view(runtime, lang_of(config), bool(config.get("wall")))
+            # a wall display gets the wall's view whatever its page claims (no author, no evidence)
+            view = coverage_view(runtime, lang_of(config), bool(config.get("wall")) or current_role() == "wall")
         except StoreUnavailable as exc:  # each page's banner says so; the last coverage stays drawn
             raise PreventUpdate from exc
         if (sync or {}).get("sig") == view["sig"]:
@@ -571,7 +568,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
 
         if not clicks:
             raise PreventUpdate
-        ok, message = save_mark(runtime, flask_session(), kode, {"status": status, "operators": operators,
+        ok, message = save_mark(runtime, kode, {"status": status, "operators": operators,
                                                                  "surveyed_on": surveyed_on, "evidence": evidence},
                                 lang_of(config))
         return html.Span(message, className="cov-ok" if ok else "cov-error"), (rev or 0) + 1 if ok else no_update
@@ -590,7 +587,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
 
         if not clicks:
             raise PreventUpdate
-        ok, message = undo_latest(runtime, flask_session(), change_id, lang_of(config))
+        ok, message = undo_latest(runtime, change_id, lang_of(config))
         return html.Span(message, className="cov-ok" if ok else "cov-error"), (rev or 0) + 1 if ok else no_update
 
     @app.callback(

@@ -1,7 +1,7 @@
 """The coverage page (/cakupan, issue 7): where a planner marks the signal of each desa and takes the BTS
 proposal for Komdigi.
 
-Controls on the left (period, the proposal's downloads, the desa picker, signing in); the map in the middle
+Controls on the left (period, the proposal's downloads, the desa picker, who is signed in); the map in the middle
 (desa shaded by their status, towers with their range, the calls a weak signal shows in) with the area out of
 tower range per kecamatan beneath it; the picked desa on the right: its status, evidence, survey, audit trail,
 and for a signed-in planner the marking form with Undo. Layout only; ntpd_map/callbacks/coverage.py fills it.
@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.signin import PAGE_PATH, SIGNIN_OUTCOMES, SIGNIN_PATH, SIGNOUT_PATH
 from ntpd_map.ui.common import coverage_stores, region_bounds, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
 
     from layers.base import Layer, LayerContext
-    from ntpd_map.signin import Access
+    from ntpd_map.accounts import CoverageAccess
 
-PATH = PAGE_PATH
+PATH = "/cakupan"
 #: outlines drawn above the shading, in a pane that lets the mouse through to the desa (as on /analitik)
 LINE_LAYERS = ("kabkota", "kecamatan")
 LINES_PANE = "ntpdcovlines"
@@ -75,46 +74,17 @@ def coverage_map(ctx: LayerContext, layers: list[Layer]) -> Component:
                             "options": {"paddingTopLeft": [LEGEND_PX, 8], "paddingBottomRight": [8, 8]}})
 
 
-def signin_message(search: dict[str, str], lang: str) -> str:
-    """The line after a sign-in attempt (``?masuk=...&peran=...`` set by the sign-in route)."""
-    outcome = search.get("masuk")
-    if outcome not in SIGNIN_OUTCOMES or outcome == "in":
-        return ""
-    if outcome == "role":
-        from ntpd_map.auth import ROLES
+def account_block(access: CoverageAccess, lang: str) -> Component:
+    """Who is signed in, and Keluar; for a role that may not mark, that the page is read-only and who may."""
+    from dash import html
 
-        role = search.get("peran")
-        return t("signin_role", lang, role=role if role in ROLES else "?")
-    return t({"unknown": "signin_unknown", "down": "signin_down", "out": "signed_out"}[str(outcome)], lang)
+    from ntpd_map.accounts import signout_form
 
-
-def account_block(access: Access, search: dict[str, str], lang: str) -> Component:
-    """Signed in: who, and Keluar. Otherwise the sign-in form (a plain POST to the sign-in route: the key goes
-    once, to the server, and only the key's id, name and role come back, in the signed session) and what a
-    read-only visitor can do to mark."""
-    from dash import dcc, html
-
+    who = html.Div(t("signed_in_as", lang, name=access.name or "-", role=access.role or "-"), className="cov-who")
     if access.may_edit:
-        return html.Div([
-            html.Div(t("signed_in_as", lang, name=access.name, role=access.role), className="cov-who"),
-            html.A(t("signout", lang), href=f"{SIGNOUT_PATH}?lang={lang}", id="cov-signout"),
-        ], id=ids.COV_ACCOUNT, className="cov-account")
-    notes: list[Component] = []
-    if access.reason == "revoked":
-        notes.append(html.Div(t("session_revoked", lang), className="cov-error"))
-    message = signin_message(search, lang)
-    if message:
-        notes.append(html.Div(message, id=ids.COV_SIGNIN_MSG,
-                              className="cov-note" if search.get("masuk") == "out" else "cov-error"))
-    form = html.Form([
-        html.Label(t("signin_key", lang), htmlFor="cov-key"),
-        dcc.Input(id="cov-key", name="key", type="password", autoComplete="off", className="cov-key"),
-        dcc.Input(id="cov-key-lang", name="lang", type="hidden", value=lang),
-        html.Button(t("signin_button", lang), type="submit", id="cov-signin-button"),
-    ], id=ids.COV_SIGNIN, action=SIGNIN_PATH, method="POST", className="cov-signin")
-    return html.Div([html.Label(t("signin_title", lang), className="group"), *notes, form,
-                     html.Div(t("read_only", lang), className="cov-readonly", id="cov-readonly")],
-                    id=ids.COV_ACCOUNT, className="cov-account")
+        return html.Div([who, signout_form(lang)], id=ids.COV_ACCOUNT, className="cov-account")
+    return html.Div([who, html.Div(t("read_only", lang), className="cov-readonly", id="cov-readonly"),
+                     signout_form(lang)], id=ids.COV_ACCOUNT, className="cov-account")
 
 
 def mark_form(ctx: LayerContext) -> Component:
@@ -147,7 +117,7 @@ def mark_form(ctx: LayerContext) -> Component:
     ], id=ids.COV_FORM, className="cov-form hidden")
 
 
-def layout(ctx: LayerContext, layers: list[Layer], access: Access, search: dict[str, str]) -> Component:
+def layout(ctx: LayerContext, layers: list[Layer], access: CoverageAccess) -> Component:
     from dash import dcc, html
 
     from layers.coverage import coverage_layers
@@ -185,7 +155,7 @@ def layout(ctx: LayerContext, layers: list[Layer], access: Access, search: dict[
                      placeholder=t("cov_pick_desa", lang),
                      labels={"search": t("search", lang), "no_options_found": t("no_desa_found", lang),
                              "clear_search": t("clear", lang), "clear_selection": t("clear", lang)}),
-        account_block(access, search, lang),
+        account_block(access, lang),
     ], className="filters cov-controls")
 
     kec_table = data_table(

@@ -89,12 +89,21 @@ return {element: [el.clientWidth, el.clientHeight], leaflet: [map.getSize().x, m
 _CALL_FAILED = pytest.StashKey[bool]()
 
 
+#: accounts the live app has, one per role (name -> role); all share PASSWORD
+ACCOUNTS = {"operator-uji": "operator", "planner-uji": "planner", "admin-uji": "admin", "dinding-uji": "wall"}
+PASSWORD = "kata-sandi-uji-112"
+#: which account a test's browser signs in as for a page, unless it signs in itself (``Browser.login``)
+DEFAULT_ACCOUNT = {"/": "operator-uji", "/analitik": "planner-uji", "/cakupan": "planner-uji"}
+
+
 @dataclass(frozen=True)
 class LiveApp:
-    """The app under test: where it answers, and the Runtime it serves (its store, region and locator)."""
+    """The app under test: where it answers, the Runtime it serves (its store, region and locator), and the
+    wall display token walls open it with."""
 
     base_url: str
     runtime: Runtime
+    display_token: str = ""
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
@@ -159,12 +168,31 @@ class Browser:
         self.driver = driver
         self.app = app
         self.test_name = test_name
+        self.account: str | None = None  # who this browser signed in as
         self._console: list[dict[str, Any]] = []
         self._network: list[dict[str, Any]] = []
 
     # navigation and waiting ------------------------------------------------------------------------------
     def open(self, path: str = "/") -> None:
+        """Open a page as a person would: a wall with its display token in the URL; any other page signed in
+        (through the sign-in form) as the page's usual role, unless this browser signed in already."""
+        route = urlsplit(path).path.rstrip("/") or "/"
+        if route == "/wall" and self.account is None and "token=" not in path:
+            path += ("&" if "?" in path else "?") + f"token={self.app.display_token}"
+        elif route != "/wall" and self.account is None:
+            self.login(DEFAULT_ACCOUNT.get(route, "admin-uji"))
         self.driver.get(self.app.url(path))
+
+    def login(self, account: str, password: str = PASSWORD) -> None:
+        """Sign in through the real sign-in page (typing into its form) and land on the account's page."""
+        from selenium.webdriver.common.by import By
+
+        self.driver.get(self.app.url("/login"))
+        self.driver.find_element(By.ID, "username").send_keys(account)
+        self.driver.find_element(By.ID, "password").send_keys(password)
+        self.driver.find_element(By.ID, "login-submit").click()
+        self.wait(lambda: "/login" not in self.driver.current_url, 15, f"signing in as {account} failed")
+        self.account = account
 
     def resize(self, width: int, height: int) -> None:
         """Set the viewport (what a screenshot shows) to exactly width x height CSS pixels."""
@@ -392,11 +420,17 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, mirror_dirs: list[Path]) 
     )
     runtime = Runtime(settings)
     app = create_app(runtime=runtime)
+    from ntpd_map import users
+
+    for name, role in ACCOUNTS.items():
+        users.add_user(runtime.store, name, role, PASSWORD, actor="test")
+    _token_id, display_token = users.create_display_token(runtime.store, "layar-uji", actor="test")
     server = make_server(LOCAL_HOST, 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="ntpd-live-app", daemon=True)
     thread.start()
     try:
-        yield LiveApp(base_url=f"http://{LOCAL_HOST}:{server.server_port}", runtime=runtime)
+        yield LiveApp(base_url=f"http://{LOCAL_HOST}:{server.server_port}", runtime=runtime,
+                      display_token=display_token)
     finally:
         server.shutdown()
         thread.join(timeout=10)
