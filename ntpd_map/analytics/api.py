@@ -60,17 +60,20 @@ def proposal_file(runtime: Runtime, cache: Cache, fmt: str, date_from: date, dat
     key = f"proposal:{runtime.region.code}:{start}:{end}:{runtime.store.data_version()}:" \
           f"{analytics.reference_signature()}:{runtime.is_simulated()}:{fmt}"
     digest = hashlib.sha256(key.encode()).hexdigest()
-    hit: tuple[bytes, str] | None = cache.get(f"analytics:{digest}")
-    if hit is None:
+    # one bytes value, the file name before a NUL and the file after it: the cache takes serialized payloads
+    # only (ntpd_map/cache.py), and one entry cannot pair a name with another entry's file
+    hit = cache.get(f"analytics:{digest}")
+    if not isinstance(hit, bytes):  # also an entry of an older version, which held a (file, name) tuple
         made = analytics.bts_proposal(start, end)
         if fmt == "csv":
             body = to_csv(made)
         else:
             generated = datetime.now(ZoneInfo(runtime.settings.tz)).strftime("%d/%m/%Y %H:%M")
             body = to_xlsx(made, window_text(date_from, date_to, runtime.zone), f"{generated} {runtime.zone}")
-        hit = (body, filename(made, date_from, date_to, fmt))
+        hit = filename(made, date_from, date_to, fmt).encode() + b"\0" + body
         cache.set(f"analytics:{digest}", hit, timeout=3600)
-    return hit
+    name, _, body = hit.partition(b"\0")
+    return body, name.decode()
 
 
 def register(server: Flask, runtime: Runtime, cache: Cache) -> None:
