@@ -1,3 +1,19 @@
+/* A page whose session ended (signed out elsewhere, password changed, account disabled, display token revoked)
+ * gets 401 from its callbacks: reload, so the person sees the sign-in page (or the wall its token's verdict)
+ * instead of a map that silently stops moving. */
+(function () {
+  "use strict";
+  var fetchOriginal = window.fetch;
+  window.fetch = function () {
+    return fetchOriginal.apply(this, arguments).then(function (response) {
+      if (response.status === 401 && String(response.url).indexOf("/_dash-update-component") >= 0) {
+        window.location.reload();
+      }
+      return response;
+    });
+  };
+})();
+
 /* Map styling for ntpd-map. Python sends data once; colours, labels and selection travel in `hideout`.
  * dash-leaflet calls these as style(feature, context), pointToLayer(feature, latlng, context),
  * clusterToLayer(feature, latlng, index, context) and onEachFeature(feature, layer, context). */

@@ -313,6 +313,11 @@ class Browser:
         self._console.extend(self.driver.get_log("browser"))
         return list(self._console)
 
+    def forget_console(self) -> None:
+        """Drop the console entries so far (after a request a test made fail on purpose)."""
+        self.console()
+        self._console.clear()
+
     def assert_console_clean(self) -> None:
         """No SEVERE console entry, except failed loads from other hosts (there is no internet here)."""
         errors = []

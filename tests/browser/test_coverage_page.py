@@ -1,6 +1,6 @@
 """The coverage page (/cakupan, issue 7) in headless Chromium: desa shaded by their signal status with a legend,
-towers and weak-signal calls; a visitor who has not signed in cannot mark (no form, and a hand-made request is
-refused); a planner signs in with a key, marks a desa, sees it in the audit trail and on the map, downloads the
+towers and weak-signal calls; an operator cannot mark (no form, and a hand-made request is refused); a planner
+signs in, marks a desa, sees it in the audit trail and on the map, downloads the
 BTS proposal with it, undoes it; the wall shows the same picture read-only; English; a store that is down."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from selenium.webdriver.common.by import By
 
 from layers.coverage import STATUS_COLORS, UNMARKED_COLOR
 from ntpd_map.analytics.proposal import HEADERS
+from ntpd_map import users
 from ntpd_map.auth import create_api_key
 from ntpd_map.coverage import PROPOSED_STATUSES, desa_signal
 from ntpd_map.domain import CoverageMark, SignalStatus
@@ -150,10 +151,11 @@ def toggle(browser: Browser, map_id: str, title: str) -> None:
     label.find_element(By.TAG_NAME, "input").click()
 
 
-def test_coverage_layer_shades_desa_by_status_with_a_legend_and_a_visitor_cannot_mark(browser: Browser,
-                                                                                         live_app: LiveApp) -> None:
+def test_coverage_layer_shades_desa_by_status_with_a_legend_and_an_operator_cannot_mark(browser: Browser,
+                                                                                           live_app: LiveApp) -> None:
     runtime = live_app.runtime
     store = runtime.store
+    browser.login("operator-uji")
     seen = open_page(browser, live_app)
     driver = browser.driver
     now = statuses(live_app)
@@ -202,12 +204,12 @@ def test_coverage_layer_shades_desa_by_status_with_a_legend_and_a_visitor_cannot
     assert (browser.text("cov-proposal-count") or "").startswith(f"{proposed} desa diusulkan")
     assert sorted(kecamatan_rows(browser)) == sorted(runtime.region.kecamatan["nama"])
 
-    # a visitor: read-only, no form, told how to get a planner key; the page is in Indonesian, labelled SIMULASI
+    # an operator: read-only, no form, told who may mark; the page is in Indonesian, labelled SIMULASI
     assert driver.find_element(By.ID, "sim-banner").text.startswith("SIMULASI")
     assert not driver.find_elements(By.ID, "cov-form") and not driver.find_elements(By.ID, "cov-save")
     readonly = driver.find_element(By.ID, "cov-readonly")
-    assert readonly.is_displayed() and "keys create --role planner" in readonly.text
-    assert driver.find_element(By.ID, "cov-signin").is_displayed()
+    assert readonly.is_displayed() and "users add NAMA --role planner" in readonly.text
+    assert (browser.text("cov-account") or "").startswith("Masuk sebagai operator-uji (operator)")
     assert driver.find_element(By.ID, "cov-ops-link").get_attribute("href").endswith("/?lang=id")
     assert driver.find_element(By.ID, "cov-analytics-link").get_attribute("href").endswith("/analitik?lang=id")
     browser.screenshot(name="coverage")
@@ -239,7 +241,8 @@ def test_coverage_layer_shades_desa_by_status_with_a_legend_and_a_visitor_cannot
     assert "simulasi" in (browser.text("cov-trail") or "")  # its audit trail: who marked it
     assert not driver.find_elements(By.ID, "cov-form")
 
-    # a hand-made request to the marking callback, with this visitor's (empty) session: refused, nothing written
+    # a hand-made request to the marking callback, with this operator's session: refused, nothing written;
+    # without the session's CSRF token it does not even reach the callback
     before = len(store.coverage_history())
     body = {
         "output": "..cov-msg.children...cov-rev.data..",
@@ -254,22 +257,19 @@ def test_coverage_layer_shades_desa_by_status_with_a_legend_and_a_visitor_cannot
                   {"id": "cov-rev", "property": "data", "value": 0},
                   {"id": "cov-config", "property": "data", "value": {"lang": "id", "wall": False}}],
     }
-    answer = browser.driver.execute_async_script("""
-        var done = arguments[arguments.length - 1];
-        fetch('/_dash-update-component', {method: 'POST', headers: {'Content-Type': 'application/json'},
-                                          body: JSON.stringify(arguments[0])})
-          .then(function (r) { return r.text().then(function (t) { done([r.status, t]); }); });""", body)
+    post = """
+        var done = arguments[arguments.length - 1], headers = {'Content-Type': 'application/json'};
+        var csrf = document.cookie.split('; ').filter(function (c) { return c.indexOf('_csrf_token=') === 0; })[0];
+        if (arguments[1] && csrf) { headers['X-CSRFToken'] = csrf.slice('_csrf_token='.length); }
+        fetch('/_dash-update-component', {method: 'POST', headers: headers, body: JSON.stringify(arguments[0])})
+          .then(function (r) { return r.text().then(function (t) { done([r.status, t]); }); });"""
+    assert browser.driver.execute_async_script(post, body, False)[0] == 400
+    browser.forget_console()  # the console logs that refusal as an error
+    answer = browser.driver.execute_async_script(post, body, True)
     assert answer[0] == 200, answer
-    assert "Tidak tersimpan: masuk dulu dengan kunci API peran planner atau admin" in answer[1], answer[1]
+    assert "Tidak tersimpan: operator-uji berperan operator" in answer[1], answer[1]
     assert len(store.coverage_history()) == before and statuses(live_app)[target] == "none"
     browser.assert_console_clean()
-
-
-def sign_in(browser: Browser, key: str) -> None:
-    driver = browser.driver
-    driver.find_element(By.ID, "cov-key").send_keys(key)
-    driver.find_element(By.ID, "cov-signin-button").click()
-    browser.wait(lambda: driver.find_elements(By.ID, "cov-signout"), 15, "signing in did not reach the page")
 
 
 def download(browser: Browser, button: str, target: str) -> dict[str, Any]:
@@ -290,18 +290,9 @@ def test_planner_signs_in_marks_a_desa_downloads_the_proposal_and_undoes(browser
     runtime = live_app.runtime
     store = runtime.store
     driver = browser.driver
-    key_id, key = create_api_key(store, "budi-uji", "planner")
-    _read_id, read_key = create_api_key(store, "pembaca-uji", "read")
+    browser.login("planner-uji")
     open_page(browser, live_app)
-
-    # a read key is refused at the door
-    driver.find_element(By.ID, "cov-key").send_keys(read_key)
-    driver.find_element(By.ID, "cov-signin-button").click()
-    message = browser.wait(lambda: browser.text("cov-signin-msg"), 15, "no message for a read key")
-    assert "berperan read" in message and not driver.find_elements(By.ID, "cov-form")
-
-    sign_in(browser, key)
-    assert (browser.text("cov-account") or "").startswith("Masuk sebagai budi-uji (planner)")
+    assert (browser.text("cov-account") or "").startswith("Masuk sebagai planner-uji (planner)")
     wait_shaded(browser, live_app)
     kode = unmarked_desa(live_app)
     name = runtime.names[kode]
@@ -322,11 +313,11 @@ def test_planner_signs_in_marks_a_desa_downloads_the_proposal_and_undoes(browser
     assert saved.startswith(f"Tersimpan: {name}, Belum ditandai → Tidak ada sinyal"), saved
     change = store.coverage_history(kode).iloc[0]
     assert (change["author"], change["status"], change["operators"], change["evidence"]) == (
-        "budi-uji", "none", "Telkomsel", "Uji: 0 bar di dusun 2, laporan kepala desa")
+        "planner-uji", "none", "Telkomsel", "Uji: 0 bar di dusun 2, laporan kepala desa")
 
     # the audit trail shows who, when (WITA) and old -> new; the map shades the desa at once
     when = datetime.fromtimestamp(int(change["created_at"]), WITA).strftime("%d/%m/%Y %H:%M")
-    trail = browser.wait(lambda: (t := browser.text("cov-trail")) and "budi-uji" in t and t, 10,
+    trail = browser.wait(lambda: (t := browser.text("cov-trail")) and "planner-uji" in t and t, 10,
                          "the audit trail did not show the mark")
     assert f"{when} WITA" in trail and "Belum ditandai → Tidak ada sinyal" in trail, trail
     browser.wait(lambda: hideout(browser)["status"].get(kode) == "none", 10, "the map's hideout missed the mark")
@@ -335,7 +326,7 @@ def test_planner_signs_in_marks_a_desa_downloads_the_proposal_and_undoes(browser
     browser.wait(lambda: (browser.text("cov-proposal-count") or "").startswith(f"{proposed_before + 1} desa"), 10,
                  "the proposal count did not follow the mark")
     undo_what = browser.wait(lambda: browser.text("cov-undo-what"), 5, "the undo button does not say what it undoes")
-    assert undo_what == f"#{int(change['id'])} oleh budi-uji: Belum ditandai → Tidak ada sinyal", undo_what
+    assert undo_what == f"#{int(change['id'])} oleh planner-uji: Belum ditandai → Tidak ada sinyal", undo_what
     time.sleep(0.8)  # the map flew to the picked desa
     browser.screenshot(name="coverage-marked")
 
@@ -349,7 +340,7 @@ def test_planner_signs_in_marks_a_desa_downloads_the_proposal_and_undoes(browser
     row = table[table[HEADERS["kode"]] == kode]
     assert len(row) == 1, f"{kode} is not in the proposal"
     assert row[HEADERS["status_sinyal"]].iloc[0] == "Tidak ada sinyal"
-    assert row[HEADERS["ditandai_oleh"]].iloc[0] == "budi-uji"
+    assert row[HEADERS["ditandai_oleh"]].iloc[0] == "planner-uji"
     assert row[HEADERS["bukti"]].iloc[0] == "Uji: 0 bar di dusun 2, laporan kepala desa"
     _reader_id, reader = create_api_key(store, "api-uji", "read")
     request = urllib.request.Request(live_app.url(f"/api/bts-proposal.xlsx?from={start[:10]}&to={end[:10]}"),
@@ -368,27 +359,35 @@ def test_planner_signs_in_marks_a_desa_downloads_the_proposal_and_undoes(browser
     browser.wait(lambda: "Tidak ada sinyal → Belum ditandai" in (browser.text("cov-trail") or ""), 10,
                  "the undo is not in the audit trail")
     latest = store.coverage_history(kode).iloc[0]
-    assert (latest["action"], latest["author"], int(latest["undoes"])) == ("undo", "budi-uji", int(change["id"]))
+    assert (latest["action"], latest["author"], int(latest["undoes"])) == ("undo", "planner-uji", int(change["id"]))
     assert kode not in statuses(live_app)
     browser.wait(lambda: kode not in hideout(browser)["status"], 10, "the map kept the undone mark")
     browser.wait(lambda: drawn(browser)["desa"].get(kode) == expected_fill(None), 10,
                  "the desa was not drawn unmarked again")
 
-    # the key is revoked while the page is open: the next mark is refused, nothing written
-    store.revoke_api_key(key_id)
-    driver.find_element(By.CSS_SELECTOR, "#cov-form-status input[value='weak']").click()
-    driver.find_element(By.ID, "cov-save").click()
-    refused = browser.wait(lambda: (m := browser.text("cov-msg")) and "dicabut" in m and m, 15,
-                           "a revoked key was not refused")
-    assert refused.startswith("Tidak tersimpan"), refused
-    assert store.coverage_history(kode).iloc[0]["id"] == latest["id"]
+    # signing out ends the session: the sign-in page says so, and the coverage page needs signing in again
+    driver.find_element(By.ID, "signout").click()
+    browser.wait(lambda: browser.text("login-msg") == "Anda sudah keluar.", 15, "signing out did not say so")
+    browser.driver.get(live_app.url("/cakupan"))
+    browser.wait(lambda: "/login?next=%2Fcakupan" in driver.current_url, 10, "a signed-out browser saw /cakupan")
+    browser.account = None
 
-    # signing out leaves a read-only page
-    driver.find_element(By.ID, "cov-signout").click()
-    browser.wait(lambda: driver.find_elements(By.ID, "cov-signin"), 15, "signing out did not show the sign-in form")
-    assert not driver.find_elements(By.ID, "cov-form")
-    assert browser.text("cov-signin-msg") == "Anda sudah keluar."
-    browser.assert_console_clean()
+    # the account is disabled while its page is open: the next click is refused at the gate and the page goes
+    # to the sign-in page; nothing is written
+    browser.login("planner-uji")
+    open_page(browser, live_app)
+    pick_desa(browser, live_app, kode)
+    browser.wait(driver.find_element(By.ID, "cov-form").is_displayed, 10, "no form for the picked desa")
+    users.set_disabled(store, "planner-uji", True, actor="test")
+    try:
+        driver.find_element(By.CSS_SELECTOR, "#cov-form-status input[value='weak']").click()
+        driver.find_element(By.ID, "cov-save").click()
+        browser.wait(lambda: "/login" in driver.current_url, 15, "a disabled account's page stayed open")
+        assert store.coverage_history(kode).iloc[0]["id"] == latest["id"]
+    finally:
+        users.set_disabled(store, "planner-uji", False, actor="test")
+    refused = [e for e in browser.console() if "401" in e["message"]]
+    assert refused, "the refused click left no trace in the console"
 
 
 def test_ops_map_offers_coverage_and_towers_switched_off(browser: Browser, live_app: LiveApp) -> None:
@@ -464,8 +463,8 @@ def test_wall_shows_the_coverage_read_only_and_nothing_personal(browser: Browser
 def test_english_coverage_page(browser: Browser, live_app: LiveApp) -> None:
     open_page(browser, live_app, "/cakupan?lang=en")
     body = browser.driver.find_element(By.TAG_NAME, "body").text
-    for label in ("Signal coverage", "BTS proposal for Komdigi", "Download the BTS proposal (XLSX)", "Sign in to mark",
-                  "Area outside tower range by kecamatan", "No signal", "Not marked yet", "Operations map"):
+    for label in ("Signal coverage", "BTS proposal for Komdigi", "Download the BTS proposal (XLSX)", "Signed in as planner-uji (planner)",
+                  "Area outside tower range by kecamatan", "No signal", "Not marked yet", "Operations map", "Sign out"):
         assert label in body, f"{label!r} missing from the English page"
     assert "villages without signal" in (browser.text("cov-summary") or "")
     assert "dropped/silent calls" in (browser.text("cov-calls-note") or "")
