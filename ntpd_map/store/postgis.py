@@ -66,6 +66,12 @@ _UPSERT = (
     "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM written"
 )
 _COVERAGE = CoverageSQL("%s")
+#: seconds the pool keeps retrying one failed connect (doubling delays) before it starts afresh on demand
+RECONNECT_S = 5.0
+#: seconds a request waits for a connection while the server is known to be down (else the pool's timeout)
+DOWN_WAIT_S = 1.0
+#: seconds a "server down" probe is trusted before the next request probes again
+PROBE_EVERY_S = 2.0
 # Several workers may start at once and all call migrate(); the lock is per schema so test schemas stay independent.
 _MIGRATION_LOCK = (
     "SELECT pg_advisory_xact_lock(hashtextextended('ntpd_map.migrate.' || coalesce(current_schema(), ''), 0))"
@@ -101,6 +107,8 @@ class PostGISStore(SharedMethods):
             self._kwargs["application_name"] = "ntpd-map"
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
+        # (monotonic time, error) of the last direct probe that found the server down; None while it answers
+        self._down: tuple[float, StoreUnavailable] | None = None
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.where!r})"
@@ -122,6 +130,11 @@ class PostGISStore(SharedMethods):
                         configure=_configure,
                         check=ConnectionPool.check_connection,  # a connection killed by a restart is replaced
                         timeout=self._timeout,
+                        # The pool retries a failed connect with doubling delays (1, 2, 4 ... s) until this
+                        # many seconds, then gives up and tries again at once on the next request. Its default
+                        # (300 s) left a 30 s outage unnoticed for 28 s after the server was back (issue 8);
+                        # with 5 s the gap between tries stays under 3 s.
+                        reconnect_timeout=RECONNECT_S,
                         name=f"ntpd-map {self.where}",
                     )
                     self._pool.open(wait=False)  # do not block here: a down server becomes StoreUnavailable below
@@ -134,8 +147,13 @@ class PostGISStore(SharedMethods):
         import psycopg
         from psycopg_pool import PoolTimeout
 
+        # While the server is known to be down, wait briefly: a server that is back is reached within it (the
+        # pool connects at once when it holds no connection), and a worker thread is not held for the whole
+        # timeout by each request that can only fail.
+        timeout = min(self._timeout, DOWN_WAIT_S) if self._down else self._timeout
         try:
-            with self._get_pool().connection() as conn:
+            with self._get_pool().connection(timeout=timeout) as conn:
+                self._down = None
                 yield conn
         except PoolTimeout as exc:
             raise self._diagnose() from exc
@@ -157,14 +175,29 @@ class PostGISStore(SharedMethods):
         return StoreUnavailable(f"PostgreSQL store {self.where} is unavailable: {detail}")
 
     def _diagnose(self) -> StoreUnavailable:
-        """The pool timed out: connect once directly to tell "server down" from "every connection busy"."""
+        """The pool timed out: connect once directly to tell "server down" from "every connection busy". A
+        server found down is not probed again for PROBE_EVERY_S (an unreachable host costs connect_timeout)."""
+        import time
+
         import psycopg
 
+        now = time.monotonic()
+        down = self._down
+        if down is not None and now - down[0] < PROBE_EVERY_S:
+            return down[1]
         try:
             with psycopg.connect(self.url, autocommit=True, **self._kwargs) as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error as exc:
-            return self._unavailable(exc)
+            error = self._unavailable(exc)
+            self._down = (now, error)
+            return error
+        self._down = None
+        pool = self._pool
+        if pool is not None and pool.get_stats().get("pool_size", 0) < self._pool_max:
+            # room to grow, yet no connection: the pool is between two reconnect tries (RECONNECT_S)
+            return StoreUnavailable(f"PostgreSQL store {self.where} is unavailable: the server answers again, "
+                                    "the connection pool is reconnecting; retry in a few seconds")
         return StoreUnavailable(
             f"PostgreSQL store {self.where} is unavailable: no free connection within {self._timeout:g} s "
             f"(all {self._pool_max} pooled connections busy; raise NTPD_PG_POOL_MAX or find the slow query)"

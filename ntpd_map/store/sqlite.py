@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
     from ntpd_map.domain import CoverageMark, PopulationFigure, SignalSample, Tower
 
+log = logging.getLogger(__name__)
+
 _UPSERT = (
     f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}, rev) "
     f"VALUES ({', '.join('?' * (len(INCIDENT_COLUMNS) + 1))}) "
@@ -83,14 +86,23 @@ class SQLiteStore(SharedMethods):
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
+            # Every connection (one per thread, reading and writing alike) gets the same settings: WAL, so
+            # readers never wait for a writer, and a busy timeout, so a writer waits for another process's
+            # write instead of failing at once (tests/test_faults.py writes from two processes at once).
             try:
                 conn = sqlite3.connect(self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
                 conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
                 raise StoreUnavailable(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            if str(mode).lower() != "wal" and self.path != ":memory:":
+                # e.g. a network filesystem without shared memory: readers and writers then block each other
+                log.warning("SQLite store %s runs in %s journal mode, not WAL: readers will wait for writers",
+                            self.path, mode)
             self._local.conn = conn
         return conn
 

@@ -1,0 +1,196 @@
+"""Faults (issue 8): every ingest endpoint answers 503 with Retry-After when the store cannot take the data (so
+the sender keeps it and retries); SQLite runs in WAL with a busy timeout on every connection, and writers in
+two processes at once both succeed; pages keep and show their last good data while the store is down."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from ntpd_map.store import StoreUnavailable
+
+RETRY_AFTER = "30"
+
+
+def private_data_dir(tmp_path: Path, data_dir: Path) -> Path:
+    """A data dir of one's own (its store, cache, initial admin password) sharing the session's boundaries and
+    locator, so nothing is built twice and the session's files are never overwritten."""
+    own = tmp_path / "data"
+    own.mkdir()
+    (own / "boundaries").symlink_to(data_dir / "boundaries", target_is_directory=True)
+    return own
+
+
+class DownStore:
+    """A store that cannot be reached at all: every method raises StoreUnavailable, as both backends do when
+    their server or file is gone (tests/store/test_postgis_restart.py stops a real server)."""
+
+    backend = "down"
+
+    def __getattr__(self, name: str) -> Any:
+        def unavailable(*_args: Any, **_kwargs: Any) -> Any:
+            raise StoreUnavailable(f"test: the store is down ({name})")
+
+        return unavailable
+
+
+# --------------------------------------------------------------------------------------- ingest answers 503
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory, runtime, data_dir: Path) -> Iterator[dict[str, Any]]:
+    """An app on its own SQLite file (busy timeout 300 ms), with API keys, a registered unit and a desa."""
+    from ntpd_map.auth import create_api_key
+    from ntpd_map.config import Settings
+    from ntpd_map.domain import AgencyKind, Unit
+    from ntpd_map.factory import create_app
+    from ntpd_map.runtime import Runtime
+    from ntpd_map.store.sqlite import SQLiteStore
+
+    runtime.locator  # noqa: B018 - the session builds boundaries and locator once; this app shares them
+    own = private_data_dir(tmp_path_factory.mktemp("faults"), data_dir)
+    path = own / "faults.sqlite"
+    rt = Runtime(Settings.from_env(NTPD_DATA_DIR=str(own), NTPD_DATABASE_URL=f"sqlite:///{path}",
+                                   NTPD_REGION="53.03", NTPD_SIMULATE="never", NTPD_TZ=""))
+    store = SQLiteStore(path, busy_timeout_ms=300)  # a locked file answers within a test's patience
+    store.migrate()
+    rt.__dict__["store"] = store  # Runtime.store is a cached_property: this is the store it hands out
+    store.upsert_units([Unit("dev-fault", "Ambulans 1", "RSUD Kefamenanu", AgencyKind.MEDICAL)])
+    keys = {role: create_api_key(store, f"fault-{role}", role)[1] for role in ("ingest", "planner")}
+    app = create_app(runtime=rt)
+    yield {"runtime": rt, "client": app.server.test_client(), "keys": keys, "path": path,
+           "desa": str(rt.region.desa["kode"].iloc[0])}
+    store.close()
+
+
+def ingest_requests(faulty: dict[str, Any]) -> dict[str, Any]:
+    """One valid request to each ingest endpoint: name -> a function that sends it and returns the answer."""
+    client, keys = faulty["client"], faulty["keys"]
+    ingest = {"Authorization": f"Bearer {keys['ingest']}"}
+    planner = {"Authorization": f"Bearer {keys['planner']}"}
+    now = datetime.now(UTC)
+    incident = {"id": f"F-{time.time_ns()}", "waktu": now.isoformat(timespec="seconds"), "jenis_panggilan": "darurat",
+                "kategori": "kebakaran", "status": "proses", "lat": "-9.45", "lon": "124.48"}
+    traccar = {"device": {"uniqueId": "dev-fault"},
+               "position": {"fixTime": now.isoformat(timespec="seconds"), "latitude": -9.4, "longitude": 124.5,
+                            "valid": True}}
+    osmand = urlencode({"id": "dev-fault", "timestamp": int(now.timestamp()), "lat": -9.4, "lon": 124.5})
+    return {
+        "/api/incidents": lambda: client.post("/api/incidents", json=incident, headers=ingest),
+        "/api/positions/osmand": lambda: client.get(f"/api/positions/osmand?{osmand}"),
+        "/api/positions/traccar": lambda: client.post("/api/positions/traccar", json=traccar, headers=ingest),
+        "/api/units/<device>/status": lambda: client.post("/api/units/dev-fault/status",
+                                                          json={"status": "dispatched"}, headers=ingest),
+        "/api/coverage/marks": lambda: client.post("/api/coverage/marks", headers=planner,
+                                                   json={"kode_desa": faulty["desa"], "status": "weak"}),
+    }
+
+
+def test_every_ingest_endpoint_takes_data_while_the_store_is_up(faulty) -> None:
+    """The requests below are valid: a 503 in the other tests is the store's doing, nothing else."""
+    for name, send in ingest_requests(faulty).items():
+        answer = send()
+        assert answer.status_code in (200, 201), (name, answer.status_code, answer.get_data(as_text=True))
+
+
+def test_every_ingest_endpoint_answers_503_while_the_file_is_locked(faulty) -> None:
+    """A writer of another program holds the SQLite file (the key checks still read it, WAL): nothing is
+    written, and each endpoint says 503 with Retry-After, so the sender keeps the data and retries."""
+    store = faulty["runtime"].store
+    before = (store.count_incidents(), len(store.track("dev-fault", 0)), len(store.coverage_history()))
+    blocker = sqlite3.connect(faulty["path"], isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        for name, send in ingest_requests(faulty).items():
+            t0 = time.monotonic()
+            answer = send()
+            assert answer.status_code == 503, (name, answer.status_code, answer.get_data(as_text=True))
+            assert answer.headers.get("Retry-After") == RETRY_AFTER, (name, dict(answer.headers))
+            assert time.monotonic() - t0 < 5, f"{name} waited {time.monotonic() - t0:.1f} s"
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert (store.count_incidents(), len(store.track("dev-fault", 0)), len(store.coverage_history())) == before
+
+
+def test_every_ingest_endpoint_answers_503_while_the_store_is_unreachable(faulty, monkeypatch) -> None:
+    """The whole store gone (even the API key cannot be checked): 503 with Retry-After, never 401 or 500."""
+    monkeypatch.setattr(faulty["runtime"], "store", DownStore())
+    for name, send in ingest_requests(faulty).items():
+        answer = send()
+        assert answer.status_code == 503, (name, answer.status_code, answer.get_data(as_text=True))
+        assert answer.headers.get("Retry-After") == RETRY_AFTER, (name, dict(answer.headers))
+
+
+# ------------------------------------------------------------------------------------------- SQLite settings
+
+
+def _pragmas(store: Any) -> tuple[str, int]:
+    conn = store._conn()
+    return conn.execute("PRAGMA journal_mode").fetchone()[0], conn.execute("PRAGMA busy_timeout").fetchone()[0]
+
+
+def test_every_sqlite_connection_is_wal_with_a_busy_timeout(tmp_path: Path) -> None:
+    from ntpd_map.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    store.migrate()
+    seen = [_pragmas(store)]
+    # one connection per thread: gunicorn's threads read and write through their own
+    worker = threading.Thread(target=lambda: seen.append(_pragmas(store)))
+    worker.start()
+    worker.join(10)
+    other = open_store(f"sqlite:///{tmp_path / 'w.sqlite'}")  # another worker process opens its own
+    seen.append(_pragmas(other))
+    assert seen == [("wal", 5000)] * 3
+    store.close()
+    other.close()
+
+
+def _write_incidents(path: str, worker: int, batches: int, start: Any) -> int:
+    """In a separate process: ``batches`` incident batches of 50 rows, then a meta value; rows written."""
+    from ntpd_map.store import open_store
+    from tests.store.test_contract import frame
+
+    store = open_store(f"sqlite:///{path}")
+    start.wait(30)  # both processes write at the same moment
+    written = 0
+    for b in range(batches):
+        batch = frame(50, source=f"proc-{worker}", start=1_700_000_000 + 100_000 * b)
+        batch["external_id"] = [f"P{worker}-{b}-{i}" for i in range(len(batch))]
+        written += store.write_incidents(batch).inserted
+        store.set_meta(f"proc-{worker}", str(b))
+    store.close()
+    return written
+
+
+def test_two_processes_writing_incidents_at_once_both_succeed(tmp_path: Path) -> None:
+    """Incident batches are not serialised by the position writers' lock file: two processes writing at once
+    rely on WAL and the busy timeout, and neither loses a row or fails (the positions' own test is in
+    tests/store/test_contract.py)."""
+    from ntpd_map.store import IncidentQuery, open_store
+
+    path = str(tmp_path / "two.sqlite")
+    open_store(f"sqlite:///{path}").migrate()
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Event()
+        with context.Pool(2) as pool:
+            pending = pool.starmap_async(_write_incidents, [(path, w, 20, start) for w in range(2)])
+            time.sleep(0.5)
+            start.set()
+            written = pending.get(120)
+    assert written == [1000, 1000]
+    store = open_store(f"sqlite:///{path}")
+    assert store.count_incidents(IncidentQuery()) == 2000
+    assert (store.get_meta("proc-0"), store.get_meta("proc-1")) == ("19", "19")
+    store.close()
