@@ -285,6 +285,7 @@ def check_key(runtime: Runtime, needed: str,
 def register_api(server: Flask, runtime: Runtime) -> None:
     from flask import jsonify, request
 
+    from ntpd_map import audit
     from ntpd_map.store.base import StoreUnavailable
 
     server.config["MAX_CONTENT_LENGTH"] = runtime.settings.int("NTPD_MAX_UPLOAD_MB") * 2**20
@@ -322,6 +323,10 @@ def register_api(server: Flask, runtime: Runtime) -> None:
         except StoreUnavailable:
             log.warning("store unavailable: answered 503 to %d incident records", len(records))
             return fail(503, "store unavailable: nothing was written, retry after the Retry-After seconds")
+        # counts only: never a caller's number or the notes of a call
+        audit.record(runtime.store, f"api:{key['name']}", "api.incidents", result["batch"], records=len(records),
+                     inserted=result["inserted"], updated=result["updated"], duplicates=result["duplicates"],
+                     rejected=result["rejected"])
         response = jsonify(result)
         response.status_code = 422 if result["accepted"] == 0 and result["duplicates"] == 0 else 200
         return response

@@ -16,6 +16,20 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+def _audit(store: Any, action: str, target: str | None = None, **detail: Any) -> None:
+    """Record a change a command made in the audit log (issue 8), by ``cli:<os user>``. Counts and ids only:
+    never a caller's number or text from a call."""
+    from ntpd_map import audit
+
+    audit.record(store, audit.cli_actor(), action, target, **detail)
+
+
+def _import_counts(path: Any, rows: int, written: Any, rejected: int) -> dict[str, Any]:
+    """What every import.* entry carries: the file's base name and how its rows ended up."""
+    return {"file": path.name, "rows": rows, "inserted": written.inserted, "updated": written.updated,
+            "duplicates": written.unchanged, "rejected": rejected}
+
+
 def cmd_boundaries_build(args: argparse.Namespace, settings: Settings) -> int:
     from ntpd_map.geo.boundaries import build_region, resolve_region_code
 
@@ -65,7 +79,10 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     region = runtime.region_for(args.region or settings.region)
     locator = runtime.locator_for(region)
     end = datetime.fromisoformat(args.end).replace(tzinfo=UTC) if args.end else None
-    summary = load_scenario(runtime.store, region, locator, days=args.days, seed=args.seed, end=end)
+    from ntpd_map.audit import cli_actor
+
+    summary = load_scenario(runtime.store, region, locator, days=args.days, seed=args.seed, end=end,
+                            actor=cli_actor())
     _print_json(summary)
     return 0
 
@@ -117,6 +134,9 @@ def cmd_import_incidents(args: argparse.Namespace, settings: Settings) -> int:
         result["rejects_file"] = str(rejects_path)
     result.pop("errors")
     result["reasons"] = batch.summary().get("reasons", {})
+    _audit(runtime.store, "import.incidents", source, file=path.name, rows=len(table), batch=result["batch"],
+           inserted=result["inserted"], updated=result["updated"], duplicates=result["duplicates"],
+           rejected=result["rejected"])
     _print_json(result)
     return 0
 
@@ -154,6 +174,7 @@ def cmd_import_population(args: argparse.Namespace, settings: Settings) -> int:
         rejects_path = path.with_name(f"{path.stem}.rejected.csv")
         write_rejects_csv(rejects, rejects_path)
         result["rejects_file"] = str(rejects_path)
+    _audit(runtime.store, "import.population", source, **_import_counts(path, len(table), written, len(rejects)))
     _print_json(result)
     return 0
 
@@ -184,6 +205,9 @@ def cmd_import_opencellid(args: argparse.Namespace, settings: Settings) -> int:
     names, rows = rows_from_file(path)
     parsed = towers_from_rows(names, rows, runtime.region, default_range_m=default, source=args.source)
     written = runtime.store.add_towers(parsed.towers)
+    rejects_file = _keep_rejects(runtime, "opencellid", args.source, path, parsed.rejects)
+    _audit(runtime.store, "import.opencellid", args.source,
+           **_import_counts(path, parsed.rows, written, len(parsed.rejects)))
     towers = runtime.store.towers()
     _print_json({
         "file": str(path), "region": runtime.region.code, "source": args.source, "rows": parsed.rows,
@@ -191,8 +215,7 @@ def cmd_import_opencellid(args: argparse.Namespace, settings: Settings) -> int:
         "unchanged": written.unchanged, "rejected": len(parsed.rejects),
         "skipped_other_mcc": parsed.skipped_other_mcc, "skipped_outside_region": parsed.skipped_outside_region,
         "kept_beyond_border": parsed.kept_beyond_border, "without_range": parsed.without_range,
-        "default_range_m": default,
-        "rejects_file": _keep_rejects(runtime, "opencellid", args.source, path, parsed.rejects),
+        "default_range_m": default, "rejects_file": rejects_file,
         "reasons": reason_counts(parsed.rejects), "towers_in_store": len(towers),
         "simulated_towers_in_store": int(towers["simulated"].sum()), "license": LICENSE,
     })
@@ -216,14 +239,15 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
     source = args.source or f"survey:{path.name}"
     parsed = samples_from_table(table, runtime.region, runtime.locator, tz=settings.tz, source=source)
     written = runtime.store.add_signal_samples(parsed.samples)
+    rejects_file = _keep_rejects(runtime, "survey", source, path, parsed.rejects)
+    _audit(runtime.store, "import.survey", source, **_import_counts(path, len(table), written, len(parsed.rejects)))
     classes = [sample_class(s.dbm, s.bars) for s in parsed.samples]
     _print_json({
         "file": str(path), "region": runtime.region.code, "source": source, "rows": len(table),
         "accepted": len(parsed.samples), "inserted": written.inserted, "updated": written.updated,
         "unchanged": written.unchanged, "rejected": len(parsed.rejects), "blank_rows": parsed.blank_rows,
         "no_signal": classes.count("none"), "very_weak": classes.count("weak"),
-        "desa": len({s.kode_desa for s in parsed.samples if s.kode_desa}),
-        "rejects_file": _keep_rejects(runtime, "survey", source, path, parsed.rejects),
+        "desa": len({s.kode_desa for s in parsed.samples if s.kode_desa}), "rejects_file": rejects_file,
         "reasons": reason_counts(parsed.rejects),
     })
     return 0
@@ -247,12 +271,15 @@ def cmd_import_blankspots(args: argparse.Namespace, settings: Settings) -> int:
     author = f"import:{path.name}"
     parsed = marks_from_table(table, runtime.region, author=author, default_status=status)
     marked = runtime.store.add_coverage_marks(parsed.marks, skip_unchanged=True)
+    rejects_file = _keep_rejects(runtime, "blankspots", author, path, parsed.rejects)
+    # a mark appended is a new row of the trail (inserted); a mark equal to the desa's current one is a duplicate
+    _audit(runtime.store, "import.blankspots", author, file=path.name, rows=len(table), inserted=marked, updated=0,
+           duplicates=len(parsed.marks) - marked, rejected=len(parsed.rejects))
     _print_json({
         "file": str(path), "region": runtime.region.code, "author": author, "rows": len(table),
         "accepted": len(parsed.marks), "marked": marked, "unchanged": len(parsed.marks) - marked,
         "rejected": len(parsed.rejects), "skipped_other_region": parsed.skipped_other_region,
-        "blank_rows": parsed.blank_rows,
-        "rejects_file": _keep_rejects(runtime, "blankspots", author, path, parsed.rejects),
+        "blank_rows": parsed.blank_rows, "rejects_file": rejects_file,
         "reasons": reason_counts(parsed.rejects),
     })
     return 0
@@ -297,19 +324,26 @@ def cmd_coverage_mark(args: argparse.Namespace, settings: Settings) -> int:
               "surveyed_on": args.surveyed_on, "evidence": args.evidence}
     mark = mark_from_fields(runtime.region, fields, args.author)
     change = runtime.store.mark_coverage(mark)
+    _audit(runtime.store, "coverage.mark", mark.kode_desa, change=change, h3=mark.h3, status=str(mark.status),
+           author=mark.author)
     _print_json({"id": change, "kode_desa": mark.kode_desa, "h3": mark.h3, "status": str(mark.status),
                  "author": mark.author})
     return 0
 
 
 def cmd_coverage_undo(args: argparse.Namespace, settings: Settings) -> int:
+    from ntpd_map.coverage_api import change_row
     from ntpd_map.runtime import Runtime
     from ntpd_map.store.base import UnknownChange
 
+    store = Runtime(settings).store
     try:
-        change = Runtime(settings).store.undo_coverage_change(args.id, args.author)
+        change = store.undo_coverage_change(args.id, args.author)
     except UnknownChange as exc:
         raise ValueError(f"{exc} (see: python -m ntpd_map coverage history)") from None
+    row = change_row(store, change) or {}
+    _audit(store, "coverage.undo", row.get("kode_desa"), change=change, undoes=args.id, h3=row.get("h3"),
+           status=row.get("status"), author=args.author.strip())
     _print_json({"id": change, "undoes": args.id, "author": args.author})
     return 0
 
@@ -335,7 +369,9 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     from ntpd_map.auth import create_api_key
     from ntpd_map.runtime import Runtime
 
-    key_id, key = create_api_key(Runtime(settings).store, args.name, args.role)
+    store = Runtime(settings).store
+    key_id, key = create_api_key(store, args.name, args.role)
+    _audit(store, "key.create", str(key_id), name=args.name.strip(), role=args.role)
     # the key itself is shown once, here; only its hash is stored
     _print_json({"id": key_id, "name": args.name, "role": args.role, "key": key})
     return 0
@@ -351,8 +387,12 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from ntpd_map.runtime import Runtime
 
-    if not Runtime(settings).store.revoke_api_key(args.id):
+    store = Runtime(settings).store
+    if not store.revoke_api_key(args.id):
         raise ValueError(f"no active key with id {args.id} (see: python -m ntpd_map keys list)")
+    keys = store.api_keys()
+    names = keys.loc[keys["id"] == args.id, "name"].tolist()
+    _audit(store, "key.revoke", str(args.id), name=names[0] if names else None)
     _print_json({"revoked": args.id})
     return 0
 
@@ -373,6 +413,7 @@ def cmd_units_add(args: argparse.Namespace, settings: Settings) -> int:
     known = store.has_unit(device)
     store.upsert_units([Unit(device, args.name.strip(), args.agency.strip(), AgencyKind(args.kind),
                              UnitStatus(args.status))])
+    _audit(store, "unit.add", device, added=not known, kind=args.kind, status=args.status)
     _print_json({"device": device, "name": args.name.strip(), "agency": args.agency.strip(), "kind": args.kind,
                  "status": args.status, "updated" if known else "added": True})
     return 0
@@ -388,8 +429,10 @@ def cmd_units_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_units_status(args: argparse.Namespace, settings: Settings) -> int:
     from ntpd_map.runtime import Runtime
 
-    if not Runtime(settings).store.set_unit_status(args.device, args.status):
+    store = Runtime(settings).store
+    if not store.set_unit_status(args.device, args.status):
         raise ValueError(f"no unit has device {args.device!r} (see: python -m ntpd_map units list)")
+    _audit(store, "unit.status", args.device, status=args.status)
     _print_json({"device": args.device, "status": args.status})
     return 0
 
@@ -397,8 +440,10 @@ def cmd_units_status(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_units_remove(args: argparse.Namespace, settings: Settings) -> int:
     from ntpd_map.runtime import Runtime
 
-    if not Runtime(settings).store.remove_unit(args.device):
+    store = Runtime(settings).store
+    if not store.remove_unit(args.device):
         raise ValueError(f"no unit has device {args.device!r} (see: python -m ntpd_map units list)")
+    _audit(store, "unit.remove", args.device)
     _print_json({"removed": args.device})
     return 0
 
@@ -418,7 +463,9 @@ def cmd_positions_prune(args: argparse.Namespace, settings: Settings) -> int:
     days = args.days if args.days is not None else settings.int("NTPD_POSITION_RETENTION_DAYS")
     if days < 1:
         raise ValueError("--days must be at least 1")
-    deleted = Runtime(settings).store.prune_positions(int(time.time()) - days * 86_400)
+    store = Runtime(settings).store
+    deleted = store.prune_positions(int(time.time()) - days * 86_400)
+    _audit(store, "positions.prune", None, deleted=deleted, older_than_days=days)
     _print_json({"deleted": deleted, "older_than_days": days})
     return 0
 
@@ -440,6 +487,43 @@ def cmd_recap(args: argparse.Namespace, settings: Settings) -> int:
               f"{g['open']} open")
         for name, row in g["by_agency"].items():
             print(f"  {name}: {row['total']} ({row['resolved']} resolved, {row['not_followed_up']} not followed up)")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date, time
+    from zoneinfo import ZoneInfo
+
+    from ntpd_map.runtime import Runtime
+    from ntpd_map.views import zone_label
+
+    zone = ZoneInfo(settings.tz)
+    since = None
+    if args.since:
+        try:
+            day = date.fromisoformat(args.since)
+        except ValueError:
+            raise ValueError(f"--since {args.since!r}: give a local date as YYYY-MM-DD") from None
+        since = int(datetime.combine(day, time(), zone).timestamp())  # the start of that day at the center
+    if args.limit < 1:
+        raise ValueError("--limit must be at least 1")
+    log = Runtime(settings).store.audit_log(since=since, action=args.action, actor=args.actor, limit=args.limit)
+    entries = []
+    for rec in log.to_dict("records"):
+        local = datetime.fromtimestamp(int(rec["at"]), UTC).astimezone(zone)
+        detail = rec["detail"]
+        entries.append({"id": int(rec["id"]), "at": int(rec["at"]), "time": local.isoformat(),
+                        "actor": rec["actor"], "action": rec["action"],
+                        "target": rec["target"] if isinstance(rec["target"], str) else None,
+                        "detail": json.loads(detail) if isinstance(detail, str) else None})
+    if args.json:
+        _print_json(entries)
+        return 0
+    label = zone_label(settings.tz)
+    for e in entries:
+        facts = " ".join(f"{k}={v}" for k, v in (e["detail"] or {}).items() if v is not None)
+        when = datetime.fromisoformat(e["time"]).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{when} {label}  {e['actor']}  {e['action']}  {e['target'] or '-'}  {facts}".rstrip())
     return 0
 
 
@@ -600,6 +684,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", required=True, help="last local date (inclusive), YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_recap)
+
+    from ntpd_map.audit import ACTIONS
+
+    p = sub.add_parser("audit", help="the audit log: who changed what and when, newest first (times in the "
+                                     "center's zone)")
+    p.add_argument("--since", help="from this local date on, YYYY-MM-DD")
+    p.add_argument("--action", choices=ACTIONS, metavar="ACTION", help=f"only this action: {', '.join(ACTIONS)}")
+    p.add_argument("--actor", help="only this actor, e.g. cli:root, user:ana, api:simrs-rsud, display:ruang-112")
+    p.add_argument("--limit", type=int, default=100, help="at most this many entries (default 100)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("settings", help="print every setting with its current value and help")
     p.set_defaults(func=cmd_settings)

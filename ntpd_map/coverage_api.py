@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from flask import Flask, Response
 
     from ntpd_map.runtime import Runtime
+    from ntpd_map.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,21 @@ def change_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def change_row(store: Store, change_id: int, kode_desa: str | None = None) -> dict[str, Any] | None:
+    """One change of the trail as change_records makes it (None when there is no such change). A change just
+    made is among the newest 50; only when more arrived meanwhile is the whole trail read."""
+    trail = store.coverage_history(kode_desa, limit=None if kode_desa else 50)
+    row = trail[trail["id"] == change_id]
+    if not len(row):  # more than 50 changes arrived meanwhile
+        trail = store.coverage_history()
+        row = trail[trail["id"] == change_id]
+    return change_records(row)[0] if len(row) else None
+
+
 def register_coverage_api(server: Flask, runtime: Runtime) -> None:
     from flask import jsonify, request
 
+    from ntpd_map import audit
     from ntpd_map.api import check_key, fail
     from ntpd_map.coverage import mark_from_fields
     from ntpd_map.store.base import StaleChange, StoreUnavailable, UnknownChange
@@ -64,14 +77,15 @@ def register_coverage_api(server: Flask, runtime: Runtime) -> None:
         who = " ".join((who or "").split())[:MAX_AUTHOR]
         return f"{who} (api:{key['name']})" if who else f"api:{key['name']}"
 
-    def change_answer(change_id: int, status: int, kode_desa: str | None = None) -> Response:
-        trail = runtime.store.coverage_history(kode_desa, limit=None if kode_desa else 50)
-        row = trail[trail["id"] == change_id]
-        if not len(row):  # more than 50 changes arrived meanwhile
-            trail = runtime.store.coverage_history()
-            row = trail[trail["id"] == change_id]
-        response = jsonify({"id": change_id, "change": change_records(row)[0]})
-        response.status_code = status
+    def change_answer(key: dict[str, Any], action: str, change_id: int, kode_desa: str | None = None,
+                      **detail: Any) -> Response:
+        """Record the change in the audit log and answer 201 with it (old -> new)."""
+        row = change_row(runtime.store, change_id, kode_desa)
+        assert row is not None  # just appended, and the trail is append-only
+        audit.record(runtime.store, f"api:{key['name']}", action, row["kode_desa"], change=change_id, h3=row["h3"],
+                     status=row["status"], author=row["author"], **detail)
+        response = jsonify({"id": change_id, "change": row})
+        response.status_code = 201
         return response
 
     @server.post("/api/coverage/marks")
@@ -90,7 +104,7 @@ def register_coverage_api(server: Flask, runtime: Runtime) -> None:
             change = runtime.store.mark_coverage(mark)
             log.info("coverage change %s: %s%s -> %s by %s", change, mark.kode_desa,
                      f" cell {mark.h3}" if mark.h3 else "", mark.status, mark.author)
-            return change_answer(change, 201, mark.kode_desa)
+            return change_answer(key, "coverage.mark", change, mark.kode_desa)
         except StoreUnavailable:
             return fail(503, "store unavailable: nothing was written, retry later")
 
@@ -104,7 +118,7 @@ def register_coverage_api(server: Flask, runtime: Runtime) -> None:
         try:
             change = runtime.store.undo_coverage_change(change_id, author_of(key, body))
             log.info("coverage change %s undoes %s", change, change_id)
-            return change_answer(change, 201)
+            return change_answer(key, "coverage.undo", change, undoes=change_id)
         except UnknownChange as exc:
             return fail(404, str(exc))
         except StaleChange as exc:

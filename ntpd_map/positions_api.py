@@ -171,6 +171,7 @@ class OsmAndEndpoint:
 def register_positions_api(server: Flask, runtime: Runtime) -> None:
     from flask import Response, jsonify, request
 
+    from ntpd_map import audit
     from ntpd_map.ingest.positions import BadReport, parse_traccar_forward
     from ntpd_map.store.base import StoreUnavailable
 
@@ -247,6 +248,7 @@ def register_positions_api(server: Flask, runtime: Runtime) -> None:
         if not found:
             return fail(404, "no unit has this device id")
         log.info("unit %s status set to %s by key %s", device[:40], status, key["name"])
+        audit.record(runtime.store, f"api:{key['name']}", "unit.status", device, status=status)
         return jsonify({"device": device, "status": status})
 
     @server.get("/api/responders/unknown")

@@ -127,9 +127,12 @@ def simulate(region: Region, *, days: int = 150, seed: int = 1, end: datetime | 
 
 
 def load_scenario(
-    store: Store, region: Region, locator: Locator, *, days: int = 150, seed: int = 1, end: datetime | None = None
+    store: Store, region: Region, locator: Locator, *, days: int = 150, seed: int = 1, end: datetime | None = None,
+    actor: str = "system",
 ) -> dict[str, Any]:
-    """Write a scenario into the store and label the store as holding simulated data."""
+    """Write a scenario into the store and label the store as holding simulated data. The audit log records it
+    as ``simulate.load`` by ``actor`` (``system`` when the app loads it into an empty store by itself)."""
+    from ntpd_map import audit
     from ntpd_map.incidents import write_incidents
 
     scenario = simulate(region, days=days, seed=seed, end=end)
@@ -146,6 +149,8 @@ def load_scenario(
     summary = scenario.summary()
     summary.update(region=region.code, days=days, seed=seed, inserted=result.inserted, updated=result.updated,
                    unchanged=result.unchanged)
+    audit.record(store, actor, "simulate.load", region.code, days=days, seed=seed, inserted=result.inserted,
+                 updated=result.updated, duplicates=result.unchanged, units=len(scenario.units))
     return summary
 
 
