@@ -288,9 +288,12 @@ def bearer(rt, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_api_key(rt.store, f'k-{role}', role)[1]}"}
 
 
+#: one time for every record: a record sent again a second later must be the same record
+CALL_TIME = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
+
+
 def call_record(external_id: str, **extra: object) -> dict[str, object]:
-    when = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
-    return {"id": external_id, "waktu": when, "jenis_panggilan": "darurat", "kategori": "kebakaran",
+    return {"id": external_id, "waktu": CALL_TIME, "jenis_panggilan": "darurat", "kategori": "kebakaran",
             "instansi": "Damkar TTU", "status": "proses", "lat": "-9,45", "lon": "124.48",
             "nomor_penelepon": PLANTED_NUMBER, "keterangan": PLANTED_NOTES, **extra}
 
