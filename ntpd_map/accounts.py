@@ -47,6 +47,8 @@ LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 CSRF_COOKIE = "_csrf_token"  # the cookie dash-renderer reads and sends back as X-CSRFToken
 DISPLAY_RECHECK_S = 15
+#: failed sign-ins from one address, whatever the names tried (NTPD_LOGIN_LIMIT counts per address and name)
+ADDRESS_LIMIT = "60 per hour"
 #: paths anyone may fetch: code and styles (no data), the sign-in page, the health check
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 PUBLIC_PATHS = ("/_favicon.ico", "/favicon.ico", LOGIN_PATH, "/api/health")
@@ -353,6 +355,7 @@ class Access:
     # pages -----------------------------------------------------------------------------------------------
     def _routes(self) -> None:
         from flask import redirect, request, session
+        from flask_limiter.util import get_remote_address
         from flask_login import login_user
 
         from ntpd_map.store.base import StoreUnavailable
@@ -360,8 +363,6 @@ class Access:
         limits = self.runtime.settings.get("NTPD_LOGIN_LIMIT")
 
         def attempt_key() -> str:
-            from flask_limiter.util import get_remote_address
-
             return f"{get_remote_address()}|{(request.form.get('username') or '').strip().lower()[:64]}"
 
         @self.server.get(LOGIN_PATH)
@@ -370,8 +371,11 @@ class Access:
             return self._page(200, None, message=message if message in ("expired", "out", "bad", "down")
                               else None, form=True)
 
+        failed = lambda response: response.status_code != 303  # noqa: E731 - only failed attempts count
+
         @self.server.post(LOGIN_PATH)
-        @self.limiter.limit(limits, key_func=attempt_key, deduct_when=lambda response: response.status_code != 303)
+        @self.limiter.limit(limits, key_func=attempt_key, deduct_when=failed)
+        @self.limiter.limit(ADDRESS_LIMIT, key_func=get_remote_address, deduct_when=failed)
         def login_submit() -> Any:
             lang = "en" if request.form.get("lang") == "en" else "id"
             target = safe_next(request.form.get("next"))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ntpd_map.store.base import Store
 
-#: ingest: POST incidents; read: every GET endpoint; planner: mark signal coverage and undo marks (issue 7,
+#: ingest: POST incidents; read: every GET endpoint; planner: read, and mark signal coverage and undo marks (issue 7,
 #: ``permissions.can_edit_coverage``); admin: everything.
 ROLES = ("ingest", "read", "planner", "admin")
 
@@ -40,4 +40,5 @@ def key_from_header(store: Store, authorization: str | None) -> dict[str, Any] |
 
 
 def allowed(role: str | None, needed: str) -> bool:
-    return role == "admin" or role == needed
+    """admin may everything; a planner key reads too (the proposal it marks for is a read)."""
+    return role == "admin" or role == needed or (needed == "read" and role == "planner")

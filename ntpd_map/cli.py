@@ -637,6 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_coverage_history)
 
+    from ntpd_map.cli_accounts import add_parsers as add_account_parsers
+
+    add_account_parsers(sub)
     k = sub.add_parser("keys", help="API keys per integration").add_subparsers(dest="action", required=True)
     p = k.add_parser("create", help="create a key and print it (shown once; only a hash is kept)")
     p.add_argument("--role", choices=["ingest", "read", "planner", "admin"], required=True,

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.server.extensions["ntpd_runtime"] = runtime
     # the gate every request passes: sign-in, roles, CSRF, secure headers (issue 8)
     access = register_access(app, runtime)
+    app.server.extensions["ntpd_access"] = access
 
     # Boundaries and the store are opened here, once per process, never at import time.
     runtime.region  # noqa: B018 - load (or build and cache) the region's boundaries now, not on a request
@@ -100,8 +101,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             return with_account(ops.layout(LayerContext(runtime, lang), layers), lang)
         except StoreUnavailable as exc:
             log.error("store unavailable while rendering %s: %s", pathname, exc)
+            from ntpd_map.callbacks.ops import offline_context
             from ntpd_map.i18n import t
 
+            # The wall and the operations page are built without the store: their refresh draws the last good
+            # data from the shared cache with the banner, and recovers by itself (issue 8). Other pages wait.
+            down_path = (pathname or "/").rstrip("/")
+            if down_path not in (analytics.PATH, coverage.PATH):
+                try:
+                    if down_path == "/wall":
+                        return wall.layout(offline_context(runtime, cache, lang, wall=True), layers)
+                    return with_account(ops.layout(offline_context(runtime, cache, lang), layers), lang)
+                except StoreUnavailable:
+                    pass
             return html.Div([html.Div(t("store_down", lang, time="-"), className="down-banner"),
                              dcc.Location(id="retry", refresh=True),
                              dcc.Interval(id="retry-tick", interval=10_000)])
@@ -126,6 +138,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         Output("retry", "href"),
         Input("retry-tick", "n_intervals"),
     )
+    access.assign("router", {"retry.href"})  # runs in the browser; named so the map of concerns is complete
     access.seal()
     return app
 

@@ -102,3 +102,31 @@ def ttu(runtime):
 @pytest.fixture(scope="session")
 def ttu_locator(runtime):
     return runtime.locator
+
+
+TEST_PASSWORD = "kata-sandi-uji-112"
+
+
+def sign_in(client: object, store: object, role: str, name: str | None = None) -> str:
+    """Sign a Flask test client in through the real form as a user of ``role`` (created when missing, named
+    ``<role>-t`` unless given); returns the CSRF token its Dash callbacks must send (``X-CSRFToken``)."""
+    import re
+
+    from ntpd_map import users
+
+    name = name or f"{role}-t"
+    if store.find_user(name) is None:  # type: ignore[attr-defined]
+        users.add_user(store, name, role, TEST_PASSWORD, actor="test")  # type: ignore[arg-type]
+    page = client.get("/login")  # type: ignore[attr-defined]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    answer = client.post("/login", data={"username": name, "password": TEST_PASSWORD,  # type: ignore[attr-defined]
+                                         "csrf_token": token})
+    assert answer.status_code == 303, f"signing in as {name} failed: {answer.status_code}"
+    client.get("/")  # type: ignore[attr-defined]  # the page sets the CSRF cookie dash-renderer reads
+    cookie = client.get_cookie("_csrf_token")  # type: ignore[attr-defined]
+    if cookie is None:  # a role that may not open "/" gets it from its own page
+        from ntpd_map.permissions import home
+
+        client.get(home(role))  # type: ignore[attr-defined]
+        cookie = client.get_cookie("_csrf_token")  # type: ignore[attr-defined]
+    return str(cookie.value)

@@ -291,6 +291,10 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
     )
     def refresh_map(start_date: str | None, end_date: str | None, metric: str, res: int, _tick: Any,
                     sync: dict[str, Any] | None, config: dict[str, Any] | None) -> tuple:
+        from ntpd_map.geo.hexes import RESOLUTIONS
+
+        if not isinstance(metric, str) or res not in RESOLUTIONS:
+            raise PreventUpdate  # not a request the page's controls can make
         sync = dict(sync or {})
         lang = lang_of(config)
         key = hashlib.sha256(json.dumps([start_date, end_date, metric, res]).encode()).hexdigest()
