@@ -194,3 +194,172 @@ def test_two_processes_writing_incidents_at_once_both_succeed(tmp_path: Path) ->
     assert store.count_incidents(IncidentQuery()) == 2000
     assert (store.get_meta("proc-0"), store.get_meta("proc-1")) == ("19", "19")
     store.close()
+
+
+# ------------------------------------------------------------------------- pages keep their last good data
+
+
+def dependencies(client: Any) -> dict[str, dict[str, Any]]:
+    """The callbacks as the browser sees them (``/_dash-dependencies``), by output."""
+    return {d["output"]: d for d in client.get("/_dash-dependencies").get_json()}
+
+
+def call(client: Any, csrf: str, dep: dict[str, Any], values: dict[str, Any],
+         changed: list[str] | None = None) -> dict[str, Any]:
+    """POST one callback as dash-renderer does: inputs and states from ``values`` ("id.prop" -> value, missing
+    ones None); the response's {component id: {prop: value}}, empty for a 204."""
+    def spec(d: dict[str, Any]) -> dict[str, Any]:
+        return {"id": d["id"], "property": d["property"], "value": values.get(f"{d['id']}.{d['property']}")}
+
+    def parse(part: str) -> dict[str, Any]:
+        component, prop = part.rsplit(".", 1)
+        return {"id": component, "property": prop.split("@")[0]}
+
+    output = dep["output"]
+    outputs: Any = [parse(p) for p in output.strip(".").split("...")] if output.startswith("..") else parse(output)
+    body = {"output": output, "outputs": outputs, "inputs": [spec(d) for d in dep["inputs"]],
+            "state": [spec(d) for d in dep["state"]], "changedPropIds": changed or []}
+    answer = client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
+    assert answer.status_code in (200, 204), (output[:80], answer.status_code, answer.get_data(as_text=True)[:300])
+    return {} if answer.status_code == 204 else answer.get_json()["response"]
+
+
+def dep_with(deps: dict[str, dict[str, Any]], part: str) -> dict[str, Any]:
+    (dep,) = [d for out, d in deps.items() if part in out]
+    return dep
+
+
+def text_of(component: Any) -> str:
+    """All the text of a Dash component tree as JSON (a response's children)."""
+    if isinstance(component, str | int | float):
+        return str(component)
+    if isinstance(component, list):
+        return " ".join(text_of(c) for c in component)
+    if isinstance(component, dict):
+        return text_of(component.get("props", {}).get("children", ""))
+    return ""
+
+
+@pytest.fixture(scope="module")
+def with_incidents(faulty) -> dict[str, Any]:
+    """A few incidents of the last hour in the faulty app's store, and the simulation flag set."""
+    import pandas as pd
+
+    from ntpd_map.domain import INCIDENT_COLUMNS
+    from ntpd_map.incidents import write_incidents
+
+    rt = faulty["runtime"]
+    now = int(time.time())
+    rows = []
+    for i in range(5):
+        row: dict[str, Any] = dict.fromkeys(INCIDENT_COLUMNS)
+        row.update(source="faults", external_id=f"LG-{i}", received_at=now - 600 * (i + 1), call_type="genuine",
+                   category="fire", outcome="open", lat=-9.45 + 0.01 * i, lon=124.48, location_source="gps",
+                   flags=0, simulated=False, attrs={})
+        rows.append(row)
+    write_incidents(rt.store, rt.locator, pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS)))
+    rt.store.set_meta("scenario", "simulated")  # the banner that must survive an outage
+    return faulty
+
+
+WALL_CONFIG = {"wall-config.data": {"lang": "id", "tz": "Asia/Makassar"}, "wall-tick.n_intervals": 1}
+
+
+def test_a_wall_opened_while_the_store_is_down_shows_the_last_good_data(with_incidents, monkeypatch) -> None:
+    from tests.conftest import sign_in
+
+    rt, client = with_incidents["runtime"], with_incidents["client"]
+    csrf = sign_in(client, rt.store, "wall")
+    refresh = dep_with(dependencies(client), "wall-counters.children")
+    good = call(client, csrf, refresh, {**WALL_CONFIG, "wall-sync.data": {}}, ["wall-tick.n_intervals"])
+    assert good["wall-down"]["children"] == ""
+    drawn = good["layer-incidents"]["data"]
+    assert isinstance(drawn, str) and drawn, "no incidents drawn while the store is up"
+
+    monkeypatch.setattr(rt, "store", DownStore())
+    # the wall reboots: the router builds its layout without the store, simulation banner included...
+    page = client.post("/_dash-update-component", headers={"X-CSRFToken": csrf}, json={
+        "output": "page.children", "outputs": {"id": "page", "property": "children"},
+        "inputs": [{"id": "url", "property": "pathname", "value": "/wall"},
+                   {"id": "url", "property": "search", "value": ""}], "changedPropIds": ["url.pathname"]})
+    assert page.status_code == 200
+    assert '"wall-map"' in page.text and "retry-tick" not in page.text, "the wall's layout was not built"
+    assert '"sim-banner"' in page.text, "a simulated wall lost its SIMULASI banner during the outage"
+    # ...and its first refresh, with nothing drawn yet, shows the last good data with the banner
+    down = call(client, csrf, refresh, {**WALL_CONFIG, "wall-sync.data": {}}, ["wall-tick.n_intervals"])
+    assert down["layer-incidents"]["data"] == drawn
+    assert text_of(down["wall-counters"]["children"]) == text_of(good["wall-counters"]["children"])
+    assert text_of(down["wall-table"]["children"]) == text_of(good["wall-table"]["children"])
+    banner = down["wall-down"]["children"]
+    assert banner.startswith("Basis data tidak terjangkau - data terakhir "), banner
+    import re
+
+    assert re.search(r"data terakhir \d\d:\d\d\.", banner), banner
+    # the next tick while still down changes nothing but the banner
+    sync = down["wall-sync"]["data"]
+    again = call(client, csrf, refresh, {**WALL_CONFIG, "wall-sync.data": sync}, ["wall-tick.n_intervals"])
+    assert "layer-incidents" not in again and again["wall-down"]["children"] == banner
+
+    monkeypatch.undo()  # the store is back: fresh data, no banner
+    back = call(client, csrf, refresh, {**WALL_CONFIG, "wall-sync.data": sync}, ["wall-tick.n_intervals"])
+    assert back["wall-down"]["children"] == "" and back["layer-incidents"]["data"] == drawn
+
+
+def ops_values(**filters: Any) -> dict[str, Any]:
+    values = {"ops-tick.n_intervals": 1, "f-window.value": "24h", "f-call-types.value": [], "f-lock.value": [],
+              "ops-config.data": {"lang": "id", "tz": "Asia/Makassar"}, "ops-sync.data": {}}
+    values.update(filters)
+    return values
+
+
+def test_an_ops_page_opened_while_the_store_is_down_shows_the_last_good_data(with_incidents, monkeypatch) -> None:
+    from ntpd_map.cache import make_cache
+    from tests.conftest import sign_in
+
+    rt, client = with_incidents["runtime"], with_incidents["client"]
+    csrf = sign_in(client, rt.store, "operator")
+    refresh = dep_with(dependencies(client), "ops-counters.children")
+    ids_ = {d["id"] for d in refresh["inputs"]} | {d["id"] for d in refresh["state"]}
+    assert {"f-window", "f-call-types", "ops-sync", "ops-config"} <= ids_, ids_
+    good = call(client, csrf, refresh, ops_values(), ["ops-tick.n_intervals"])
+    assert good["down-banner"]["children"] == ""
+    drawn = good["layer-incidents"]["data"]
+
+    # what is kept is JSON text, small, in the shared cache every worker reads
+    from flask import Flask
+
+    kept = make_cache(Flask("probe"), rt.settings).get(f"last-good:ops:{rt.settings.region}:id")
+    assert isinstance(kept, str) and len(kept) < 20_000, type(kept)
+
+    monkeypatch.setattr(rt, "store", DownStore())
+    down = call(client, csrf, refresh, ops_values(), ["ops-tick.n_intervals"])
+    assert down["layer-incidents"]["data"] == drawn
+    assert text_of(down["ops-counters"]["children"]) == text_of(good["ops-counters"]["children"])
+    assert text_of(down["ops-list"]["children"]) == text_of(good["ops-list"]["children"])
+    assert down["down-banner"]["children"].startswith("Basis data tidak terjangkau - data terakhir ")
+    # other filters than a reloaded page starts with are not kept: the banner alone, nothing drawn
+    other = call(client, csrf, refresh, ops_values(**{"f-call-types.value": ["prank"]}), ["ops-tick.n_intervals"])
+    assert "layer-incidents" not in other and other["down-banner"]["children"].endswith("- data terakhir -. "
+                                                                                              "Mencoba lagi otomatis.")
+
+    monkeypatch.undo()
+    back = call(client, csrf, refresh, ops_values(**{"ops-sync.data": down["ops-sync"]["data"]}),
+                ["ops-tick.n_intervals"])
+    assert back["down-banner"]["children"] == "" and back["layer-incidents"]["data"] == drawn
+
+
+def test_a_unit_status_set_on_the_ops_page_is_audited(with_incidents) -> None:
+    from tests.conftest import sign_in
+
+    rt, client = with_incidents["runtime"], with_incidents["client"]
+    csrf = sign_in(client, rt.store, "operator")
+    set_status = dep_with(dependencies(client), "ops-unit-rev.data")
+    since = int(time.time())
+    answer = call(client, csrf, set_status, {"ops-unit-status-on_scene.n_clicks": 1,
+                                             "ops-unit-picked.data": "dev-fault", "ops-unit-rev.data": 0,
+                                             "ops-config.data": {"lang": "id"}}, ["ops-unit-status-on_scene.n_clicks"])
+    assert answer["ops-unit-rev"]["data"] == 1, answer
+    assert rt.store.units().set_index("device_id").loc["dev-fault", "status"] == "on_scene"
+    log = rt.store.audit_log(since=since, action="unit.status")
+    assert list(log["target"]) == ["dev-fault"] and list(log["actor"]) == ["user:operator-t"], log
+    assert '"status":"on_scene"' in log["detail"].iloc[0].replace(" ", "")

@@ -4,6 +4,9 @@ A refresh asks the store for its data version first. Nothing new: the callback s
 only: they are appended to the map with a Patch. Updated rows, changed filters or a window that slid for
 five minutes: the layer is sent again. The view re-fits only when the filters change, or when a new incident
 lies outside the current view, and never while the view is locked.
+
+The last good full refresh of the default view goes to the shared cache (``remember``): a browser that opens
+the page while the store is down is drawn from it, with the banner saying when that data was read (issue 8).
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import replace
+from dataclasses import astuple, replace
 from typing import TYPE_CHECKING, Any
 
-from ntpd_map import ids
+from ntpd_map import audit, ids
 from ntpd_map.domain import UnitStatus
 from ntpd_map.i18n import t
 from ntpd_map.responders import Staleness, responder_features
@@ -36,10 +39,13 @@ if TYPE_CHECKING:
     from dash import Dash
     from flask_caching import Cache
 
-    from layers.base import Layer
+    from layers.base import Layer, LayerContext
     from ntpd_map.runtime import Runtime
 
 FULL_REFRESH_S = 300
+#: How long a page's last good data stays in the shared cache for a browser that opens the page while the store
+#: is down: past a day, the "last 24 h" it shows would lie wholly outside its window.
+LAST_GOOD_TTL_S = 86_400
 LIST_ROWS = 30  # the newest, a screenful; the rest are on the map (200 rows were 135 KB a refresh, bench/README.md)
 ROW = "incident-row"
 RING = {"color": "#facc15", "weight": 5, "opacity": 1, "fill": False}
@@ -78,6 +84,70 @@ def outside(features: list[dict[str, Any]], view: list[list[float]] | None) -> b
     (south, west), (north, east) = view
     return any(not (south <= f["geometry"]["coordinates"][1] <= north and west <= f["geometry"]["coordinates"][0]
                     <= east) for f in features)
+
+
+def last_good_key(page: str, region: str, lang: str = "") -> str:
+    return f"last-good:{page}:{region}:{lang}"
+
+
+def remember(cache: Cache, key: str, payload: dict[str, Any]) -> None:
+    """Keep a page's last good data in the shared cache as JSON text (plain values only: every worker and
+    machine reads it back without unpickling objects)."""
+    cache.set(key, json.dumps(payload, separators=(",", ":")), timeout=LAST_GOOD_TTL_S)
+
+
+def recall(cache: Cache, key: str) -> dict[str, Any] | None:
+    """A page's last good data from the shared cache; None when there is none (or it cannot be read)."""
+    raw = cache.get(key)
+    if not raw:
+        return None
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) and payload.get("at") else None
+
+
+def plain_headline(h: Headline) -> list[Any]:
+    """The counters as plain JSON values, in Headline's field order (``Headline(*values)`` rebuilds them)."""
+    return [None if v is None else (float(v) if isinstance(v, float) else int(v)) for v in astuple(h)]
+
+
+def data_time(at: int | None, now: int, tz: str) -> str:
+    """When the data on screen was read, as the banner says it: the local time, with the date when it is from
+    an earlier day (a wall rebooted during a long outage)."""
+    if not at:
+        return "-"
+    same_day = local_time(at, tz, "%Y-%m-%d") == local_time(now, tz, "%Y-%m-%d")
+    return local_time(at, tz, "%H:%M" if same_day else "%d/%m %H:%M")
+
+
+class OfflineRuntime:
+    """The runtime as a page layout sees it while the store is down: all of it, except that whether the data is
+    simulated comes from the last good data (the simulation banner must not vanish from a simulated wall)."""
+
+    def __init__(self, runtime: Runtime, simulated: bool) -> None:
+        self._runtime = runtime
+        self._simulated = simulated
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime, name)
+
+    def is_simulated(self) -> bool:
+        return self._simulated
+
+
+def offline_context(runtime: Runtime, cache: Cache, lang: str, *, wall: bool = False) -> LayerContext:
+    """A LayerContext to build the wall's or the operations page's layout while the store is down (the router,
+    ntpd_map/factory.py); their refresh then draws the last good data from the cache."""
+    from typing import cast
+
+    from layers.base import LayerContext
+
+    page, key_lang = ("wall", "") if wall else ("ops", lang)
+    last = recall(cache, last_good_key(page, runtime.settings.region, key_lang)) or {}
+    offline = cast("Runtime", OfflineRuntime(runtime, bool(last.get("simulated"))))
+    return LayerContext(offline, lang, wall=wall)
 
 
 def fit(bounds: list[list[float]]) -> dict[str, Any]:
@@ -224,6 +294,10 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
                                          kecamatan]).encode()).hexdigest()
         ticked = callback_context.triggered_id == ids.TICK
         same_view = ticked and sync.get("key") == key and sync.get("version") is not None
+        # a reloaded page starts with these filters: only their view is worth keeping for the next reload
+        default_view = (window or "24h") == "24h" and not (start_date or end_date) and not any(
+            (call_types, categories, outcomes, agencies, kecamatan))
+        last_key = last_good_key("ops", runtime.settings.region, lang)
         store = runtime.store
         try:
             version = store.data_version()
@@ -239,9 +313,19 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             head = headline_from_store(store, query, now)
             recent = store.incidents(replace(query, limit=LIST_ROWS))
         except StoreUnavailable:
-            last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
             sync["down"] = True
-            return (*([no_update] * 5), sync, no_update, t("store_down", lang, time=last), no_update, no_update)
+            last = recall(cache, last_key) if default_view and not (sync.get("ok_at") or sync.get("cached_at")) \
+                else None
+            if last is not None:  # opened while the store is down: the last good data, said to be so
+                sync.update(key=key, cached_at=last["at"])
+                status = f"{t('updated', lang)} {local_time(last['at'], tz, '%H:%M:%S')} {runtime.zone}"
+                return (last["bulk"], "geobuf", EMPTY, counters(Headline(*last["head"]), lang),
+                        list_options(last["rows"]), sync, status,
+                        t("store_down", lang, time=data_time(last["at"], now, tz)),
+                        fit(last["bounds"] or region_bounds(LayerContext(runtime, lang))), now)
+            shown_at = sync.get("ok_at") or sync.get("cached_at")
+            return (*([no_update] * 5), sync, no_update, t("store_down", lang, time=data_time(shown_at, now, tz)),
+                    no_update, no_update)
 
         ctx = LayerContext(runtime, lang)
         # a full refresh re-sends the bulk layer; otherwise only new rows go to the small "new" layer
@@ -262,10 +346,20 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             if not locked and new_features and outside(new_features, view):
                 # widen the view just enough to take in the new incidents
                 viewport = fit(union_bounds(bounds_of(points), view))
-        options = list_options(list_rows(recent, runtime.names, tz, lang))
+        rows = list_rows(recent, runtime.names, tz, lang)
+        options = list_options(rows)
         max_id = int(points["id"].max()) if len(points) else 0
         sync.update(key=key, version=version, max_id=max(max_id, sync.get("max_id", 0) if not full else 0),
                     ok_at=now, down=False)
+        sync.pop("cached_at", None)
+        if full and default_view:
+            try:
+                simulated = runtime.is_simulated()
+            except StoreUnavailable:  # gone since the reads above: keep the last good data that is stored
+                pass
+            else:
+                remember(cache, last_key, {"at": now, "bulk": bulk, "head": plain_headline(head), "rows": rows,
+                                           "bounds": bounds_of(points), "simulated": simulated})
         status = f"{t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {runtime.zone}"
         # the header settles (clock, wrapped title) after Leaflet measured the map: re-measure before any fit
         resize = now if full else no_update
@@ -539,6 +633,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
         if not found:
             error = html.Span(t("unit_gone", lang, device=device), className="unit-error")
             return error, no_update, no_update, (rev or 0) + 1
+        audit.record(runtime.store, audit.request_actor(), "unit.status", device, status=status)
         label = UnitStatus(status).label(lang)
         saved = t("status_saved", lang, status=label, time=local_time(now, runtime.settings.tz, "%H:%M:%S"))
         try:  # the map shows the new status now, not at the next tick

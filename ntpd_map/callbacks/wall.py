@@ -1,4 +1,8 @@
-"""Wall display callbacks: refresh when the data changes, rotate panels, keep the last good view on faults."""
+"""Wall display callbacks: refresh when the data changes, rotate panels, keep the last good view on faults.
+
+Each full refresh also keeps what it drew in the shared cache (``callbacks.ops.remember``): a wall rebooted while
+the store is down shows that data with the banner saying when it was read, not an empty map (issue 8).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
+from ntpd_map.callbacks.ops import data_time, last_good_key, plain_headline, recall, remember
 from ntpd_map.i18n import t
 from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery, StoreUnavailable
-from ntpd_map.views import duration_text, headline_from_store, local_time
+from ntpd_map.views import Headline, duration_text, headline_from_store
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -36,8 +41,35 @@ def kecamatan_rows(g24: dict[str, int], c24: dict[str, int], g7: dict[str, int],
     return rows[:limit]
 
 
+def wall_view(h: Headline, rows: list[dict[str, Any]], lang: str) -> tuple[list[Any], Any]:
+    """The counters and the kecamatan table of the wall, from the headline and ``kecamatan_rows``."""
+    from dash import html
+
+    counters = [
+        (t("calls", lang), f"{h.calls:,}".replace(",", "."), False),
+        (t("genuine", lang), str(h.genuine), False),
+        (t("open_incidents", lang), str(h.open), h.open > 0),
+        (t("noise_share", lang), f"{100 * h.noise_share:.0f}%", False),
+        (t("oldest_open", lang), duration_text(h.oldest_open_s, lang), (h.oldest_open_s or 0) > 3600),
+    ]
+    counter_divs = [html.Div([html.B(v), html.Span(label)], className="wall-counter" + (" alert" if alert else ""))
+                    for label, v, alert in counters]
+    top = max([r["genuine_7d"] for r in rows] + [1])
+    table = html.Table([
+        html.Thead(html.Tr([html.Th(t("kecamatan", lang)), html.Th(f"{t('genuine', lang)} 24h"),
+                            html.Th(f"{t('calls', lang)} 24h"), html.Th(f"{t('genuine', lang)} 7d")])),
+        html.Tbody([html.Tr([
+            html.Td(r["nama"]), html.Td(r["genuine_24h"], className="num"),
+            html.Td(r["calls_24h"], className="num"),
+            html.Td([html.Span(className="bar", style={"width": f"{int(300 * r['genuine_7d'] / top)}px"}),
+                     f" {r['genuine_7d']}"]),
+        ]) for r in rows]),
+    ], className="wall-table")
+    return counter_divs, table
+
+
 def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> None:
-    from dash import Input, Output, State, html, no_update
+    from dash import Input, Output, State, no_update
     from dash.exceptions import PreventUpdate
 
     from layers.base import LayerContext, View, layer_id
@@ -72,6 +104,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         store = runtime.store
         region_view = {"bounds": region_bounds(LayerContext(runtime, lang, wall=True)), "options": {"padding": [8, 8]}}
         ctx = LayerContext(runtime, lang, wall=True)
+        last_key = last_good_key("wall", runtime.settings.region)  # counts and names only: one for every language
         try:
             version = store.data_version()
             # units move without any incident changing: their layer is computed every tick and sent alone
@@ -93,36 +126,27 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             g24 = store.count_by("kode_kec", replace(day, call_types=("genuine",)))
             c24 = store.count_by("kode_kec", day)
             g7 = store.count_by("kode_kec", week)
+            simulated = runtime.is_simulated()
         except StoreUnavailable:
             sync["down"] = True
             sync.pop("responders", None)  # drawn again once the store answers
-            last = local_time(sync.get("ok_at"), tz, "%H:%M") or "-"
             # the banner takes room from the map: Leaflet re-measures, then the region is fitted again
-            return (no_update, no_update, no_update, no_update, no_update, sync, t("store_down", lang, time=last),
-                    now, region_view)
-        counters = [
-            (t("calls", lang), f"{h.calls:,}".replace(",", "."), False),
-            (t("genuine", lang), str(h.genuine), False),
-            (t("open_incidents", lang), str(h.open), h.open > 0),
-            (t("noise_share", lang), f"{100 * h.noise_share:.0f}%", False),
-            (t("oldest_open", lang), duration_text(h.oldest_open_s, lang), (h.oldest_open_s or 0) > 3600),
-        ]
-        counter_divs = [html.Div([html.B(v), html.Span(label)], className="wall-counter" + (" alert" if alert else ""))
-                        for label, v, alert in counters]
+            last = recall(cache, last_key) if not (sync.get("ok_at") or sync.get("cached_at")) else None
+            if last is not None:  # a wall (re)opened while the store is down: the last good data, said to be so
+                sync["cached_at"] = last["at"]
+                counter_divs, table = wall_view(Headline(*last["head"]), last["rows"], lang)
+                return (last["points"], "geobuf", last.get("responders") or no_update, counter_divs, table, sync,
+                        t("store_down", lang, time=data_time(last["at"], now, tz)), now, region_view)
+            shown_at = data_time(sync.get("ok_at") or sync.get("cached_at"), now, tz)
+            return (no_update, no_update, no_update, no_update, no_update, sync,
+                    t("store_down", lang, time=shown_at), now, region_view)
         rows = kecamatan_rows(g24, c24, g7, runtime.names, list(runtime.region.kecamatan["kode"]))
-        top = max([r["genuine_7d"] for r in rows] + [1])
-        table = html.Table([
-            html.Thead(html.Tr([html.Th(t("kecamatan", lang)), html.Th(f"{t('genuine', lang)} 24h"),
-                                html.Th(f"{t('calls', lang)} 24h"), html.Th(f"{t('genuine', lang)} 7d")])),
-            html.Tbody([html.Tr([
-                html.Td(r["nama"]), html.Td(r["genuine_24h"], className="num"),
-                html.Td(r["calls_24h"], className="num"),
-                html.Td([html.Span(className="bar", style={"width": f"{int(300 * r['genuine_7d'] / top)}px"}),
-                         f" {r['genuine_7d']}"]),
-            ]) for r in rows]),
-        ], className="wall-table")
+        counter_divs, table = wall_view(h, rows, lang)
         data = geobuf_from_incidents(points)
         sync.update(version=version, ok_at=now, full_at=now, down=False)
+        sync.pop("cached_at", None)
+        remember(cache, last_key, {"at": now, "points": data, "head": plain_headline(h), "rows": rows,
+                                   "responders": responder_data, "simulated": simulated})
         # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
         responders_out = responder_data if responder_data is not None else no_update
         return data, "geobuf", responders_out, counter_divs, table, sync, "", now, region_view
