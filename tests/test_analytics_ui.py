@@ -32,6 +32,7 @@ from ntpd_map.callbacks.analytics import (
     table_view,
 )
 from ntpd_map.store.base import IncidentQuery
+from tests.conftest import sign_in
 
 PIECE_PROPERTIES = {"i", "h3", "kode_kecamatan", "kecamatan", "area_km2"}
 
@@ -53,7 +54,9 @@ def month(sim) -> Period:
 def client(sim):
     from ntpd_map.factory import create_app
 
-    return create_app(runtime=sim).server.test_client()
+    client = create_app(runtime=sim).server.test_client()
+    sign_in(client, sim.store, "admin")  # every page and layer needs signing in (issue 8)
+    return client
 
 
 def located_in_window(runtime, p: Period) -> pd.DataFrame:

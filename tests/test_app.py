@@ -6,13 +6,17 @@ import json
 
 import pytest
 
+from tests.conftest import sign_in
+
 
 @pytest.fixture(scope="module")
 def client(runtime):
     from ntpd_map.factory import create_app
 
     app = create_app(runtime=runtime)
-    return app.server.test_client()
+    client = app.server.test_client()
+    sign_in(client, runtime.store, "admin")  # every page and layer needs signing in (issue 8)
+    return client
 
 
 def test_static_layer_is_sent_gzipped_to_browsers_that_take_it(client) -> None:
