@@ -29,7 +29,7 @@ from tests.store.test_contract import frame
 SCRIPT = ROOT / "scripts" / "pg_cluster.sh"
 #: the pool's own timeout (PostGISStore's default): the first call after the server died waits for it
 POOL_TIMEOUT_S = 5.0
-#: what "within seconds" means for a restarted server (measured: 0.0-2.1 s; the pool retries at most 2 s apart)
+#: what "within seconds" means for a restarted server (measured 0.0-1.2 s; the pool retries at most 2 s apart)
 RECOVERY_S = 4.0
 
 
