@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from ntpd_map.coverage_api import register_coverage_api
     from ntpd_map.permissions import may_view
     from ntpd_map.positions_api import register_positions_api
+    from ntpd_map.privacy import install_log_redaction
     from ntpd_map.server import register_routes
     from ntpd_map.store.base import StoreUnavailable
     from ntpd_map.ui import analytics, coverage, ops, wall
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     runtime = runtime or Runtime(settings)
     settings = runtime.settings
     logging.basicConfig(level=settings.get("NTPD_LOG_LEVEL"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # no caller's number reaches a log line, whoever logs it (issue 8)
     layers = layers if layers is not None else default_layers()
 
     app = Dash(

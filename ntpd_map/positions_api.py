@@ -90,8 +90,8 @@ def accept(runtime: Runtime, retention: Retention, report: Report, source: str) 
     from ntpd_map.store.base import StoreUnavailable
 
     now = time.time()
-    store = runtime.store
     try:
+        store = runtime.store  # raises StoreUnavailable too when the store was down at start
         if not store.has_unit(report.device_id):
             store.note_unknown_device(report.device_id, source, int(now))
             log.info("refused a %s report from unregistered device %r", source, report.device_id[:40])
