@@ -9,6 +9,7 @@ from ntpd_map.analytics.priority import BTS_WEIGHTS, FAR_KM, PRIOR_CALLS, SIGNAL
 
 if TYPE_CHECKING:
     import pandas as pd
+    from openpyxl.workbook.workbook import Workbook
 
     from ntpd_map.analytics import Priorities
 
@@ -38,6 +39,51 @@ HEADERS = {
     "terputus_kosong": "Panggilan terputus + kosong", "desa_ditandai": "Desa bertanda sinyal",
     "status_sinyal": "Status sinyal",
 }
+
+
+#: what makes a spreadsheet read a cell as a formula (OWASP "CSV injection"): a desa name, an operator or an
+#: evidence note typed as ``=HYPERLINK(...)`` must reach the planner's Excel as text, never as a formula
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: Any) -> Any:
+    """A CSV cell that is safe to open in a spreadsheet: text starting like a formula gets a leading ``'``
+    (Excel and LibreOffice then show it as text); numbers (``-9.47``) and anything not text stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``csv_text`` applied to every text column (object or string dtype), header names too."""
+    import pandas as pd
+
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+            out[name] = column.map(csv_text)
+    return out.rename(columns=csv_text)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as CSV for spreadsheets: UTF-8 with a BOM (Excel then opens Indonesian names right), text made
+    safe by ``csv_safe``, lines ended by CRLF (RFC 4180), so a text holding a CR or LF is quoted instead of
+    splitting its row."""
+    return csv_safe(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def xlsx_as_text(book: Workbook) -> None:
+    """No cell of ``book`` is a formula: openpyxl stores any text starting with ``=`` as one, so such cells are
+    turned back into strings (data type ``s``), and every text cell starting like a formula gets Excel's quote
+    prefix (it stays text when a planner edits the cell). The exports write values only, never formulas."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    cell.quotePrefix = True
 
 
 def formula(metric: str) -> str:
@@ -104,8 +150,9 @@ def _table(prio: Priorities, simulated: bool) -> pd.DataFrame:
 
 
 def to_csv(prio: Priorities, simulated: bool) -> bytes:
-    """UTF-8 with a BOM, so Excel opens Indonesian names right; a SIMULASI column when the data is simulated."""
-    return _table(prio, simulated).to_csv(index=False).encode("utf-8-sig")
+    """UTF-8 with a BOM, so Excel opens Indonesian names right; a SIMULASI column when the data is simulated;
+    text that would start a formula with a leading ``'`` (``csv_bytes``)."""
+    return csv_bytes(_table(prio, simulated))
 
 
 def to_xlsx(prio: Priorities, simulated: bool, window_text: str) -> bytes:
@@ -123,4 +170,5 @@ def to_xlsx(prio: Priorities, simulated: bool, window_text: str) -> bytes:
         for i, column in enumerate(table.columns, start=1):
             sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = min(
                 max(12, len(str(column)) * 0.9), 40)
+        xlsx_as_text(writer.book)
     return buf.getvalue()

@@ -229,13 +229,19 @@ def _table(p: Proposal) -> pd.DataFrame:
 
 
 def to_csv(p: Proposal) -> bytes:
-    """UTF-8 with a BOM (Excel opens Indonesian names right); a SIMULASI column when anything is simulated."""
-    return _table(p).to_csv(index=False).encode("utf-8-sig")
+    """UTF-8 with a BOM (Excel opens Indonesian names right); a SIMULASI column when anything is simulated; text
+    that would start a formula (``=``, ``+``, ``-``, ``@``) with a leading ``'``."""
+    from ntpd_map.analytics.export import csv_bytes
+
+    return csv_bytes(_table(p))
 
 
 def to_xlsx(p: Proposal, window_text: str, generated: str) -> bytes:
-    """Two sheets: 'Usulan BTS' (the table) and 'Keterangan' (sources, period, formula, caveats)."""
+    """Two sheets: 'Usulan BTS' (the table) and 'Keterangan' (sources, period, formula, caveats). Text is
+    stored as text: an evidence note or an operator typed as ``=...`` never becomes a formula."""
     import pandas as pd
+
+    from ntpd_map.analytics.export import xlsx_as_text
 
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
@@ -250,6 +256,7 @@ def to_xlsx(p: Proposal, window_text: str, generated: str) -> bytes:
                 max(10, len(str(column)) * 0.8), 36)
         writer.sheets["Keterangan"].column_dimensions["A"].width = 24
         writer.sheets["Keterangan"].column_dimensions["B"].width = 110
+        xlsx_as_text(writer.book)
     return buf.getvalue()
 
 
