@@ -140,6 +140,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         Output("retry", "href"),
         Input("retry-tick", "n_intervals"),
     )
+    from dash.exceptions import DependencyException
+
+    @app.server.errorhandler(DependencyException)
+    def no_such_script(_error: Exception) -> Any:  # /_dash-component-suites/<unknown>: a 404, not a traceback
+        return {"error": "not found"}, 404
+
+    @app.server.route("/api/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def no_such_endpoint(_rest: str) -> Any:  # never Dash's page shell under /api/
+        return {"error": "no such API endpoint (see /api/openapi.json)"}, 404
+
     access.assign("router", {"retry.href"})  # runs in the browser; named so the map of concerns is complete
     access.seal()
     return app

@@ -77,11 +77,15 @@ def _number_end(text: str, start: int, end: int) -> int | None:
     return best
 
 
+_DISPLAY_TOKEN = re.compile(r"wall_[A-Za-z0-9_-]{8,}")
+
+
 def redact(text: str) -> str:
     """``text`` with every phone-number-like sequence masked but its last 3 digits:
     ``"hp 08123456789"`` -> ``"hp ********789"``, ``"+62 812-3456-7891"`` -> ``"+** ***-****-*891"``."""
     if not text:
         return text
+    text = _DISPLAY_TOKEN.sub("wall_***", text)  # a wall's URL in an access log: the token is a credential
     out: list[str] = []
     pos = 0
     while (match := _NUMBER.search(text, pos)) is not None:

@@ -241,9 +241,6 @@ REJECTED_CSV_NOTE = "keluarga korban 0877 6655 4433"
 PLANTED = (CALLER_API, CALLER_API_2, VICTIM_API, REJECTED_API_CALLER, REJECTED_API_NOTE, EXTRA_API, CALLER_CSV,
            VICTIM_CSV, REJECTED_CSV_CALLER, REJECTED_CSV_NOTE)
 VICTIM_NAMES = ("Siti Aminah", "Budi Santoso")
-#: leaks found and reported, not fixed here (the file is not this test's): each has a strict xfail test below
-#: that starts passing when it is fixed; then delete the entry here and the xfail mark there
-KNOWN_LEAKS = {"cli rejects file": (REJECTED_CSV_NOTE,), "store rejects": (REJECTED_CSV_NOTE, REJECTED_API_NOTE)}
 
 _RUN = re.compile(r"[0-9+(][0-9 ().+\-]*[0-9]")
 
@@ -456,14 +453,9 @@ def test_planted_numbers_never_come_out(runtime, data_dir, tmp_path, root_log) -
     found["store rejects"] = leaks(kept.to_json(orient="records", force_ascii=False))
     # the scan read real answers: every accepted call is counted
     assert json.loads(bodies["recap"])["calls"]["total"] == 5
-    unexpected = {k: [p for p in v if p not in KNOWN_LEAKS.get(k, ())] for k, v in found.items()}
-    assert {k: v for k, v in unexpected.items() if v} == {}
+    assert {k: v for k, v in found.items() if v} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="ntpd_map/ingest/records.py _reject masks only the caller column: a "
-                                       "rejected row's keterangan (and any other column) keeps a phone number in "
-                                       "full in the store's rejects and <file>.rejected.csv; fix: redact() every "
-                                       "original text value in _reject")
 def test_rejected_rows_keep_no_number_in_any_column(runtime) -> None:
     from ntpd_map.ingest.records import incidents_from_records
 

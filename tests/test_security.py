@@ -395,21 +395,12 @@ def test_path_traversal_in_urls_reads_nothing(app, rt, keys) -> None:
                 url, answer.status_code)
 
 
-@pytest.mark.xfail(strict=True, reason="a library name Dash does not know raises DependencyException in "
-                                       "serve_component_suites: 500 with Flask's HTML page and a logged traceback, "
-                                       "for anyone; fix in factory.py: app.server.errorhandler(dash.exceptions."
-                                       "DependencyException) answering 404")
 def test_unknown_component_suites_are_404(app) -> None:
     client = app.server.test_client()
     for url in (*DASH_SUITES_TRAVERSAL, "/_dash-component-suites/foo/bar.js", "/_dash-component-suites/dash/x.js"):
         assert client.get(url).status_code == 404, url
 
 
-@pytest.mark.xfail(strict=True, reason="accounts.py's gate lets every /api/ path through to the API's own key "
-                                       "check, but a path no API route matches falls to Dash's catch-all page "
-                                       "route: 200 with the page shell, signed in or not; fix: a /api/<path:rest> "
-                                       "route answering a JSON 404 (api.py), or the gate passing only requests "
-                                       "whose url_rule is an API route")
 def test_unknown_api_paths_are_404(app) -> None:
     client = app.server.test_client()
     for url in ("/api/nope", "/api/responders/a/b/track", "/api/responders/../../etc/passwd/track"):

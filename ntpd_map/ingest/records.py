@@ -1102,11 +1102,17 @@ def _reject(s: _Setup, i: int, reasons: Sequence[tuple[str, str]], original: dic
     caller = s.fields.get("caller_number")
     if caller is not None and original.get(s.headers[caller]):
         original[s.headers[caller]] = _mask_number(original[s.headers[caller]])  # rejects are stored and written
+    from ntpd_map.privacy import redact
+
+    # a number typed into another column (keterangan, a name) is masked too, and so is one a reason quotes
+    for key, value in original.items():
+        if isinstance(value, str):
+            original[key] = redact(value)
     rn = int(s.row_numbers[i])
     return {
         "row_number": rn,
         "code": reasons[0][0],
-        "reason": f"{s.row_label} {rn}: " + "; ".join(m for _, m in reasons),
+        "reason": redact(f"{s.row_label} {rn}: " + "; ".join(m for _, m in reasons)),
         "original": original,
     }
 

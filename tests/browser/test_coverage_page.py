@@ -19,8 +19,8 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from layers.coverage import STATUS_COLORS, UNMARKED_COLOR
-from ntpd_map.analytics.proposal import HEADERS
 from ntpd_map import users
+from ntpd_map.analytics.proposal import HEADERS
 from ntpd_map.auth import create_api_key
 from ntpd_map.coverage import PROPOSED_STATUSES, desa_signal
 from ntpd_map.domain import CoverageMark, SignalStatus
@@ -463,8 +463,9 @@ def test_wall_shows_the_coverage_read_only_and_nothing_personal(browser: Browser
 def test_english_coverage_page(browser: Browser, live_app: LiveApp) -> None:
     open_page(browser, live_app, "/cakupan?lang=en")
     body = browser.driver.find_element(By.TAG_NAME, "body").text
-    for label in ("Signal coverage", "BTS proposal for Komdigi", "Download the BTS proposal (XLSX)", "Signed in as planner-uji (planner)",
-                  "Area outside tower range by kecamatan", "No signal", "Not marked yet", "Operations map", "Sign out"):
+    for label in ("Signal coverage", "BTS proposal for Komdigi", "Download the BTS proposal (XLSX)",
+                  "Signed in as planner-uji (planner)", "Area outside tower range by kecamatan", "No signal",
+                  "Not marked yet", "Operations map", "Sign out"):
         assert label in body, f"{label!r} missing from the English page"
     assert "villages without signal" in (browser.text("cov-summary") or "")
     assert "dropped/silent calls" in (browser.text("cov-calls-note") or "")
