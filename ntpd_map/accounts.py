@@ -197,7 +197,9 @@ class Access:
         manager.user_loader(self._load_user)
         redis = settings.get("NTPD_REDIS_URL").strip()
         self.limiter = Limiter(get_remote_address, app=server, storage_uri=redis or "memory://",
-                               default_limits=[], headers_enabled=True, key_prefix="ntpd-login")
+                               default_limits=[], headers_enabled=True, key_prefix="ntpd-login",
+                               # Redis down: count in this worker's memory rather than refuse every sign-in
+                               swallow_errors=True, in_memory_fallback_enabled=True)
         self._routes()
         server.before_request(self._gate)
         server.after_request(self._headers)

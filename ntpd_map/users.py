@@ -139,7 +139,10 @@ def bootstrap_admin(store: Store, path: Any) -> str | None:
     if len(store.users()):
         return None
     password = secrets.token_urlsafe(12)
-    add_user(store, "admin", "admin", password, actor="system")
+    try:
+        add_user(store, "admin", "admin", password, actor="system")
+    except ValueError:  # another worker starting at the same moment made it first
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

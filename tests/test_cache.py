@@ -407,9 +407,6 @@ def test_an_app_starts_and_serves_while_redis_is_unreachable(shared, file_apps, 
     assert client.get("/api/hexes?res=8", headers=read_key).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, raises=Exception,
-                   reason="ntpd_map/accounts.py: Flask-Limiter keeps the login limits in the same Redis and raises "
-                          "redis ConnectionError when it is down (swallow_errors / in_memory_fallback_enabled)")
 def test_signing_in_works_while_redis_is_unreachable(shared, admin) -> None:
     app = build_app(shared, NTPD_REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0")
     signed_in(app, admin)
