@@ -47,6 +47,7 @@ LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 CSRF_COOKIE = "_csrf_token"  # the cookie dash-renderer reads and sends back as X-CSRFToken
 DISPLAY_RECHECK_S = 15
+TOUCH_EVERY_S = 60  # a display's "last seen" is written at most this often per worker
 #: failed sign-ins from one address, whatever the names tried (NTPD_LOGIN_LIMIT counts per address and name)
 ADDRESS_LIMIT = "60 per hour"
 #: paths anyone may fetch: code and styles (no data), the sign-in page, the health check
@@ -163,6 +164,7 @@ class Access:
         self.runtime = runtime
         self.concerns: dict[str, str] = {}
         self._displays: dict[int, tuple[float, bool]] = {}
+        self._touched: dict[int, float] = {}
         self._script_hashes: list[str] = []
         self._csp: str | None = None
 
@@ -247,8 +249,9 @@ class Access:
         if checked is None or now - checked[0] > DISPLAY_RECHECK_S:
             try:
                 active = self.runtime.store.display_token_active(token_id)
-                if active:
-                    self.runtime.store.touch_display_token(token_id, int(time.time()))
+                if active and now - self._touched.get(token_id, -TOUCH_EVERY_S) >= TOUCH_EVERY_S:
+                    self.runtime.store.touch_display_token(token_id, int(time.time()))  # "last seen", a write
+                    self._touched[token_id] = now
             except StoreUnavailable:
                 active = checked[1] if checked else True  # signed cookie; rechecked when the store is back
             else:
