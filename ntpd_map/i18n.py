@@ -183,7 +183,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "bad_period": {"id": "Periode tidak sah: {error}", "en": "Invalid period: {error}"},
     "yes": {"id": "ya", "en": "yes"},
     "no": {"id": "tidak", "en": "no"},
-    # signal coverage (issue 7): the layers, the /cakupan page, signing in with a planner key, the wall
+    # signal coverage (issue 7): the layers, the /cakupan page, marking by planners, the wall
     "layers_coverage": {"id": "Sinyal seluler per desa", "en": "Cell signal by village"},
     "layers_towers": {"id": "Menara BTS dan jangkauannya", "en": "Cell towers and their range"},
     "layers_weak_calls": {"id": "Panggilan 112 terputus/kosong atau tanpa lokasi tepat",
