@@ -57,26 +57,16 @@ PUBLIC_PATHS = ("/_favicon.ico", "/favicon.ico", LOGIN_PATH, "/api/health")
 DASH_SHELL = ("/_dash-layout", "/_dash-dependencies", "/_reload-hash")
 CALLBACK_PATH = "/_dash-update-component"
 
-TEXT = {
-    "id": {"title": "Masuk - NTPD 112", "heading": "Masuk ke dasbor NTPD 112", "user": "Nama pengguna",
-           "password": "Kata sandi", "submit": "Masuk", "bad": "Nama pengguna atau kata sandi salah.",
-           "expired": "Sesi Anda berakhir; silakan masuk lagi.", "out": "Anda sudah keluar.",
-           "down": "Basis data tidak dapat dihubungi; coba lagi sebentar lagi.",
-           "limited": "Terlalu banyak percobaan masuk. Tunggu sebentar, lalu coba lagi.",
-           "revoked": "Token layar ini sudah dicabut. Minta token baru kepada admin.",
-           "forbidden": "Peran Anda ({role}) tidak boleh membuka halaman ini.", "home": "Ke halaman Anda",
-           "logout": "Keluar", "lang": "English", "other": "en",
-           "note": "Dasbor ini memuat data pribadi penelepon 112 (UU 27/2022). Akses dicatat."},
-    "en": {"title": "Sign in - NTPD 112", "heading": "Sign in to the NTPD 112 dashboard", "user": "User name",
-           "password": "Password", "submit": "Sign in", "bad": "Wrong user name or password.",
-           "expired": "Your session ended; please sign in again.", "out": "You have signed out.",
-           "down": "The database cannot be reached; try again in a moment.",
-           "limited": "Too many sign-in attempts. Wait a little, then try again.",
-           "revoked": "This display token was revoked. Ask an admin for a new one.",
-           "forbidden": "Your role ({role}) may not open this page.", "home": "Go to your page",
-           "logout": "Sign out", "lang": "Bahasa Indonesia", "other": "id",
-           "note": "This dashboard holds personal data of 112 callers (UU 27/2022). Access is logged."},
-}
+#: the sign-in page's texts (``i18n.STRINGS["login_<key>"]``)
+TEXT_KEYS = ("title", "heading", "user", "password", "submit", "bad", "expired", "out", "down", "limited", "revoked",
+             "forbidden", "home", "logout", "lang", "note")
+
+
+def texts(lang: str) -> dict[str, str]:
+    from ntpd_map.i18n import t
+
+    return {key: t(f"login_{key}", lang) for key in TEXT_KEYS}
+
 
 PAGE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -426,13 +416,13 @@ class Access:
         from flask_wtf.csrf import generate_csrf
 
         lang = lang or ("en" if (request.args.get("lang") or self.runtime.settings.lang) == "en" else "id")
-        text = TEXT[lang]
+        text = texts(lang)
         shown = text["forbidden"].format(role=forbidden) if forbidden else (text[message] if message else "")
         target = next_ or safe_next(request.args.get("next")) or ""
         body = render_template_string(
             PAGE, lang=lang, text=text, message=shown, form=form, csrf=generate_csrf(), next=target,
             action=LOGIN_PATH, home=f"{home}?lang={lang}" if home else None,
-            switch=f"{LOGIN_PATH}?{urlencode({'lang': text['other'], 'next': target})}")
+            switch=f"{LOGIN_PATH}?{urlencode({'lang': 'id' if lang == 'en' else 'en', 'next': target})}")
         return Response(body, status=status, mimetype="text/html")
 
     @staticmethod
@@ -530,7 +520,7 @@ def signout_form(lang: str) -> Any:
     from flask_wtf.csrf import generate_csrf
 
     return html.Form([dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
-                      html.Button(TEXT[lang]["logout"], type="submit", id="signout", className="signout")],
+                      html.Button(texts(lang)["logout"], type="submit", id="signout", className="signout")],
                      action=LOGOUT_PATH, method="POST", className="signout-form")
 
 
@@ -555,7 +545,7 @@ def forbidden(role: str | None, lang: str) -> Any:
     """What the router shows for a page the role may not open."""
     from dash import dcc, html
 
-    text = TEXT[lang]
+    text = texts(lang)
     return html.Div([html.P(text["forbidden"].format(role=role or "-"), className="forbidden"),
                      dcc.Link(text["home"], href=f"{permissions.home(role)}?lang={lang}", refresh=True)],
                     className="login-box")

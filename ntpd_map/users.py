@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import audit
+from ntpd_map.auth import hash_key
 from ntpd_map.permissions import USER_ROLES
 
 if TYPE_CHECKING:
@@ -103,16 +103,12 @@ def set_disabled(store: Store, username: str, disabled: bool, *, actor: str) -> 
     audit.record(store, actor, "user.disable" if disabled else "user.enable", name)
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_display_token(store: Store, name: str, *, actor: str) -> tuple[int, str]:
     """A new wall display token: (id, token). The token is shown once; only its hash is kept."""
     if not name.strip():
         raise ValueError("a display token needs a name (where the screen hangs, e.g. ruang-112-kiri)")
     token = DISPLAY_PREFIX + secrets.token_urlsafe(24)
-    token_id = store.add_display_token(name.strip(), hash_token(token))
+    token_id = store.add_display_token(name.strip(), hash_key(token))
     audit.record(store, actor, "display.create", name.strip(), id=token_id)
     return token_id, token
 
@@ -121,7 +117,7 @@ def find_display_token(store: Store, token: str | None) -> dict[str, Any] | None
     """The unrevoked display token ({"id", "name"}) a URL carries, or None. Raises StoreUnavailable."""
     if not token or not token.startswith(DISPLAY_PREFIX) or len(token) > 100:
         return None
-    return store.find_display_token(hash_token(token))
+    return store.find_display_token(hash_key(token))
 
 
 def revoke_display_token(store: Store, token_id: int, *, actor: str) -> bool:
