@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import weakref
 from dataclasses import astuple, replace
 from typing import TYPE_CHECKING, Any
 
@@ -90,9 +91,20 @@ def last_good_key(page: str, region: str, lang: str = "") -> str:
     return f"last-good:{page}:{region}:{lang}"
 
 
+#: per cache, key -> when this process last kept it there: fifty walls refreshing the same data write it once
+_REMEMBERED: weakref.WeakKeyDictionary[Cache, dict[str, float]] = weakref.WeakKeyDictionary()
+REMEMBER_EVERY_S = 30
+
+
 def remember(cache: Cache, key: str, payload: dict[str, Any]) -> None:
     """Keep a page's last good data in the shared cache as JSON text (plain values only: every worker and
-    machine reads it back without unpickling objects)."""
+    machine reads it back without unpickling objects), at most every REMEMBER_EVERY_S per process; the
+    payload's ``at`` says how old it is when a page is drawn from it."""
+    now = time.monotonic()
+    kept = _REMEMBERED.setdefault(cache, {})
+    if now - kept.get(key, -REMEMBER_EVERY_S) < REMEMBER_EVERY_S:
+        return
+    kept[key] = now
     cache.set(key, json.dumps(payload, separators=(",", ":")), timeout=LAST_GOOD_TTL_S)
 
 
