@@ -7,7 +7,7 @@ so a Dinas can check every number in its own spreadsheet.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ntpd_map.store.base import Store
 
 NO_AGENCY = "(tanpa instansi)"
+GHOST_DROPPED = (CallType.GHOST.value, CallType.DROPPED.value)
+#: counts per kecamatan and per week
+KECAMATAN_COLUMNS = ("calls", "genuine", "prank", "ghost_dropped", "resolved", "not_followed_up")
 
 
 def recap_bounds(date_from: date, date_to: date, tz: str) -> tuple[int, int]:
@@ -37,23 +40,77 @@ def minutes_summary(values: np.ndarray) -> dict[str, float | int | None]:
             "p90": round(float(np.percentile(values, 90)), 1)}
 
 
+def _minutes(genuine: pd.DataFrame, column: str) -> np.ndarray:
+    """Minutes from the call to ``column`` (dispatch, arrival, resolution) of each genuine call; NaN when unknown."""
+    received = genuine["received_at"].to_numpy(dtype="float64", na_value=np.nan)
+    return (genuine[column].to_numpy(dtype="float64", na_value=np.nan) - received) / 60.0
+
+
+def _outcomes(genuine: pd.DataFrame) -> dict[str, int]:
+    outcome = genuine["outcome"]
+    return {
+        "resolved": int((outcome == "resolved").sum()),
+        "not_followed_up": int((outcome == "not_followed_up").sum()),
+        "open": int(outcome.isin([str(o) for o in ACTIVE_OUTCOMES]).sum()),
+    }
+
+
+def _kecamatan(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per kecamatan with located calls: all calls, genuine, prank, ghost + dropped, resolved, not followed up."""
+    located = frame[frame["kode_kec"].notna()]
+    if not len(located):
+        return {}
+    kind = located["call_type"]
+    genuine = kind == CallType.GENUINE.value
+    table = located.assign(
+        calls=1, genuine=genuine, prank=kind == CallType.PRANK.value, ghost_dropped=kind.isin(GHOST_DROPPED),
+        resolved=genuine & (located["outcome"] == "resolved"),
+        not_followed_up=genuine & (located["outcome"] == "not_followed_up"),
+    ).groupby("kode_kec")[list(KECAMATAN_COLUMNS)].sum().sort_index()
+    return {str(k): {c: int(v) for c, v in row.items()} for k, row in table.iterrows()}
+
+
+def _weekly(frame: pd.DataFrame, date_from: date, date_to: date, tz: str) -> list[dict[str, Any]]:
+    """Per local calendar week (Monday to Sunday) that overlaps the period, clipped to it: the headline counts.
+    Weeks without calls are listed with zeros, so a chart's gaps are real."""
+    import pandas as pd
+
+    first = date_from - timedelta(days=date_from.weekday())
+    weeks = [first + timedelta(weeks=i) for i in range((date_to - first).days // 7 + 1)]
+    local = pd.to_datetime(frame["received_at"], unit="s", utc=True).dt.tz_convert(tz).dt.date
+    week = local.map(lambda d: (d - first).days // 7) if len(frame) else pd.Series(dtype="int64")
+    kind = frame["call_type"]
+    genuine = kind == CallType.GENUINE.value
+    flags = pd.DataFrame({
+        "week": week, "calls": 1, "genuine": genuine, "prank": kind == CallType.PRANK.value,
+        "ghost_dropped": kind.isin(GHOST_DROPPED), "resolved": genuine & (frame["outcome"] == "resolved"),
+        "not_followed_up": genuine & (frame["outcome"] == "not_followed_up"),
+    })
+    sums = flags.groupby("week").sum()
+    out = []
+    for i, monday in enumerate(weeks):
+        row = sums.loc[i] if i in sums.index else None
+        out.append({"week": monday.isoformat(), "from": max(monday, date_from).isoformat(),
+                    "to": min(monday + timedelta(days=6), date_to).isoformat(),
+                    **{c: int(row[c]) if row is not None else 0 for c in KECAMATAN_COLUMNS}})
+    return out
+
+
 def recap_from_frame(frame: pd.DataFrame) -> dict[str, Any]:
     """The recap of the incidents in ``frame`` (a Store.incidents result for the period)."""
     by_type = frame["call_type"].value_counts()
     genuine = frame[frame["call_type"] == CallType.GENUINE.value]
-    outcome = genuine["outcome"]
     agency = genuine["agency"].fillna(NO_AGENCY).replace("", NO_AGENCY)
-    by_agency: dict[str, dict[str, int]] = {}
+    by_agency: dict[str, dict[str, Any]] = {}
     for name, group in genuine.groupby(agency, sort=True):
         by_agency[str(name)] = {
-            "total": len(group),
-            "resolved": int((group["outcome"] == "resolved").sum()),
-            "not_followed_up": int((group["outcome"] == "not_followed_up").sum()),
+            "total": len(group), **_outcomes(group),
+            "dispatch": minutes_summary(_minutes(group, "dispatched_at")),
+            "arrival": minutes_summary(_minutes(group, "arrived_at")),
         }
-    received = genuine["received_at"].to_numpy(dtype="float64", na_value=np.nan)
 
     def minutes(column: str) -> np.ndarray:
-        return (genuine[column].to_numpy(dtype="float64", na_value=np.nan) - received) / 60.0
+        return _minutes(genuine, column)
 
     return {
         "calls": {
@@ -62,9 +119,7 @@ def recap_from_frame(frame: pd.DataFrame) -> dict[str, Any]:
         },
         "genuine": {
             "total": len(genuine),
-            "resolved": int((outcome == "resolved").sum()),
-            "not_followed_up": int((outcome == "not_followed_up").sum()),
-            "open": int(outcome.isin([str(o) for o in ACTIVE_OUTCOMES]).sum()),
+            **_outcomes(genuine),
             "by_agency": by_agency,
             "by_category": {str(k): int(v) for k, v in genuine["category"].fillna("other").value_counts()
                             .sort_index().items()},
@@ -72,6 +127,7 @@ def recap_from_frame(frame: pd.DataFrame) -> dict[str, Any]:
                              .sort_index().items()},
             "without_location": int(genuine["kode_kec"].isna().sum()),
         },
+        "kecamatan": _kecamatan(frame),
         "response_minutes": {
             "dispatch": minutes_summary(minutes("dispatched_at")),
             "arrival": minutes_summary(minutes("arrived_at")),
@@ -84,5 +140,6 @@ def recap(store: Store, date_from: date, date_to: date, tz: str) -> dict[str, An
     from ntpd_map.store.base import IncidentQuery
 
     start, end = recap_bounds(date_from, date_to, tz)
-    result = recap_from_frame(store.incidents(IncidentQuery(start=start, end=end)))
-    return {"from": date_from.isoformat(), "to": date_to.isoformat(), "tz": tz, **result}
+    frame = store.incidents(IncidentQuery(start=start, end=end))
+    return {"from": date_from.isoformat(), "to": date_to.isoformat(), "tz": tz, **recap_from_frame(frame),
+            "weekly": _weekly(frame, date_from, date_to, tz)}

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -116,11 +117,53 @@ def scenario_end(now: datetime | None = None) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
-def simulate(region: Region, *, days: int = 150, seed: int = 1, end: datetime | None = None) -> Scenario:
+@dataclass(frozen=True)
+class Reported:
+    """A center's published totals for a period (local dates, inclusive), which a scenario reproduces exactly.
+    Only these totals are real; every call's time, place, category and agency is simulated."""
+
+    name: str
+    region: str
+    first_day: date
+    last_day: date
+    calls: int
+    genuine: int
+    resolved: int
+    not_followed_up: int
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.resolved + self.not_followed_up != self.genuine or self.genuine > self.calls:
+            raise ValueError(f"{self.name}: resolved + not followed up must equal genuine, within calls")
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+#: CONTEXT.md: TTU, May-September 2025 (the Bupati's evaluation of the first 112 in NTT)
+REPORTED = {r.name: r for r in (
+    Reported("ttu-2025", "53.03", date(2025, 5, 1), date(2025, 9, 30), calls=4428, genuine=167, resolved=144,
+             not_followed_up=23, source="Pemkab TTU, evaluasi NTPD 112 Mei-September 2025"),
+)}
+
+
+def simulate(region: Region, *, days: int = 150, seed: int = 1, end: datetime | None = None,
+             reported: Reported | None = None) -> Scenario:
+    """The scenario of ``days`` up to ``end``; with ``reported``, of its period (ending at local midnight after
+    its last day) with exactly its published totals."""
+    if reported is not None:
+        from ntpd_map.geo.boundaries import timezone_for_code
+
+        if reported.region != region.code:
+            raise ValueError(f"the {reported.name} figures are for region {reported.region}, not {region.code}")
+        zone = ZoneInfo(timezone_for_code(region.code))
+        midnight = datetime.combine(reported.last_day + timedelta(days=1), time(), zone)
+        days, end = reported.days, midnight.astimezone(UTC)
     end = scenario_end() if end is None else end.astimezone(UTC)
     rng = np.random.default_rng([seed, int(region.code.replace(".", ""))])
     kab_short = short_name(region.name) if region.level == "kabkota" else ""
-    incidents = _incidents(region, rng, days=days, end=end, seed=seed, kab_short=kab_short)
+    incidents = _incidents(region, rng, days=days, end=end, seed=seed, kab_short=kab_short, reported=reported)
     units, positions = _responders(region, rng, end=end, kab_short=kab_short)
     marks = _blank_spots(region, rng)
     return Scenario(incidents, units, positions, marks, _towers(region, seed))
@@ -128,14 +171,15 @@ def simulate(region: Region, *, days: int = 150, seed: int = 1, end: datetime | 
 
 def load_scenario(
     store: Store, region: Region, locator: Locator, *, days: int = 150, seed: int = 1, end: datetime | None = None,
-    actor: str = "system",
+    actor: str = "system", reported: Reported | None = None,
 ) -> dict[str, Any]:
     """Write a scenario into the store and label the store as holding simulated data. The audit log records it
     as ``simulate.load`` by ``actor`` (``system`` when the app loads it into an empty store by itself)."""
     from ntpd_map import audit
     from ntpd_map.incidents import write_incidents
 
-    scenario = simulate(region, days=days, seed=seed, end=end)
+    scenario = simulate(region, days=days, seed=seed, end=end, reported=reported)
+    days = reported.days if reported else days
     result = write_incidents(store, locator, scenario.incidents)
     store.upsert_units(scenario.units)
     store.write_positions(scenario.positions)
@@ -149,6 +193,9 @@ def load_scenario(
     summary = scenario.summary()
     summary.update(region=region.code, days=days, seed=seed, inserted=result.inserted, updated=result.updated,
                    unchanged=result.unchanged)
+    if reported:
+        summary.update(reported=reported.name, first_day=reported.first_day.isoformat(),
+                       last_day=reported.last_day.isoformat(), source=reported.source)
     audit.record(store, actor, "simulate.load", region.code, days=days, seed=seed, inserted=result.inserted,
                  updated=result.updated, duplicates=result.unchanged, units=len(scenario.units))
     return summary
@@ -160,14 +207,21 @@ def _weights(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
 
 
 def _incidents(
-    region: Region, rng: np.random.Generator, *, days: int, end: datetime, seed: int, kab_short: str
+    region: Region, rng: np.random.Generator, *, days: int, end: datetime, seed: int, kab_short: str,
+    reported: Reported | None = None,
 ) -> pd.DataFrame:
     import pandas as pd
 
     desa = region.desa.reset_index(drop=True)
     population = float(region.kabkota["population"].fillna(0).sum()) or 100_000.0
-    n = int(rng.poisson(CALLS_PER_PERSON_DAY * population * days))
-    call_types = rng.choice(list(CALL_MIX), size=n, p=_normalised(CALL_MIX))
+    if reported is None:
+        n = int(rng.poisson(CALLS_PER_PERSON_DAY * population * days))
+        call_types = rng.choice(list(CALL_MIX), size=n, p=_normalised(CALL_MIX))
+    else:  # the published totals exactly: that many calls, that many genuine, the rest in the usual mix
+        n = reported.calls
+        noise = {k: v for k, v in CALL_MIX.items() if k != "genuine"}
+        call_types = rng.choice(list(noise), size=n, p=_normalised(noise))
+        call_types[rng.permutation(n)[:reported.genuine]] = "genuine"
 
     # Awareness of 112 differs by kecamatan (the thing socialisation fixes): genuine calls come unevenly.
     kec_codes = np.asarray(sorted(desa["kode_kec"].unique()))
@@ -195,8 +249,13 @@ def _incidents(
     # Outcome: resolved / not followed up for the past, still open for the last hours.
     age_s = int(end.timestamp()) - received
     outcome = np.where(genuine, np.where(rng.random(n) < RESOLVED_SHARE, "resolved", "not_followed_up"), "resolved")
-    recent = genuine & (age_s < 6 * 3600)
-    outcome[recent] = rng.choice(["open", "dispatched", "on_scene"], size=int(recent.sum()))
+    if reported is None:
+        recent = genuine & (age_s < 6 * 3600)
+        outcome[recent] = rng.choice(["open", "dispatched", "on_scene"], size=int(recent.sum()))
+    else:  # a closed period: exactly the reported resolved and not followed up
+        closed = np.flatnonzero(genuine)[rng.permutation(int(genuine.sum()))]
+        outcome[closed[:reported.resolved]] = "resolved"
+        outcome[closed[reported.resolved:]] = "not_followed_up"
     outcome[~genuine] = "resolved"  # a prank or ghost call is closed by the operator
 
     agency = np.full(n, None, dtype=object)
