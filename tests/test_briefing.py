@@ -220,3 +220,31 @@ def test_notes_are_kept_per_period_and_audited_without_their_text(ttu_rt) -> Non
     with pytest.raises(ValueError, match="4000 characters"):
         save_notes(store, may, "x" * 4001, "user:ani")
     assert read_notes(store, may).startswith("Sosialisasi")
+
+
+def test_briefing_api_and_wall_counters_agree(ttu_rt, ttu_briefing) -> None:
+    """Issue 9 part 3: the briefing's recap is what /api/recap answers, and the wall's counters, counted by the
+    store for the same window, are the recap's numbers."""
+    import json
+
+    from ntpd_map.auth import create_api_key
+    from ntpd_map.factory import create_app
+    from ntpd_map.store.base import IncidentQuery
+    from ntpd_map.views import headline_from_store, window_bounds
+
+    app = create_app(runtime=ttu_rt)
+    key = create_api_key(ttu_rt.store, "briefing-test", "read")[1]
+    answer = app.server.test_client().get("/api/recap?from=2025-05-01&to=2025-09-30",
+                                          headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200
+    assert answer.get_json() == json.loads(json.dumps(ttu_briefing.recap))
+    for first, last in (("2025-05-01", "2025-09-30"), ("2025-07-14", "2025-07-14")):
+        start, end = window_bounds("custom", 0, first, last, ttu_rt.settings.tz)
+        wall = headline_from_store(ttu_rt.store, IncidentQuery(start=start, end=end), end)
+        period = build(ttu_rt, Period.parse(f"{first}..{last}"))
+        assert (wall.calls, wall.genuine, wall.open) == (period.headline["calls"].value,
+                                                         period.headline["genuine"].value,
+                                                         period.headline["open"].value)
+        by_type = period.recap["calls"]["by_call_type"]
+        noise = by_type["prank"] + by_type["ghost"] + by_type["dropped"]
+        assert wall.noise_share == pytest.approx(noise / max(wall.calls, 1))
