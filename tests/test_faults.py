@@ -363,3 +363,28 @@ def test_a_unit_status_set_on_the_ops_page_is_audited(with_incidents) -> None:
     log = rt.store.audit_log(since=since, action="unit.status")
     assert list(log["target"]) == ["dev-fault"] and list(log["actor"]) == ["user:operator-t"], log
     assert '"status":"on_scene"' in log["detail"].iloc[0].replace(" ", "")
+
+
+def test_bookkeeping_writes_on_a_locked_file_say_the_store_is_unavailable(faulty) -> None:
+    """Meta values (the briefing's notes), rejects and API keys go through the same write path as incidents: a
+    locked file is StoreUnavailable (a 503 and a banner upstream), not a raw sqlite3 error, and nothing half-done."""
+    from ntpd_map.store.base import StoreUnavailable
+
+    store = faulty["runtime"].store
+    keys_before, meta_before = len(store.api_keys()), store.get_meta("briefing_notes:2025-05")
+    blocker = sqlite3.connect(faulty["path"], isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        for write in (lambda: store.set_meta("briefing_notes:2025-05", "catatan"),
+                      lambda: store.add_rejects("locked", [{"row_number": 2, "reason": "x", "original": {}}]),
+                      lambda: store.add_api_key("locked", "read", "h" * 64),
+                      lambda: store.revoke_api_key(1)):
+            with pytest.raises(StoreUnavailable, match="locked"):
+                write()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert (len(store.api_keys()), store.get_meta("briefing_notes:2025-05")) == (keys_before, meta_before)
+    assert store.rejects("locked").empty
+    store.set_meta("briefing_notes:2025-05", "catatan")  # and once the lock is gone, it lands
+    assert store.get_meta("briefing_notes:2025-05") == "catatan"

@@ -320,11 +320,12 @@ class SQLiteStore(SharedMethods):
     # bookkeeping ------------------------------------------------------------------------------------------
     def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:
         now = now_s()
-        self._conn().executemany(
-            "INSERT INTO rejects (batch, row_number, reason, original, created_at) VALUES (?, ?, ?, ?, ?)",
-            [(batch, r.get("row_number"), r["reason"], json.dumps(r.get("original", {}), ensure_ascii=False,
-                                                                   default=str), now) for r in rows],
-        )
+        with self._write() as cur:
+            cur.executemany(
+                "INSERT INTO rejects (batch, row_number, reason, original, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(batch, r.get("row_number"), r["reason"], json.dumps(r.get("original", {}), ensure_ascii=False,
+                                                                       default=str), now) for r in rows],
+            )
         return len(rows)
 
     def rejects(self, batch: str | None = None) -> pd.DataFrame:
@@ -339,11 +340,10 @@ class SQLiteStore(SharedMethods):
         return frame
 
     def add_api_key(self, name: str, role: str, key_hash: str) -> int:
-        cur = self._conn().execute(
-            "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?)",
-            (name, role, key_hash, now_s()),
-        )
-        return int(cur.lastrowid or 0)
+        with self._write() as cur:
+            cur.execute("INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?)",
+                        (name, role, key_hash, now_s()))
+            return int(cur.lastrowid or 0)
 
     def find_api_key(self, key_hash: str) -> dict[str, Any] | None:
         rows = self._query("SELECT id, name, role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
@@ -351,10 +351,9 @@ class SQLiteStore(SharedMethods):
         return {"id": int(rows[0][0]), "name": str(rows[0][1]), "role": str(rows[0][2])} if rows else None
 
     def revoke_api_key(self, key_id: int) -> bool:
-        cur = self._conn().execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_s(), key_id)
-        )
-        return cur.rowcount == 1
+        with self._write() as cur:
+            cur.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_s(), key_id))
+            return cur.rowcount == 1
 
     def api_keys(self) -> pd.DataFrame:
         cols = ("id", "name", "role", "created_at", "revoked_at")
@@ -365,10 +364,9 @@ class SQLiteStore(SharedMethods):
         return str(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._conn().execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        with self._write() as cur:
+            cur.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
 def _stage_with_adbc(frame: pd.DataFrame) -> Path | None:
