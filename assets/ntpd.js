@@ -119,6 +119,40 @@
           esc(labels.area || "") + " " + num(p.area_km2, 2) + " km²</div><table>" + rows.join("") + "</table>";
       }, {sticky: true, className: "hex-tooltip", direction: "right", offset: [12, 0]});
     },
+    /* Kecamatan of the briefing page (layers/choropleth.py): the geometry is the kecamatan layer's URL, the
+     * value of each kecamatan (by code) with the classes in hideout; no value is drawn grey. */
+    choroplethStyle: function (feature, context) {
+      var h = currentHideout(context);
+      var value = h.values ? h.values[feature.properties.kode] : null;
+      if (value === null || value === undefined) {
+        return {color: "#6b7280", weight: 1, opacity: 0.9, fillColor: h.empty || "#e5e7eb", fillOpacity: 0.6};
+      }
+      var k = 0, breaks = h.breaks || [];
+      while (k + 1 < breaks.length && value >= breaks[k + 1]) { k += 1; }
+      return {color: "#1f2937", weight: 1, opacity: 0.9, fillColor: (h.colors || [])[k] || "#6b7280",
+              fillOpacity: h.fill || 0.8};
+    },
+    choroplethHover: function (feature, context) {
+      return {color: "#111827", weight: 3, opacity: 1};
+    },
+    choroplethTooltip: function (feature, layer, context) {
+      // made when it opens, from the current hideout: never the values of an earlier period or metric
+      layer.bindTooltip(function () {
+        var h = currentHideout(context), p = feature.properties, labels = h.labels || {};
+        var value = h.values ? h.values[p.kode] : null;
+        var shown = value === null || value === undefined ? (labels.none || "-")
+          : Number(value).toLocaleString(h.locale || "id-ID", {minimumFractionDigits: h.decimals || 0,
+                                                                maximumFractionDigits: h.decimals || 0}) +
+            (h.suffix || "");
+        var rows = "<tr class='metric'><th>" + esc(labels.metric || "") + "</th><td>" + esc(shown) + "</td></tr>";
+        var more = (h.details && h.details[p.kode]) || {};
+        Object.keys(more).forEach(function (label) {
+          rows += "<tr><th>" + esc(label) + "</th><td>" + esc(more[label]) + "</td></tr>";
+        });
+        return "<div class='hex-tip-head'><b>" + esc(p.nama) + "</b></div><table>" + rows + "</table>";
+      }, {sticky: true, className: "hex-tooltip", direction: "top", offset: [0, -14]});  // above the pointer:
+                                                                                        // a narrow map cuts a side
+    },
     desaStyle: function (feature, context) {
       var h = context.hideout || {};
       var visible = (h.zoom || 0) >= (h.minZoom || 0);

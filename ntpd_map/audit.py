@@ -27,7 +27,7 @@ ACTIONS = (
     "user.add", "user.passwd", "user.role", "user.disable", "user.enable",
     "display.create", "display.revoke",
     "login.ok", "login.fail", "logout",
-    "briefing.notes",
+    "briefing.notes", "briefing.notes.refused",
 )
 
 

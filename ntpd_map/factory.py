@@ -31,18 +31,20 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from ntpd_map.accounts import coverage_access, current_role, forbidden, register_access, with_account
     from ntpd_map.analytics.api import register as register_analytics_api
     from ntpd_map.api import register_api
+    from ntpd_map.briefing_routes import register_briefing_routes
     from ntpd_map.cache import make_cache
     from ntpd_map.callbacks import analytics as analytics_callbacks
+    from ntpd_map.callbacks import briefing as briefing_callbacks
     from ntpd_map.callbacks import coverage as coverage_callbacks
     from ntpd_map.callbacks import ops as ops_callbacks
     from ntpd_map.callbacks import wall as wall_callbacks
     from ntpd_map.coverage_api import register_coverage_api
-    from ntpd_map.permissions import may_view
+    from ntpd_map.permissions import can_edit_briefing_notes, may_view
     from ntpd_map.positions_api import register_positions_api
     from ntpd_map.privacy import install_log_redaction
     from ntpd_map.server import register_routes
     from ntpd_map.store.base import StoreUnavailable
-    from ntpd_map.ui import analytics, coverage, ops, wall
+    from ntpd_map.ui import analytics, briefing, coverage, ops, wall
 
     runtime = runtime or Runtime(settings)
     settings = runtime.settings
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     register_positions_api(app.server, runtime)
     register_analytics_api(app.server, runtime, cache)
     register_coverage_api(app.server, runtime)
+    register_briefing_routes(app.server, runtime)
 
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
 
@@ -100,6 +103,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if path == coverage.PATH:
                 # read-only unless the signed-in person may mark (planner, admin)
                 return coverage.layout(LayerContext(runtime, lang), layers, coverage_access())
+            if path == briefing.PATH:
+                # built without the store; the notes are editable for planners and admins only
+                period, notice = briefing.period_from_search(search, runtime.settings.tz, lang)
+                return with_account(briefing.layout(LayerContext(runtime, lang), layers, period,
+                                                    can_edit_briefing_notes(role), notice), lang)
             return with_account(ops.layout(LayerContext(runtime, lang), layers), lang)
         except StoreUnavailable as exc:
             log.error("store unavailable while rendering %s: %s", pathname, exc)
@@ -109,7 +117,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             # The wall and the operations page are built without the store: their refresh draws the last good
             # data from the shared cache with the banner, and recovers by itself (issue 8). Other pages wait.
             down_path = (pathname or "/").rstrip("/")
-            if down_path not in (analytics.PATH, coverage.PATH):
+            if down_path not in (analytics.PATH, coverage.PATH, briefing.PATH):
                 try:
                     if down_path == "/wall":
                         return wall.layout(offline_context(runtime, cache, lang, wall=True), layers)
@@ -132,6 +140,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     concern("ops", lambda: ops_callbacks.register(app, runtime, layers, cache))
     concern("wall", lambda: wall_callbacks.register(app, runtime, layers, cache))
     concern("analytics", lambda: analytics_callbacks.register(app, runtime, cache))
+    concern("briefing", lambda: briefing_callbacks.register(app, runtime))
     added = concern("coverage", lambda: coverage_callbacks.register(app, runtime, layers, cache))
     # the coverage layers' refresh serves every page, the wall's too (wall-safe for a wall: callbacks.coverage)
     access.assign("coverage-shared", {key for key in added if f"{ids.COV_SUMMARY}.children" in key})

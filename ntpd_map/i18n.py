@@ -206,6 +206,47 @@ STRINGS: dict[str, dict[str, str]] = {
     "bcol_rank": {"id": "Peringkat", "en": "Rank"},
     "bcol_score": {"id": "Skor", "en": "Score"},
     "bcol_reason": {"id": "Alasan", "en": "Reason"},
+    # the briefing page itself (ntpd_map/ui/briefing.py)
+    "brief_kind_quarter": {"id": "Triwulan", "en": "Quarter"},
+    "brief_choose": {"id": "Pilih periode", "en": "Choose the period"},
+    "brief_bad_period": {
+        "id": "Periode \"{text}\" tidak dapat dibaca. Tulis 2025-05 (bulan), 2025-Q2 (triwulan) atau "
+              "2025-05-01..2025-09-30 (dari..sampai, termasuk kedua tanggal; tanggal akhir tidak sebelum awal).",
+        "en": "The period \"{text}\" cannot be read. Write 2025-05 (a month), 2025-Q2 (a quarter) or "
+              "2025-05-01..2025-09-30 (from..to, both included; the end not before the start).",
+    },
+    "brief_store_down": {
+        "id": "Basis data tidak terjangkau - laporan belum dapat dibuat. Mencoba lagi otomatis.",
+        "en": "Database unreachable - the briefing cannot be made now. Retrying automatically.",
+    },
+    "brief_download_down": {
+        "id": "Basis data tidak terjangkau - laporan belum dapat dibuat. Coba lagi dalam {s} detik.",
+        "en": "Database unreachable - the briefing cannot be made now. Try again in {s} seconds.",
+    },
+    "brief_earlier": {"id": "sebelumnya {n}", "en": "before: {n}"},
+    "brief_map": {"id": "Peta per kecamatan", "en": "Map per kecamatan"},
+    "brief_map_metric": {"id": "Warnai menurut", "en": "Colour by"},
+    "brief_map_none": {"id": "tanpa data", "en": "no data"},
+    "brief_chart_calls": {"id": "Panggilan masuk per minggu", "en": "Calls per week"},
+    "brief_chart_genuine": {"id": "Darurat per minggu: selesai dan tidak ditindaklanjuti",
+                            "en": "Genuine calls per week: resolved and not followed up"},
+    "brief_chart_note": {"id": "Minggu Senin-Minggu; minggu pertama dan terakhir dapat terpotong oleh periode. "
+                               "Lainnya: informasi, uji coba, salah sambung.",
+                         "en": "Weeks run Monday to Sunday; the first and last may be cut by the period. "
+                               "Other: information, test and wrong-number calls."},
+    "brief_notes_readonly": {"id": "Hanya perencana (planner) dan admin yang dapat mengubah catatan.",
+                             "en": "Only planners and admins may change the notes."},
+    "brief_notes_refused": {"id": "Tidak tersimpan: {name} ({role}) hanya dapat membaca catatan.",
+                            "en": "Not saved: {name} ({role}) may only read the notes."},
+    "brief_notes_empty": {"id": "Belum ada catatan untuk periode ini.", "en": "No notes for this period yet."},
+    "brief_notes_anonymous": {"id": "Tidak tersimpan: masuk dulu.", "en": "Not saved: sign in first."},
+    "brief_notes_down": {"id": "Basis data tidak terjangkau - catatan BELUM tersimpan.",
+                         "en": "Database unreachable - the notes are NOT saved."},
+    "brief_notes_long": {"id": "Tidak tersimpan: catatan paling banyak {max} karakter ({n} ditulis).",
+                         "en": "Not saved: notes are limited to {max} characters ({n} written)."},
+    "brief_no_socialisation": {"id": "Belum ada kecamatan untuk diperingkat.", "en": "No kecamatan to rank yet."},
+    "brief_no_bts": {"id": "Belum ada desa untuk diperingkat.", "en": "No village to rank yet."},
+    "brief_other": {"id": "Lainnya", "en": "Other"},
     # analytics page (/analitik, issue 5)
     "analytics_title": {"id": "Analitik H3", "en": "H3 analytics"},
     "analytics_link": {"id": "Analitik H3", "en": "H3 analytics"},

@@ -14,6 +14,9 @@ EVERYONE = frozenset(USER_ROLES)
 
 #: Roles that may set or undo a desa's (or an H3 cell's) signal mark (issue 7). Wall displays never may.
 EDIT_COVERAGE_ROLES = ("planner", "admin")
+#: Roles that may write the Dinas's notes of a briefing (issue 9): the Dinas's own staff and admins. Operators
+#: read the briefing and its notes; a wall never opens it.
+EDIT_BRIEFING_NOTES_ROLES = ("planner", "admin")
 
 #: page path -> roles that may open it
 PAGE_ROLES: dict[str, frozenset[str]] = {
@@ -21,6 +24,13 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/wall": EVERYONE,  # built for a room: nothing personal on it
     "/analitik": frozenset({"operator", "planner", "admin"}),
     "/cakupan": frozenset({"operator", "planner", "admin"}),  # marking: EDIT_COVERAGE_ROLES only
+    "/briefing": frozenset({"operator", "planner", "admin"}),  # notes: EDIT_BRIEFING_NOTES_ROLES only
+}
+
+#: plain routes beside the pages (downloads) -> the page whose roles they take
+ROUTE_PAGES: dict[str, str] = {
+    "/briefing/pdf": "/briefing",
+    "/briefing/xlsx": "/briefing",
 }
 
 #: a concern of Dash callbacks (the module that registers them) -> roles that may call them. A callback not
@@ -32,6 +42,7 @@ CALLBACK_ROLES: dict[str, frozenset[str]] = {
     "ops": PAGE_ROLES["/"],
     "analytics": PAGE_ROLES["/analitik"],
     "coverage": PAGE_ROLES["/cakupan"],
+    "briefing": PAGE_ROLES["/briefing"],
 }
 
 
@@ -40,9 +51,16 @@ def can_edit_coverage(role: str | None) -> bool:
     return role in EDIT_COVERAGE_ROLES
 
 
+def can_edit_briefing_notes(role: str | None) -> bool:
+    """Whether ``role`` may write the Dinas's notes of a briefing: planner and admin only."""
+    return role in EDIT_BRIEFING_NOTES_ROLES
+
+
 def page_for(path: str | None) -> str:
-    """The page a path shows (unknown paths show the operations page, as the router does)."""
+    """The page a path shows (unknown paths show the operations page, as the router does); a download route
+    counts as its page (``ROUTE_PAGES``)."""
     path = (path or "/").rstrip("/") or "/"
+    path = ROUTE_PAGES.get(path, path)
     return path if path in PAGE_ROLES else "/"
 
 

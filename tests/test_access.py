@@ -25,6 +25,13 @@ PAGES = {
     "/wall": EVERYONE,
     "/analitik": {"operator", "planner", "admin"},
     "/cakupan": {"operator", "planner", "admin"},
+    "/briefing": {"operator", "planner", "admin"},
+}
+#: plain routes that take a page's roles: the briefing's downloads (a period that cannot be read: 400 once past
+#: the gate, so nothing is built)
+DOWNLOADS = {
+    "/briefing/pdf?period=bulan-lalu": {"operator", "planner", "admin"},
+    "/briefing/xlsx?period=bulan-lalu": {"operator", "planner", "admin"},
 }
 #: a concern of callbacks -> roles that may call them
 CALLBACKS = {
@@ -34,6 +41,7 @@ CALLBACKS = {
     "ops": {"operator", "admin"},
     "analytics": {"operator", "planner", "admin"},
     "coverage": {"operator", "planner", "admin"},
+    "briefing": {"operator", "planner", "admin"},
 }
 
 
@@ -106,8 +114,9 @@ def load_dependencies(app: Any) -> None:
 # anonymous ---------------------------------------------------------------------------------------------------
 def test_anonymous_requests_get_nothing_but_the_sign_in_page(app) -> None:
     client = app.server.test_client()
-    for path in ("/", "/wall", "/analitik", "/cakupan", "/apa-saja", "/wall?token=", "/_dash-layout",
-                 "/_dash-dependencies", "/layers/kecamatan.geojson", "/layers/desa.geojson"):
+    for path in ("/", "/wall", "/analitik", "/cakupan", "/briefing", "/briefing?period=2025-05",
+                 "/briefing/pdf?period=2025-05", "/briefing/xlsx?period=2025-05", "/apa-saja", "/wall?token=",
+                 "/_dash-layout", "/_dash-dependencies", "/layers/kecamatan.geojson", "/layers/desa.geojson"):
         answer = client.get(path, headers={"Accept": "text/html"})
         assert answer.status_code == 302 and answer.location.startswith("/login?next="), (path, answer.status)
     for path in ("/_dash-layout", "/layers/kecamatan.geojson"):
@@ -134,6 +143,9 @@ def test_each_role_opens_exactly_its_pages_and_calls_exactly_its_callbacks(app, 
         answer = client.get(page, headers={"Accept": "text/html"})
         expected = 200 if role in allowed else 403
         assert answer.status_code == expected, (who, page, answer.status_code)
+    for path, allowed in DOWNLOADS.items():
+        answer = client.get(path, headers={"Accept": "text/html"})
+        assert answer.status_code == (400 if role in allowed else 403), (who, path, answer.status_code)
     access = app.server.extensions["ntpd_access"]
     assert set(access.concerns) == set(app.callback_map), "a callback belongs to no concern"
     refused: list[str] = []

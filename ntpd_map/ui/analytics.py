@@ -138,6 +138,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
             html.A(t("ops_link", lang), href=f"/?lang={lang}", id="an-ops-link"),
             html.A("Wall", href=f"/wall?lang={lang}"),
             html.A(t("coverage_link", lang), href=f"/cakupan?lang={lang}", id="an-coverage-link"),
+            html.A(t("briefing_link", lang), href=f"/briefing?lang={lang}", id="an-briefing-link"),
             html.A(t("language", lang), href=f"{PATH}?lang={other_lang}"),
         ], className="ops-header an-header"),
         html.Div(id=ids.AN_DOWN, className="down-banner an-down"),

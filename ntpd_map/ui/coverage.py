@@ -179,6 +179,7 @@ def layout(ctx: LayerContext, layers: list[Layer], access: CoverageAccess) -> Co
             simulation_banner(ctx),
             html.A(t("ops_link", lang), href=f"/?lang={lang}", id="cov-ops-link"),
             html.A(t("analytics_link", lang), href=f"/analitik?lang={lang}", id="cov-analytics-link"),
+            html.A(t("briefing_link", lang), href=f"/briefing?lang={lang}", id="cov-briefing-link"),
             html.A("Wall", href=f"/wall?lang={lang}"),
             html.A(t("language", lang), href=f"{PATH}?lang={other_lang}"),
         ], className="ops-header cov-header"),

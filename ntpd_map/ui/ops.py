@@ -74,6 +74,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
             html.A("Wall", href=f"/wall?lang={lang}"),
             html.A(t("analytics_link", lang), href=f"/analitik?lang={lang}", id="ops-analytics-link"),
             html.A(t("coverage_link", lang), href=f"/cakupan?lang={lang}", id="ops-coverage-link"),
+            html.A(t("briefing_link", lang), href=f"/briefing?lang={lang}", id="ops-briefing-link"),
             html.Span(id=ids.CLOCK, className="clock"),
         ], className="ops-header"),
         filters,
