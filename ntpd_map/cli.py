@@ -490,6 +490,50 @@ def cmd_recap(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_briefing(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+    from pathlib import Path
+
+    from ntpd_map.briefing import Period, build
+    from ntpd_map.runtime import Runtime
+
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("pdf", "xlsx"):
+        raise ValueError(f"--out {out.name}: name the file .pdf or .xlsx")
+    if args.period and (args.date_from or args.date_to):
+        raise ValueError("give --period or --from/--to, not both")
+    if args.period:
+        try:
+            period = Period.parse(args.period)
+        except ValueError as exc:
+            raise ValueError(f"--period {args.period}: {exc}") from exc
+    elif args.date_from and args.date_to:
+        period = Period.custom(date.fromisoformat(args.date_from), date.fromisoformat(args.date_to))
+    else:
+        raise ValueError("give --from and --to (YYYY-MM-DD, inclusive) or --period (2025-05, 2025-Q2)")
+    lang = args.lang or settings.lang
+    runtime = Runtime(settings)
+    briefing = build(runtime, period)
+    if fmt == "pdf":
+        from ntpd_map.briefing import pdf
+
+        body = pdf.render(briefing, runtime.region, lang)
+        pages: int | None = pdf.page_count(body)
+    else:
+        from ntpd_map.briefing import xlsx
+
+        body, pages = xlsx.render(briefing, lang), None
+    if briefing.simulated and "SIMULASI" not in out.name:
+        out = out.with_name(f"{out.stem}_SIMULASI{out.suffix}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(body)
+    _print_json({"written": str(out), "pages": pages, "bytes": len(body), "period": period.key,
+                 "label": period.label(lang), "from": period.first.isoformat(), "to": period.last.isoformat(),
+                 "previous": briefing.previous.key, "lang": lang, "simulated": briefing.simulated})
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import date, time
     from zoneinfo import ZoneInfo
@@ -690,6 +734,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", required=True, help="last local date (inclusive), YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_recap)
+
+    p = sub.add_parser("briefing", help="the Bupati's briefing of a period as an A4 PDF or an XLSX, from the store "
+                                        "alone (no web server)")
+    p.add_argument("--out", required=True, help="FILE.pdf or FILE.xlsx (_SIMULASI is added when data is simulated)")
+    p.add_argument("--from", dest="date_from", help="first local date, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", help="last local date (inclusive), YYYY-MM-DD")
+    p.add_argument("--period", help="instead of --from/--to: a month (2025-05) or a quarter (2025-Q2)")
+    p.add_argument("--lang", choices=("id", "en"), help="language (default NTPD_LANG, else id)")
+    p.set_defaults(func=cmd_briefing)
 
     from ntpd_map.audit import ACTIONS
 

@@ -206,6 +206,56 @@ STRINGS: dict[str, dict[str, str]] = {
     "bcol_rank": {"id": "Peringkat", "en": "Rank"},
     "bcol_score": {"id": "Skor", "en": "Score"},
     "bcol_reason": {"id": "Alasan", "en": "Reason"},
+    # the briefing's print (PDF, XLSX) and its static maps and charts
+    "bmap_north": {"id": "U", "en": "N"},
+    "bmap_no_data": {"id": "Tidak ada data", "en": "No data"},
+    "bmap_socialisation_legend": {"id": "Indeks prioritas sosialisasi 112 (0-100, makin gelap makin perlu)",
+                                  "en": "112 socialisation priority index (0-100, darker is more needed)"},
+    "bmap_bts_desa": {"id": "Desa prioritas usulan BTS", "en": "Priority village for a BTS"},
+    "bmap_bts_rank": {"id": "Nomor = peringkat", "en": "Number = rank"},
+    "bmap_kecamatan": {"id": "Batas kecamatan", "en": "Kecamatan boundary"},
+    "bchart_calls": {"id": "Semua panggilan per minggu, menurut jenis",
+                     "en": "All calls per week, by type"},
+    "bchart_genuine": {"id": "Panggilan darurat per minggu, menurut hasil penanganan",
+                       "en": "Genuine emergency calls per week, by outcome"},
+    "bchart_other": {"id": "Lainnya (info, tes, salah sambung)", "en": "Other (information, test, wrong number)"},
+    "bchart_note": {"id": "Minggu dihitung Senin sampai Minggu, ditandai dengan hari pertamanya dalam periode; minggu "
+                          "pertama dan terakhir dapat terpotong oleh periode, sehingga batangnya lebih pendek.",
+                    "en": "Weeks run Monday to Sunday and are marked by their first day in the period; the first "
+                          "and last week may be cut by the period, so their bars are shorter."},
+    "bprint_subject": {"id": "Laporan layanan NTPD 112 untuk Bupati, {period}",
+                       "en": "NTPD 112 service briefing for the Bupati, {period}"},
+    "bprint_author": {"id": "NTPD 112 {region}", "en": "NTPD 112 {region}"},
+    "bprint_headline": {"id": "Angka utama", "en": "Headline figures"},
+    "bprint_figure": {"id": "Angka", "en": "Figure"},
+    "bprint_now": {"id": "Periode ini", "en": "This period"},
+    "bprint_before": {"id": "Periode sebelumnya", "en": "Previous period"},
+    "bprint_change": {"id": "Perubahan", "en": "Change"},
+    "bprint_change_pct": {"id": "Perubahan (%)", "en": "Change (%)"},
+    "bprint_kecamatan_unlocated": {
+        "id": "{n} dari {total} panggilan tanpa lokasi kecamatan tidak masuk tabel ini; angka utama di halaman 1 "
+              "menghitung semuanya.",
+        "en": "{n} of {total} calls without a kecamatan location are not in this table; the headline figures on "
+              "page 1 count them all.",
+    },
+    "bprint_colours": {
+        "id": "Warna perubahan: <font color='{good}'>biru</font> berarti membaik, <font color='{bad}'>oranye</font> "
+              "berarti perlu perhatian; hitam: bukan baik atau buruk.",
+        "en": "Colour of a change: <font color='{good}'>blue</font> is good news, <font color='{bad}'>orange</font> "
+              "needs attention; black: neither.",
+    },
+    "bprint_no_notes": {"id": "Belum ada catatan. Ruang untuk catatan tangan:",
+                        "en": "No notes yet. Space for handwritten notes:"},
+    "bprint_produced_at": {"id": "Dibuat", "en": "Produced"},
+    "bprint_timezone": {"id": "Zona waktu", "en": "Time zone"},
+    "bprint_region": {"id": "Wilayah", "en": "Region"},
+    "bprint_simulated": {"id": "SIMULASI", "en": "SIMULATION"},
+    "bsheet_summary": {"id": "Ringkasan", "en": "Summary"},
+    "bsheet_agencies": {"id": "Instansi", "en": "Agencies"},
+    "bsheet_kecamatan": {"id": "Kecamatan", "en": "Kecamatan"},
+    "bsheet_weekly": {"id": "Mingguan", "en": "Weekly"},
+    "bsheet_socialisation": {"id": "Sosialisasi", "en": "Socialisation"},
+    "bsheet_bts": {"id": "BTS", "en": "BTS"},
     # the briefing page itself (ntpd_map/ui/briefing.py)
     "brief_kind_quarter": {"id": "Triwulan", "en": "Quarter"},
     "brief_choose": {"id": "Pilih periode", "en": "Choose the period"},
