@@ -65,14 +65,17 @@ class Period:
     def parse(cls, text: str) -> Period:
         """``2025-05`` (a month), ``2025-Q2`` (a quarter) or ``2025-05-01..2025-09-30`` (custom, inclusive)."""
         text = (text or "").strip()
-        if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
-            return cls.month(int(m[1]), int(m[2]))
-        if m := re.fullmatch(r"(\d{4})-[Qq]([1-4])", text):
-            return cls.quarter(int(m[1]), int(m[2]))
-        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
-            return cls.custom(date.fromisoformat(m[1]), date.fromisoformat(m[2]))
-        raise ValueError(f"period {text!r}: write 2025-05 (a month), 2025-Q2 (a quarter) or "
-                         "2025-05-01..2025-09-30 (from..to, inclusive)")
+        forms = "write 2025-05 (a month), 2025-Q2 (a quarter) or 2025-05-01..2025-09-30 (from..to, inclusive)"
+        try:
+            if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
+                return cls.month(int(m[1]), int(m[2]))
+            if m := re.fullmatch(r"(\d{4})-[Qq]([1-4])", text):
+                return cls.quarter(int(m[1]), int(m[2]))
+            if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
+                return cls.custom(date.fromisoformat(m[1]), date.fromisoformat(m[2]))
+        except ValueError as exc:  # a month 13, a 30 February, an end before the start
+            raise ValueError(f"period {text!r}: {exc}; {forms}") from None
+        raise ValueError(f"period {text!r}: {forms}")
 
     @classmethod
     def custom(cls, first: date, last: date) -> Period:
