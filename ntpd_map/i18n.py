@@ -277,13 +277,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "brief_map": {"id": "Peta per kecamatan", "en": "Map per kecamatan"},
     "brief_map_metric": {"id": "Warnai menurut", "en": "Colour by"},
     "brief_map_none": {"id": "tanpa data", "en": "no data"},
-    "brief_chart_calls": {"id": "Panggilan masuk per minggu", "en": "Calls per week"},
-    "brief_chart_genuine": {"id": "Darurat per minggu: selesai dan tidak ditindaklanjuti",
-                            "en": "Genuine calls per week: resolved and not followed up"},
-    "brief_chart_note": {"id": "Minggu Senin-Minggu; minggu pertama dan terakhir dapat terpotong oleh periode. "
-                               "Lainnya: informasi, uji coba, salah sambung.",
-                         "en": "Weeks run Monday to Sunday; the first and last may be cut by the period. "
-                               "Other: information, test and wrong-number calls."},
     "brief_notes_readonly": {"id": "Hanya perencana (planner) dan admin yang dapat mengubah catatan.",
                              "en": "Only planners and admins may change the notes."},
     "brief_notes_refused": {"id": "Tidak tersimpan: {name} ({role}) hanya dapat membaca catatan.",
@@ -296,7 +289,6 @@ STRINGS: dict[str, dict[str, str]] = {
                          "en": "Not saved: notes are limited to {max} characters ({n} written)."},
     "brief_no_socialisation": {"id": "Belum ada kecamatan untuk diperingkat.", "en": "No kecamatan to rank yet."},
     "brief_no_bts": {"id": "Belum ada desa untuk diperingkat.", "en": "No village to rank yet."},
-    "brief_other": {"id": "Lainnya", "en": "Other"},
     # analytics page (/analitik, issue 5)
     "analytics_title": {"id": "Analitik H3", "en": "H3 analytics"},
     "analytics_link": {"id": "Analitik H3", "en": "H3 analytics"},

@@ -41,9 +41,6 @@ KECAMATAN_SHOWN = ("kecamatan", "calls", "genuine", "prank", "ghost_dropped", "r
 DECIMALS = {"prank_share": 1, "genuine_per_10k": 2, "score": 1, "dispatch_median": 1, "dispatch_p90": 1,
             "arrival_median": 1, "arrival_p90": 1}
 TEXT_COLUMNS = ("agency", "kecamatan", "desa", "reason")
-#: the weekly charts' colours: call types (as on the maps: genuine dark blue, prank amber) and outcomes
-CALL_COLORS = {"genuine": "#1d4ed8", "prank": "#f59e0b", "ghost_dropped": "#9ca3af", "other": "#d1d5db"}
-OUTCOME_COLORS = {"resolved": "#15803d", "not_followed_up": "#b91c1c", "open": "#f59e0b"}
 
 
 # numbers as the page writes them --------------------------------------------------------------------------
@@ -247,22 +244,26 @@ def weekly_figures(b: Briefing, lang: str) -> tuple[dict[str, Any], dict[str, An
         return {"type": "bar", "name": name, "x": x, "y": values, "marker": {"color": color},
                 "customdata": spans, "hovertemplate": "%{customdata}: %{y:,}<extra>" + name + "</extra>"}
 
+    # the printed charts' series, names and colours (ntpd_map/briefing/maps.py weekly_png): screen and paper alike
+    from ntpd_map.briefing.maps import OKABE_ITO as C
+
+    def column(key: str) -> list[int]:
+        return [int(w[key]) for w in weeks]
+
     other = [w["calls"] - w["genuine"] - w["prank"] - w["ghost_dropped"] for w in weeks]
-    calls = [bars(t("bcol_genuine", lang), [w["genuine"] for w in weeks], CALL_COLORS["genuine"]),
-             bars(t("bcol_prank", lang), [w["prank"] for w in weeks], CALL_COLORS["prank"]),
-             bars(t("bcol_ghost_dropped", lang), [w["ghost_dropped"] for w in weeks], CALL_COLORS["ghost_dropped"]),
-             bars(t("brief_other", lang), other, CALL_COLORS["other"])]
+    calls = [bars(t("brief_h_genuine", lang), column("genuine"), C["blue"]),
+             bars(t("brief_h_prank", lang), column("prank"), C["orange"]),
+             bars(t("brief_h_ghost_dropped", lang), column("ghost_dropped"), C["sky"]),
+             bars(t("bchart_other", lang), other, C["grey"])]
     still_open = [w["genuine"] - w["resolved"] - w["not_followed_up"] for w in weeks]
-    genuine = [bars(t("bcol_resolved", lang), [w["resolved"] for w in weeks], OUTCOME_COLORS["resolved"]),
-               bars(t("bcol_not_followed_up", lang), [w["not_followed_up"] for w in weeks],
-                    OUTCOME_COLORS["not_followed_up"])]
-    if any(still_open):
-        genuine.append(bars(t("bcol_open", lang), still_open, OUTCOME_COLORS["open"]))
+    genuine = [bars(t("brief_h_resolved", lang), column("resolved"), C["green"]),
+               bars(t("brief_h_not_followed_up", lang), column("not_followed_up"), C["vermillion"]),
+               bars(t("brief_h_open", lang), still_open, C["yellow"])]
 
     def figure(title: str, data: list[dict[str, Any]]) -> dict[str, Any]:
         return {"data": data, "layout": {
             "title": {"text": title, "x": 0, "xanchor": "left", "y": 0.97, "yanchor": "top", "font": {"size": 14}},
-            "barmode": "stack", "height": 300, "margin": {"l": 44, "r": 10, "t": 66, "b": 28},
+            "barmode": "stack", "height": 310, "margin": {"l": 44, "r": 10, "t": 76, "b": 28},
             "separators": ",." if lang == "id" else ".,", "font": {"family": FONT, "size": 12, "color": "#111827"},
             "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff", "bargap": 0.25,
             "legend": {"orientation": "h", "x": 0, "y": 1.0, "xanchor": "left", "yanchor": "bottom",
@@ -272,7 +273,7 @@ def weekly_figures(b: Briefing, lang: str) -> tuple[dict[str, Any], dict[str, An
             "yaxis": {"gridcolor": "#e5e7eb", "rangemode": "tozero", "tickformat": ",d", "automargin": True},
         }}
 
-    return (figure(t("brief_chart_calls", lang), calls), figure(t("brief_chart_genuine", lang), genuine))
+    return (figure(t("bchart_calls", lang), calls), figure(t("bchart_genuine", lang), genuine))
 
 
 # the whole page --------------------------------------------------------------------------------------------

@@ -199,7 +199,7 @@ def layout(ctx: LayerContext, layers: list[Layer], period: Period, may_edit: boo
             section(t("brief_weekly", lang), html.Div([
                 dcc.Graph(id=ids.BR_WEEKLY_CALLS, config=graph_config, className="br-graph"),
                 dcc.Graph(id=ids.BR_WEEKLY_GENUINE, config=graph_config, className="br-graph"),
-            ], className="br-graphs"), html.Div(t("brief_chart_note", lang), className="br-hint")),
+            ], className="br-graphs"), html.Div(t("bchart_note", lang), className="br-hint")),
             html.Div([
                 section(t("brief_socialisation", lang), table_box(ids.BR_TOP_SOCIALISATION)),
                 section(t("brief_bts", lang), table_box(ids.BR_TOP_BTS)),
