@@ -131,7 +131,7 @@ def hideout_from_values(values: dict[str, float | None], metric: str, lang: str 
         "fill": FILL_OPACITY,
         "locale": "id-ID" if lang == "id" else "en-GB",
         "details": details or {},
-        "labels": {"metric": t(TITLES[metric], lang), "none": t("brief_map_none", lang)},
+        "labels": {"metric": t(TITLES[metric], lang), "none": t("bmap_no_data", lang)},
     }
 
 

@@ -504,10 +504,7 @@ def cmd_briefing(args: argparse.Namespace, settings: Settings) -> int:
     if args.period and (args.date_from or args.date_to):
         raise ValueError("give --period or --from/--to, not both")
     if args.period:
-        try:
-            period = Period.parse(args.period)
-        except ValueError as exc:
-            raise ValueError(f"--period {args.period}: {exc}") from exc
+        period = Period.parse(args.period)  # its error names the period and the accepted forms
     elif args.date_from and args.date_to:
         period = Period.custom(date.fromisoformat(args.date_from), date.fromisoformat(args.date_to))
     else:

@@ -348,7 +348,7 @@ def test_the_command_writes_the_pdf_and_the_xlsx_headless(ttu_rt, ttu_dir: Path,
                           (["--out", str(tmp_path / "x.pdf")], "--from and --to"),
                           (["--period", "2025-05", "--from", "2025-05-01", "--out", str(tmp_path / "x.pdf")],
                            "not both"),
-                          (["--period", "2025-13", "--out", str(tmp_path / "x.pdf")], "--period 2025-13: month"),
+                          (["--period", "2025-13", "--out", str(tmp_path / "x.pdf")], "'2025-13': month must be"),
                           (["--period", "Mei", "--out", str(tmp_path / "x.pdf")], "2025-Q2 (a quarter)")]:
         proc = cli(*args)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)

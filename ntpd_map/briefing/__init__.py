@@ -189,10 +189,10 @@ class Briefing:
         frame = pd.DataFrame(rows, columns=AGENCY_COLUMNS)
         return frame.sort_values(["received", "agency"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
-    def agency_total(self) -> dict[str, Any]:
+    def agency_total(self, lang: str = "id") -> dict[str, Any]:
         """The agencies' total row: the recap's own totals and response times (not a sum of medians)."""
         g, minutes = self.recap["genuine"], self.recap["response_minutes"]
-        return {"agency": t("brief_total", "id"), "received": g["total"], "resolved": g["resolved"],
+        return {"agency": t("brief_total", lang), "received": g["total"], "resolved": g["resolved"],
                 "not_followed_up": g["not_followed_up"], "open": g["open"],
                 "dispatch_median": minutes["dispatch"]["median"], "dispatch_p90": minutes["dispatch"]["p90"],
                 "arrival_median": minutes["arrival"]["median"], "arrival_p90": minutes["arrival"]["p90"]}
@@ -216,6 +216,19 @@ class Briefing:
         frame = pd.DataFrame(rows, columns=KECAMATAN_TABLE)
         return frame.sort_values(["genuine", "calls", "kecamatan"], ascending=[False, False, True],
                                  kind="stable").reset_index(drop=True)
+
+    def kecamatan_total(self, lang: str = "id") -> dict[str, Any]:
+        """The kecamatan table's total row: sums of the counts, the prank share of all located calls and genuine
+        calls per 10,000 people of the whole region."""
+        from ntpd_map.recap import KECAMATAN_COLUMNS
+
+        frame = self.kecamatan()
+        out: dict[str, Any] = {"kode": "", "kecamatan": t("brief_total", lang),
+                               **{c: int(frame[c].sum()) for c in KECAMATAN_COLUMNS}}
+        out["prank_share"] = round(100.0 * out["prank"] / out["calls"], 1) if out["calls"] else None
+        people = sum(self.population.values())
+        out["genuine_per_10k"] = round(10_000 * out["genuine"] / people, 2) if people else None
+        return out
 
     def weekly(self) -> pd.DataFrame:
         import pandas as pd
@@ -251,7 +264,7 @@ KECAMATAN_TABLE = ["kode", "kecamatan", "calls", "genuine", "prank", "ghost_drop
                    "prank_share", "genuine_per_10k"]
 
 
-def _number(value: float, lang: str, digits: int = 0) -> str:
+def number(value: float, lang: str, digits: int = 0) -> str:
     text = f"{value:,.{digits}f}"
     return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
 
@@ -261,10 +274,10 @@ def socialisation_reason(row: Any, lang: str = "id") -> str:
     from ntpd_map.analytics.priority import SOCIALISATION_WEIGHTS as W
 
     parts = {
-        "kurang_guna": t("brief_why_underuse", lang, n=_number(row.darurat, lang),
-                         expected=_number(row.darurat_harapan, lang, 1), people=_number(row.penduduk, lang)),
-        "salah_guna": t("brief_why_misuse", lang, n=_number(row.iseng_kosong, lang),
-                        total=_number(row.semua_panggilan, lang)),
+        "kurang_guna": t("brief_why_underuse", lang, n=number(row.darurat, lang),
+                         expected=number(row.darurat_harapan, lang, 1), people=number(row.penduduk, lang)),
+        "salah_guna": t("brief_why_misuse", lang, n=number(row.iseng_kosong, lang),
+                        total=number(row.semua_panggilan, lang)),
         "tren_memburuk": t("brief_why_worse", lang),
     }
     weight = {k: W[k] * float(getattr(row, k)) for k in parts}
@@ -286,12 +299,12 @@ def bts_reason(row: Any, lang: str = "id") -> str:
         out.append(t("brief_why_signal", lang, status=SignalStatus(status).label(lang)))
     km = float(row.jarak_menara_km)
     parts = {
-        "jarak_menara": t("brief_why_tower", lang, km=_number(km, lang, 1)) if not math.isnan(km) else "",
-        "putus_kosong": t("brief_why_dropped", lang, n=_number(row.terputus_kosong, lang),
-                          total=_number(row.semua_panggilan, lang)),
-        "lokasi_tidak_tepat": t("brief_why_imprecise", lang, n=_number(row.tanpa_lokasi_tepat, lang)),
+        "jarak_menara": t("brief_why_tower", lang, km=number(km, lang, 1)) if not math.isnan(km) else "",
+        "putus_kosong": t("brief_why_dropped", lang, n=number(row.terputus_kosong, lang),
+                          total=number(row.semua_panggilan, lang)),
+        "lokasi_tidak_tepat": t("brief_why_imprecise", lang, n=number(row.tanpa_lokasi_tepat, lang)),
         "penduduk": t("brief_why_people_est" if row.penduduk_perkiraan else "brief_why_people", lang,
-                      n=_number(row.jumlah_penduduk, lang)),
+                      n=number(row.jumlah_penduduk, lang)),
     }
     weight = {k: W[k] * float(getattr(row, k)) for k in parts if parts[k]}
     out += [parts[k] for k in sorted(weight, key=lambda k: -weight[k])[:3 - len(out)] if weight[k] > 0]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ntpd_map.briefing import number
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:
@@ -41,12 +42,6 @@ LABEL_GAP_PX = 5  # at 200 dpi about 0.6 mm kept clear around a name
 BTS_FILL = "#7a0177"  # RdPu's darkest: stands out against the grey desa and is not a signal-status colour
 SIMPLIFY_M = 40.0  # far below a printed pixel (about 60 m at this scale), so outlines look the same
 CLOSE_M = 250.0  # gaps between upstream kecamatan narrower than twice this are closed in the kab/kota outline
-
-
-def _number(value: float, lang: str, digits: int = 0) -> str:
-    from ntpd_map.briefing import _number as number
-
-    return number(value, lang, digits)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -283,7 +278,7 @@ def choropleth_png(region: Region, values: pd.Series, *, legend_title: str, lang
     frame.labels()
     frame.scale_and_north(lang)
     handles = [Patch(facecolor=c, edgecolor="#777777", linewidth=0.4,
-                     label=f"{_number(breaks[i], lang, digits)} – {_number(breaks[i + 1], lang, digits)}")
+                     label=f"{number(breaks[i], lang, digits)} – {number(breaks[i + 1], lang, digits)}")
                for i, c in enumerate(colours)]
     if not known.all():
         handles.append(Patch(facecolor=NO_DATA, edgecolor="#8a8a8a", hatch="////", linewidth=0.4,
@@ -387,7 +382,7 @@ def _stacked(ax: Axes, weeks: list[str], series: list[tuple[str, np.ndarray, str
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _number(v, lang)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: number(v, lang)))
     ax.legend(fontsize=7.5, frameon=False, ncol=len(series), loc="lower left", bbox_to_anchor=(0, 1.0),
               handlelength=1.2, columnspacing=1.2)
 

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from ntpd_map.briefing import GOOD_WHEN_UP, Briefing, Change, Period, day_text
-from ntpd_map.briefing import _number as number
+from ntpd_map.briefing import GOOD_WHEN_UP, Briefing, Change, Period, day_text, number
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:
@@ -265,7 +264,7 @@ def _agencies(briefing: Briefing, s: _Styles, lang: str, width: float) -> Any:
     num_bold = ParagraphStyle("numb", parent=s.num, fontName=BOLD)
     for rec in briefing.agencies().to_dict("records"):
         rows.append(row(rec, s.cell, s.num))
-    rows.append(row({**briefing.agency_total(), "agency": t("brief_total", lang)}, s.cell_bold, num_bold))
+    rows.append(row(briefing.agency_total(lang), s.cell_bold, num_bold))
     first_minute = AGENCY_COLUMNS.index(MINUTE_COLUMNS[0])
     return _table(rows, widths, total=True, header_rows=2, extra=[
         *spans, ("LINEBELOW", (first_minute, 0), (-1, 0), 0.4, colors.HexColor(RULE)),
@@ -278,19 +277,6 @@ def _isnan(value: Any) -> bool:
 
 KECAMATAN_PRINTED = ["kecamatan", "calls", "genuine", "prank", "ghost_dropped", "resolved", "not_followed_up",
                      "prank_share", "genuine_per_10k"]
-
-
-def kecamatan_total(briefing: Briefing) -> dict[str, Any]:
-    """The kecamatan table's total row: sums of the counts, the prank share of all located calls and genuine
-    calls per 10,000 people of the whole region."""
-    from ntpd_map.recap import KECAMATAN_COLUMNS
-
-    frame = briefing.kecamatan()
-    out: dict[str, Any] = {c: int(frame[c].sum()) for c in KECAMATAN_COLUMNS}
-    out["prank_share"] = round(100.0 * out["prank"] / out["calls"], 1) if out["calls"] else None
-    people = sum(briefing.population.values())
-    out["genuine_per_10k"] = round(10_000 * out["genuine"] / people, 2) if people else None
-    return out
 
 
 def _kecamatan(briefing: Briefing, s: _Styles, lang: str, width: float) -> Any:
@@ -319,7 +305,7 @@ def _kecamatan(briefing: Briefing, s: _Styles, lang: str, width: float) -> Any:
     for rec in frame.to_dict("records"):
         rows.append(cells(rec, s.cell, s.num))
     num_bold = ParagraphStyle("numb", parent=s.num, fontName=BOLD)
-    rows.append(cells({"kecamatan": t("brief_total", lang), **kecamatan_total(briefing)}, s.cell_bold, num_bold))
+    rows.append(cells(briefing.kecamatan_total(lang), s.cell_bold, num_bold))
     return _table(rows, widths, total=True)
 
 

@@ -133,7 +133,6 @@ def render(briefing: Briefing, lang: str = "id") -> bytes:
     from openpyxl import Workbook
 
     from ntpd_map.analytics.export import xlsx_as_text
-    from ntpd_map.briefing.pdf import kecamatan_total
 
     b = briefing
     book = Workbook()
@@ -150,9 +149,9 @@ def render(briefing: Briefing, lang: str = "id") -> bytes:
     counts = {c: "count" for c in ("received", "resolved", "not_followed_up", "open", "calls", "genuine", "prank",
                                    "ghost_dropped")}
     _table(sheets["agencies"], AGENCY_COLUMNS, b.agencies().to_dict("records"), lang,
-           total={**b.agency_total(), "agency": t("brief_total", lang)}, formats={**counts, **minutes})
+           total=b.agency_total(lang), formats={**counts, **minutes})
     _table(sheets["kecamatan"], KECAMATAN_TABLE, b.kecamatan().to_dict("records"), lang,
-           total={"kode": "", "kecamatan": t("brief_total", lang), **kecamatan_total(b)},
+           total=b.kecamatan_total(lang),
            formats={**counts, "prank_share": "one", "genuine_per_10k": "two"})
     weekly = [{**r, **{k: date.fromisoformat(r[k]) for k in ("week", "from", "to")}}
               for r in b.weekly().to_dict("records")]

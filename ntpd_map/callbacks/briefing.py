@@ -167,7 +167,7 @@ def records(frame: Any) -> list[dict[str, Any]]:
 def agency_table(b: Briefing, lang: str) -> Any:
     from ntpd_map.briefing import AGENCY_COLUMNS
 
-    total = {**b.agency_total(), "agency": t("brief_total", lang)}
+    total = b.agency_total(lang)
     return html_table(list(AGENCY_COLUMNS), records(b.agencies()), lang, "br-agency-table", total=total)
 
 
