@@ -2,6 +2,7 @@
 
     python -m bench load [--minutes 10] [--walls 50] [--rate 10] [--refresh 10] [--warmup 60]
                          [--server gthread:2x4] [--no-redis] [--wait-idle 60] [--region 53.03] [--keep]
+                         [--distinct-ids N] [--memtrace [--memtrace-frames 1]]
 
 1. Setup (not timed): a fresh data dir (the region's cached boundaries copied in); the app's first start once
    (``create_app``: the locator, the labelled SIMULATED scenario in a fresh SQLite store, the first account), so
@@ -29,14 +30,23 @@
    i/rate s, from a few threads, so a slow answer does not slow the arrivals): unique ids, the current time,
    points uniformly inside the region's kab/kota polygons, the call-type mix of a 112 center, categories,
    agencies and statuses as a call-taking system sends them.
-5. Every 10 s: the RSS of the gunicorn master and each worker (and of redis-server) from /proc.
+   ``--rate 0``: no incidents, the walls alone. ``--distinct-ids N``: the ids cycle over N, so once N were sent
+   every post updates a stored incident (new time, place and status): the data version still changes before
+   every wall tick (each a full refresh) but the store and the 24 h window stop growing.
+5. Every 10 s: the RSS of the gunicorn master and each worker (and of redis-server) from /proc, and the incidents
+   in the wall's 24 h window (what a full refresh reads and sends).
+6. ``--memtrace`` (a diagnostic): gunicorn runs with ``-c bench/memtrace.py``, which in each worker records
+   malloc's and pymalloc's figures every 10 s and, at the end of the warm-up and at the end, objects by type and
+   a tracemalloc snapshot (``--memtrace-frames``, 0 for none); what grew goes to
+   ``bench/results/load-<timestamp>.memtrace.txt``. Its latency figures are not comparable.
 
 Reported over the measured ``--minutes`` after ``--warmup`` s: p50/p95/p99/max latency per kind (``wall``: the
 refresh tick; ``coverage``: the coverage tick; ``ingest``; ``page``: each request of the page loads at the
 start, over the whole run), errors (any
 answer but 200, or 204 from a callback that raised PreventUpdate; a Dash answer without ``response``; an
 ingest answer that did not accept its incident; a refused or dropped connection), the RSS at the end of the
-warm-up and at the end and its slope (least squares over the samples after the warm-up), CPU cores used by
+warm-up and at the end and its slope (least squares over the samples after the warm-up; also per 1,000
+incidents in the 24 h window, which grows with the ingest), CPU cores used by
 the server, this process and the rest of the machine, and checks: incidents stored = ingest answers 200, no
 wall ever shown an older data version than it had already shown. Raw results go to
 ``bench/results/load-<timestamp>.json``; a summary line and a markdown row are printed.
@@ -79,7 +89,12 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("load", help="wall displays refreshing + incidents ingested under gunicorn (issue 8)")
     p.add_argument("--minutes", type=float, default=10.0, help="measured minutes (after the warm-up)")
     p.add_argument("--walls", type=int, default=50, help="wall displays")
-    p.add_argument("--rate", type=float, default=10.0, help="incidents per second POSTed to /api/incidents")
+    p.add_argument("--rate", type=float, default=10.0,
+                   help="incidents per second POSTed to /api/incidents (0: none, the walls alone)")
+    p.add_argument("--distinct-ids", type=int, default=0,
+                   help="the posted ids cycle over this many: past that, every post updates a stored incident "
+                        "(new time, place, status), so the store and the 24 h window stop growing while the data "
+                        "version still changes before every wall tick (0: every id new)")
     p.add_argument("--refresh", type=int, default=10, help="the walls' refresh interval (NTPD_REFRESH_SECONDS)")
     p.add_argument("--warmup", type=float, default=60.0, help="seconds of load before measuring")
     p.add_argument("--server", default="gthread:2x4", help="gunicorn: sync:WORKERS or gthread:WORKERSxTHREADS")
@@ -90,6 +105,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--keep", action="store_true", help="keep the data dir (printed) for a look afterwards")
     p.add_argument("--wait-idle", type=float, default=60.0,
                    help="before the load, wait up to this many seconds for the machine to be idle")
+    p.add_argument("--memtrace", action="store_true",
+                   help="diagnostic (bench/memtrace.py): in each worker, malloc's and pymalloc's figures every 10 s, "
+                        "objects by type and tracemalloc snapshots at the end of the warm-up and at the end, what "
+                        "grew written beside the results; slows the server (latency not comparable)")
+    p.add_argument("--memtrace-frames", type=int, default=1,
+                   help="tracemalloc frames kept with --memtrace; 0: no tracemalloc (pymalloc's figures then readable)")
 
 
 def main(args: Any) -> int:
@@ -98,6 +119,9 @@ def main(args: Any) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"load-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
+    if report.get("memtrace"):
+        path.with_suffix(".memtrace.txt").write_text(memtrace_text(report["memtrace"]))
+        print(f"what grew per worker: {path.with_suffix('.memtrace.txt')}")
     print(json.dumps(report["summary"], indent=2))
     print(summary_line(report))
     print(markdown_row(report))
@@ -460,11 +484,18 @@ def incident(i: int, run_id: str, point: tuple[float, float], rng: random.Random
 
 
 def ingest(port: int, key: str, rate: float, t_start: float, t_end: float, threads: int, points: list[Any],
-           rec: Recorder, run_id: str, seed: int) -> dict[str, Any]:
+           rec: Recorder, run_id: str, seed: int, distinct: int = 0) -> dict[str, Any]:
+    """Post ``rate`` incidents a second until ``t_end``; with ``distinct``, the i-th carries id i % distinct
+    (an update of a stored incident once every id was sent)."""
+    if rate <= 0:
+        time.sleep(max(0.0, t_end - time.time()))
+        return {"sent": 0, "accepted": 0, "distinct_accepted": 0, "updated": 0, "max_lag_s": 0.0}
     lock = threading.Lock()
     slots = itertools.count()  # the i-th incident is due at t_start + i / rate
     taken = [0]
     accepted = [0]
+    updated = [0]
+    accepted_ids: set[int] = set()
     max_lag = [0.0]
 
     def worker(w: int) -> None:
@@ -480,7 +511,8 @@ def ingest(port: int, key: str, rate: float, t_start: float, t_end: float, threa
             with lock:
                 taken[0] += 1
                 max_lag[0] = max(max_lag[0], time.time() - due)
-            body = json.dumps(incident(i, run_id, points[i % len(points)], rng)).encode()
+            n = i % distinct if distinct else i
+            body = json.dumps(incident(n, run_id, points[i % len(points)], rng)).encode()
             started, t = time.time(), time.perf_counter()
             try:
                 status, _h, answer = browser.request("POST", "/api/incidents", body, {
@@ -493,12 +525,14 @@ def ingest(port: int, key: str, rate: float, t_start: float, t_end: float, threa
             if status == 200:
                 try:
                     result = json.loads(answer)
-                    ok = result.get("inserted") == 1 and not result.get("rejected")
+                    ok = result.get("inserted", 0) + result.get("updated", 0) == 1 and not result.get("rejected")
                 except ValueError:
                     pass
             if ok:
                 with lock:
                     accepted[0] += 1
+                    updated[0] += int(result.get("updated") == 1)
+                    accepted_ids.add(n)
             rec.add(started, "ingest", "POST /api/incidents", seconds, status, ok, len(answer),
                     "" if ok else answer[:300].decode(errors="replace"))
         browser.close()
@@ -508,7 +542,8 @@ def ingest(port: int, key: str, rate: float, t_start: float, t_end: float, threa
         th.start()
     for th in pool:
         th.join()
-    return {"sent": taken[0], "accepted": accepted[0], "max_lag_s": round(max_lag[0], 3)}
+    return {"sent": taken[0], "accepted": accepted[0], "distinct_accepted": len(accepted_ids), "updated": updated[0],
+            "max_lag_s": round(max_lag[0], 3)}
 
 
 # --- processes: redis, gunicorn, memory ---------------------------------------------------------------------------
@@ -536,16 +571,30 @@ def children(pid: int) -> list[int]:
     return sorted(out)
 
 
+def window_held(db: Path | None) -> int | None:
+    """Incidents in the wall's 24 h window now (what every full wall refresh reads and sends)."""
+    if db is None:
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT count(*) FROM incidents WHERE received_at >= ?", (int(time.time()) - 86400,))
+            return int(row.fetchone()[0])
+    except sqlite3.Error:
+        return None
+
+
 def sample_memory(master: int, redis_pid: int | None, t0: float, samples: list[dict[str, Any]],
-                  stop: threading.Event) -> None:
+                  stop: threading.Event, db: Path | None = None) -> None:
     """RSS of the gunicorn master, each worker and redis-server every RSS_EVERY_S s, and once more at the end
-    (RSS counts the pages a forked worker still shares with the master in both)."""
+    (RSS counts the pages a forked worker still shares with the master in both); with ``db``, the incidents
+    in the 24 h window at that moment."""
     while True:
         workers = {str(p): round(rss_mb(p) or 0.0, 1) for p in children(master)}
         master_mb = rss_mb(master) or 0.0
         samples.append({"t": round(time.time() - t0, 1), "master_mb": round(master_mb, 1), "workers_mb": workers,
                         "server_mb": round(master_mb + sum(workers.values()), 1),
-                        "redis_mb": round(rss_mb(redis_pid) or 0.0, 1) if redis_pid else None})
+                        "redis_mb": round(rss_mb(redis_pid) or 0.0, 1) if redis_pid else None,
+                        "window_incidents": window_held(db)})
         if stop.is_set():
             return
         stop.wait(RSS_EVERY_S)
@@ -639,9 +688,15 @@ def run(args: Any) -> dict[str, Any]:
 
         port = _free_port()
         log_path = work / "gunicorn.log"
+        command = gunicorn_command(args.server, port)
+        trace_dir = None
+        if args.memtrace:  # bench/memtrace.py as gunicorn's config file: tracemalloc in each worker
+            trace_dir = work / "memtrace"
+            trace_dir.mkdir()
+            env["NTPD_MEMTRACE_DIR"], env["NTPD_MEMTRACE_FRAMES"] = str(trace_dir), str(args.memtrace_frames)
+            command[-1:-1] = ["-c", str(ROOT / "bench" / "memtrace.py")]
         with log_path.open("wb") as log_file:
-            server = subprocess.Popen(gunicorn_command(args.server, port), cwd=ROOT, env=env,
-                                      stdout=log_file, stderr=subprocess.STDOUT)
+            server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         procs.append(server)
         ready_s = wait_ready(port, server)
         idle_before = wait_idle(args.wait_idle) if args.wait_idle > 0 else None
@@ -653,7 +708,8 @@ def run(args: Any) -> dict[str, Any]:
         walls = [Wall(n, port, tokens[n], t0 + rng.uniform(0, args.refresh), t_end, rec) for n in range(args.walls)]
         samples: list[dict[str, Any]] = []
         stop = threading.Event()
-        sampler = threading.Thread(target=sample_memory, args=(server.pid, redis_pid, t0, samples, stop), daemon=True)
+        sampler = threading.Thread(target=sample_memory, daemon=True,
+                                   args=(server.pid, redis_pid, t0, samples, stop, work / "data" / "ntpd.sqlite"))
         sampler.start()
         cpu: dict[str, Any] = {}
 
@@ -661,6 +717,8 @@ def run(args: Any) -> dict[str, Any]:
             time.sleep(max(0.0, t_warm - time.time()))
             cpu["start"] = (time.time(), _tree_cpu_s(server.pid), _own_cpu_s(), _machine_busy(),
                             _tree_cpu_s(redis_pid) if redis_pid else 0.0)
+            if trace_dir is not None:
+                (trace_dir / "take-warm").touch()
 
         marker = threading.Thread(target=mark_cpu, daemon=True)
         marker.start()
@@ -668,13 +726,15 @@ def run(args: Any) -> dict[str, Any]:
         for th in threads:
             th.start()
         run_id = uuid.uuid4().hex[:8]
-        ingested = ingest(port, key, args.rate, t0, t_end, args.ingest_threads, points, rec, run_id, args.seed)
+        ingested = ingest(port, key, args.rate, t0, t_end, args.ingest_threads, points, rec, run_id, args.seed,
+                          args.distinct_ids)
         for th in threads:
             th.join()
         cpu["end"] = (time.time(), _tree_cpu_s(server.pid), _own_cpu_s(), _machine_busy(),
                       _tree_cpu_s(redis_pid) if redis_pid else 0.0)
         stop.set()
         sampler.join()
+        memtrace = collect_memtrace(trace_dir, children(server.pid)) if trace_dir is not None else None
         stored = count_stored(work / "data" / "ntpd.sqlite", run_id)
     finally:
         for proc in reversed(procs):
@@ -695,13 +755,16 @@ def run(args: Any) -> dict[str, Any]:
         "commit": _commit(),
         "config": {"minutes": args.minutes, "walls": args.walls, "rate": args.rate, "refresh_s": args.refresh,
                    "warmup_s": args.warmup, "server": args.server, "cache": "files" if args.no_redis else "redis",
-                   "tokens": tokens[0] is not None, "region": args.region},
+                   "tokens": tokens[0] is not None, "region": args.region, "distinct_ids": args.distinct_ids,
+                   "memtrace_frames": args.memtrace_frames if args.memtrace else None,
+                   "malloc_env": {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}},
         "setup_s": round(setup_s, 1), "server_ready_s": round(ready_s, 1),
         "ingest": {**ingested, "stored": stored},
         "walls": [{"n": w.n, "ticks": w.ticks, "versions_seen": len(w.versions), "regressions": w.regressions,
                    "max_tick_lag_s": round(w.max_lag_s, 3), "reconnects": w.browser.reconnects,
                    "failed": w.failed} for w in walls],
         "rss": samples,
+        "memtrace": memtrace,
         "cpu": {**(cpu_shares(cpu) or {}), "other_work_before": idle_before},
         "server_log_tail": log_text.strip().splitlines()[-30:],
         "server_log_tracebacks": log_text.count("Traceback"),
@@ -710,6 +773,62 @@ def run(args: Any) -> dict[str, Any]:
     }
     report["summary"] = summarise(report, rec, args.warmup)
     return report
+
+
+def collect_memtrace(folder: Path, workers: list[int], timeout: float = 180.0) -> dict[str, Any]:
+    """Ask each worker for its ``end`` snapshot (bench/memtrace.py) and gather what every worker wrote."""
+    (folder / "take-end").touch()
+    deadline = time.time() + timeout
+    while time.time() < deadline and not all((folder / f"{pid}-end.json").exists() for pid in workers):
+        time.sleep(1.0)
+    time.sleep(0.5)  # the last file's write
+    out: dict[str, Any] = {}
+    for path in sorted(folder.glob("*.json")):
+        pid, _, label = path.stem.partition("-")
+        try:
+            out.setdefault(pid, {})[label] = json.loads(path.read_text())
+        except ValueError as exc:
+            out.setdefault(pid, {})[label] = {"error": f"unreadable: {exc}"}
+    for path in sorted(folder.glob("*-series.jsonl")):  # every 10 s: RSS, malloc's and pymalloc's figures
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        out.setdefault(path.name.partition("-")[0], {})["series"] = rows
+    return out
+
+
+def memtrace_text(memtrace: dict[str, Any]) -> str:
+    """What grew in each worker between the end of the warm-up and the end, as text."""
+    lines: list[str] = []
+    for pid, taken in memtrace.items():
+        warm, end = taken.get("warm", {}), taken.get("end", {})
+        lines.append(f"== worker {pid}")
+        for label, rep in (("warm", warm), ("end", end), ("after malloc_trim(0)", end.get("after_malloc_trim"))):
+            if rep:
+                lines.append(f"  {label}: rss {rep.get('rss_mb')} malloc {rep.get('malloc_mb')} "
+                             f"pymalloc {rep.get('pymalloc_mb')} tracemalloc {rep.get('tracemalloc_mb')} "
+                             f"gc objects {rep.get('gc_objects')}")
+        series = taken.get("series") or []
+        if series:
+            lines.append("  every minute, MB: anon RSS | malloc arenas: in use + free | pymalloc arenas: in use + free "
+                         "| tracemalloc")
+            t0 = series[0]["time"]
+            for row in series[::6]:
+                m, py = row.get("malloc_mb") or {}, row.get("pymalloc_mb") or {}
+                lines.append(f"    {row['time'] - t0:6.0f} s  {row['rss_mb'].get('RssAnon')} | {m.get('arena')}: "
+                             f"{m.get('in_use')} + {m.get('free_in_arenas')} | {py.get('arenas')}: {py.get('in_use')} "
+                             f"+ {py.get('free')} | {row.get('traced_mb')}")
+        if end.get("error") or warm.get("error"):
+            lines.append(f"  error: {end.get('error') or warm.get('error')}")
+        for title, key in (("top lines (tracemalloc, end - warm)", "top_lines"),
+                           ("top tracebacks", "top_tracebacks")):
+            if end.get(key):
+                lines.append(f"  {title}:")
+                for row in end[key]:
+                    lines.append(f"    {row['size_diff_kb']:+10.1f} KB {row['count_diff']:+8d} blocks "
+                                 f"(now {row['size_kb']:.1f} KB)  " + " <- ".join(row["where"]))
+        if end.get("type_diffs"):
+            lines.append("  objects by type (gc.get_objects, end - warm):")
+            lines.extend(f"    {n:+8d} {name}" for name, n in end["type_diffs"])
+    return "\n".join(lines) + "\n"
 
 
 def _own_cpu_s() -> float:
@@ -755,14 +874,20 @@ def percentiles(ms: list[float]) -> dict[str, Any]:
     return {"n": len(s), "p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": round(s[-1], 1)}
 
 
-def slope_per_min(points: list[tuple[float, float]]) -> float | None:
+def least_squares(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of y over x; None without two distinct x."""
     if len(points) < 2:
         return None
     n = len(points)
-    mx = sum(t for t, _ in points) / n
-    my = sum(v for _, v in points) / n
-    var = sum((t - mx) ** 2 for t, _ in points)
-    return None if var == 0 else round(60 * sum((t - mx) * (v - my) for t, v in points) / var, 2)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return None if var == 0 else sum((x - mx) * (y - my) for x, y in points) / var
+
+
+def slope_per_min(points: list[tuple[float, float]]) -> float | None:
+    per_s = least_squares(points)
+    return None if per_s is None else round(60 * per_s, 2)
 
 
 def summarise(report: dict[str, Any], rec: Recorder, warmup: float) -> dict[str, Any]:
@@ -784,7 +909,13 @@ def summarise(report: dict[str, Any], rec: Recorder, warmup: float) -> dict[str,
         "slope_mb_per_min": slope_per_min([(s["t"], s["server_mb"]) for s in after]),
         "redis_end_mb": after[-1]["redis_mb"] if after else None,
         "samples": len(after),
+        # what every full wall refresh reads and sends: with new ids it grows by the ingest rate
+        "window_start": after[0].get("window_incidents") if after else None,
+        "window_end": after[-1].get("window_incidents") if after else None,
     }
+    held = [(float(s["window_incidents"]), s["server_mb"]) for s in after if s.get("window_incidents") is not None]
+    per_held = least_squares(held) if len({x for x, _ in held}) > 2 else None  # the window must have moved
+    rss["mb_per_1000_in_window"] = round(1000 * per_held, 2) if per_held is not None else None
     minutes = report["config"]["minutes"]
     rate = {k: round(sum(1 for r in measured if r[1] == k) / (60 * minutes), 2) for k in kinds if k != "page"} \
         if minutes else {}
@@ -795,7 +926,8 @@ def summarise(report: dict[str, Any], rec: Recorder, warmup: float) -> dict[str,
         "errors": errors,
         "walls_failed": sum(1 for w in walls if w["failed"]),
         "version_regressions": sum(w["regressions"] for w in walls),
-        "stored_equals_accepted": ingest["stored"] == ingest["accepted"],
+        # each id accepted at least once is one stored incident (ids cycle with --distinct-ids)
+        "stored_equals_accepted": ingest["stored"] == ingest.get("distinct_accepted", ingest["accepted"]),
         "server_tracebacks": report["server_log_tracebacks"],
     }
     p95_ok = all((latency.get(k, {}).get("p95_ms") or 0) < TARGET_P95_MS for k in ("wall", "coverage", "ingest"))
