@@ -183,7 +183,7 @@ def measure_period(runtime: Any, period: Any, cold: bool, profile_on_miss: dict[
     warm, b = _timed(lambda: build(runtime, period), 5)
     out.update(build_warm_s=_median(warm), build_warm_runs=warm)
     out["in_period"] = b.recap["calls"]["total"]
-    out["in_previous"] = b.previous_recap["calls"]["total"]
+    out["in_previous"] = b.previous_headline["calls"]
     out["headline"] = {k: c.value for k, c in b.headline.items()}
     out["window"] = [start, end]
     views, _ = _timed(lambda: page_view(runtime, period, lang), 3)

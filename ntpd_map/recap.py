@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 NO_AGENCY = "(tanpa instansi)"
 GHOST_DROPPED = (CallType.GHOST.value, CallType.DROPPED.value)
+#: what the recap reads of each incident: a third of the columns, so a quarter of 600k calls reads in a third of
+#: the time
+RECAP_COLUMNS = ("received_at", "call_type", "outcome", "agency", "category", "kode_kec", "dispatched_at",
+                 "arrived_at", "resolved_at")
 #: counts per kecamatan and per week
 KECAMATAN_COLUMNS = ("calls", "genuine", "prank", "ghost_dropped", "resolved", "not_followed_up")
 
@@ -136,10 +140,27 @@ def recap_from_frame(frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def headline_counts(store: Store, date_from: date, date_to: date, tz: str) -> dict[str, int]:
+    """The recap's headline numbers for a period, counted by the store (its covering index, as the wall counts)
+    without reading any row: what the briefing compares a period against. Equal to the same numbers of
+    ``recap`` (tested)."""
+    from ntpd_map.store.base import IncidentQuery
+
+    start, end = recap_bounds(date_from, date_to, tz)
+    query = IncidentQuery(start=start, end=end)
+    by_type = store.count_by("call_type", query)
+    outcome = store.count_by("outcome", IncidentQuery(start=start, end=end, call_types=(CallType.GENUINE.value,)))
+    return {"calls": sum(by_type.values()), "genuine": by_type.get(CallType.GENUINE.value, 0),
+            "prank": by_type.get(CallType.PRANK.value, 0),
+            "ghost_dropped": sum(by_type.get(c, 0) for c in GHOST_DROPPED),
+            "resolved": outcome.get("resolved", 0), "not_followed_up": outcome.get("not_followed_up", 0),
+            "open": sum(outcome.get(str(o), 0) for o in ACTIVE_OUTCOMES)}
+
+
 def recap(store: Store, date_from: date, date_to: date, tz: str) -> dict[str, Any]:
     from ntpd_map.store.base import IncidentQuery
 
     start, end = recap_bounds(date_from, date_to, tz)
-    frame = store.incidents(IncidentQuery(start=start, end=end))
+    frame = store.incidents(IncidentQuery(start=start, end=end, columns=RECAP_COLUMNS))
     return {"from": date_from.isoformat(), "to": date_to.isoformat(), "tz": tz, **recap_from_frame(frame),
             "weekly": _weekly(frame, date_from, date_to, tz)}

@@ -199,10 +199,19 @@ def test_ttu_top_lists_come_with_reasons(ttu_briefing) -> None:
 
 
 def test_the_period_before_is_compared(ttu_rt) -> None:
+    """The period before is counted by the store (no rows read): the same numbers as its own recap."""
+    from ntpd_map.briefing import headline_numbers
+    from ntpd_map.recap import headline_counts, recap
+
     june = build(ttu_rt, Period.month(2025, 6))
     may = build(ttu_rt, Period.month(2025, 5))
     for key in HEADLINE:
         assert june.headline[key].previous == may.headline[key].value
+    tz = ttu_rt.settings.tz
+    for first, last in ((date(2025, 5, 1), date(2025, 9, 30)), (date(2025, 7, 14), date(2025, 7, 20))):
+        counted = headline_counts(ttu_rt.store, first, last, tz)
+        assert counted == headline_numbers(recap(ttu_rt.store, first, last, tz))
+        assert counted["calls"] > 0 and counted["resolved"] > 0
     now, before = june.headline["calls"].value, may.headline["calls"].value
     assert june.headline["calls"].percent == round(100 * (now - before) / before, 1)
     assert build(ttu_rt, Period.quarter(2025, 3)).headline["calls"].value > now  # three months against one

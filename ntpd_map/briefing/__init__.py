@@ -162,7 +162,7 @@ class Briefing:
     region_name: str
     tz: str
     recap: dict[str, Any]  # ntpd_map.recap.recap of the period: what /api/recap answers
-    previous_recap: dict[str, Any]
+    previous_headline: dict[str, int]  # the headline numbers of the period before (ntpd_map.recap.headline_counts)
     kecamatan_names: dict[str, str]  # every kecamatan of the region, code -> name, in the region's order
     population: dict[str, int]  # per kecamatan (imported where given, else estimated)
     socialisation: pd.DataFrame  # the whole ranking (ntpd_map.analytics.priority.socialisation)
@@ -173,7 +173,7 @@ class Briefing:
 
     @property
     def headline(self) -> dict[str, Change]:
-        now, before = headline_numbers(self.recap), headline_numbers(self.previous_recap)
+        now, before = headline_numbers(self.recap), self.previous_headline
         return {k: Change(now[k], before[k]) for k in HEADLINE}
 
     def agencies(self) -> pd.DataFrame:
@@ -336,7 +336,7 @@ def build(runtime: Runtime, period: Period, *, now: int | None = None) -> Briefi
     """The briefing of ``period`` from the store (``StoreUnavailable`` when it is down)."""
     import time
 
-    from ntpd_map.recap import recap
+    from ntpd_map.recap import headline_counts, recap
     from ntpd_map.views import window_bounds
 
     tz = runtime.settings.tz
@@ -352,7 +352,7 @@ def build(runtime: Runtime, period: Period, *, now: int | None = None) -> Briefi
     return Briefing(
         period=period, previous=previous, region_code=region.code, region_name=region.name, tz=tz,
         recap=recap(store, period.first, period.last, tz),
-        previous_recap=recap(store, previous.first, previous.last, tz),
+        previous_headline=headline_counts(store, previous.first, previous.last, tz),
         kecamatan_names=dict(zip(region.kecamatan["kode"], region.kecamatan["nama"], strict=True)),
         population={str(k): round(float(v)) for k, v in zip(region.kecamatan["kode"], pop.kec, strict=True)},
         socialisation=social, bts=bts, notes=read_notes(store, period), simulated=runtime.is_simulated(),
