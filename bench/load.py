@@ -757,7 +757,8 @@ def run(args: Any) -> dict[str, Any]:
                    "warmup_s": args.warmup, "server": args.server, "cache": "files" if args.no_redis else "redis",
                    "tokens": tokens[0] is not None, "region": args.region, "distinct_ids": args.distinct_ids,
                    "memtrace_frames": args.memtrace_frames if args.memtrace else None,
-                   "malloc_env": {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}},
+                   "malloc_env": {k: v for k, v in os.environ.items()
+                                  if k.startswith(("MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD"))}},
         "setup_s": round(setup_s, 1), "server_ready_s": round(ready_s, 1),
         "ingest": {**ingested, "stored": stored},
         "walls": [{"n": w.n, "ticks": w.ticks, "versions_seen": len(w.versions), "regressions": w.regressions,
@@ -809,13 +810,15 @@ def memtrace_text(memtrace: dict[str, Any]) -> str:
         series = taken.get("series") or []
         if series:
             lines.append("  every minute, MB: anon RSS | malloc arenas: in use + free | pymalloc arenas: in use + free "
-                         "| tracemalloc")
+                         "| tracemalloc | resident: main arena, other arenas (count), other anonymous")
             t0 = series[0]["time"]
             for row in series[::6]:
                 m, py = row.get("malloc_mb") or {}, row.get("pymalloc_mb") or {}
+                mp = row.get("maps_mb") or {}
                 lines.append(f"    {row['time'] - t0:6.0f} s  {row['rss_mb'].get('RssAnon')} | {m.get('arena')}: "
                              f"{m.get('in_use')} + {m.get('free_in_arenas')} | {py.get('arenas')}: {py.get('in_use')} "
-                             f"+ {py.get('free')} | {row.get('traced_mb')}")
+                             f"+ {py.get('free')} | {row.get('traced_mb')} | {mp.get('brk')}, "
+                             f"{mp.get('thread_arenas')} ({mp.get('thread_arena_count')}), {mp.get('other_anon')}")
         if end.get("error") or warm.get("error"):
             lines.append(f"  error: {end.get('error') or warm.get('error')}")
         for title, key in (("top lines (tracemalloc, end - warm)", "top_lines"),
@@ -904,6 +907,7 @@ def summarise(report: dict[str, Any], rec: Recorder, warmup: float) -> dict[str,
                                 for s in sorted({r[4] for r in measured if r[1] == k})}
     after = [s for s in report["rss"] if s["t"] >= warmup]
     rss = {
+        "from_s": after[0]["t"] if after else None,
         "start_mb": after[0]["server_mb"] if after else None,
         "end_mb": after[-1]["server_mb"] if after else None,
         "slope_mb_per_min": slope_per_min([(s["t"], s["server_mb"]) for s in after]),
@@ -916,6 +920,16 @@ def summarise(report: dict[str, Any], rec: Recorder, warmup: float) -> dict[str,
     held = [(float(s["window_incidents"]), s["server_mb"]) for s in after if s.get("window_incidents") is not None]
     per_held = least_squares(held) if len({x for x, _ in held}) > 2 else None  # the window must have moved
     rss["mb_per_1000_in_window"] = round(1000 * per_held, 2) if per_held is not None else None
+    # once the window stops growing (no ingest, or --distinct-ids once every id was sent): the slope from then on
+    final = after[-1].get("window_incidents") if after else None
+    first = len(after)
+    while final is not None and first > 0 and after[first - 1].get("window_incidents") is not None \
+            and abs(after[first - 1]["window_incidents"] - final) <= max(2, final // 100):
+        first -= 1
+    steady = after[first:]
+    rss["steady_window_from_s"] = steady[0]["t"] if len(steady) >= 6 else None
+    rss["steady_window_slope_mb_per_min"] = slope_per_min([(s["t"], s["server_mb"]) for s in steady]) \
+        if len(steady) >= 6 else None
     minutes = report["config"]["minutes"]
     rate = {k: round(sum(1 for r in measured if r[1] == k) / (60 * minutes), 2) for k in kinds if k != "page"} \
         if minutes else {}
@@ -937,8 +951,11 @@ def summarise(report: dict[str, Any], rec: Recorder, warmup: float) -> dict[str,
         "latency": latency, "requests_per_s": rate, "rss": rss, "checks": checks, "cpu": report["cpu"],
         "max_tick_lag_s": max((w["max_tick_lag_s"] for w in walls), default=None),
         "ingest_max_lag_s": ingest["max_lag_s"],
+        # memory_flat: the raw slope, whatever the data did; the steady-window slope is reported beside it
         "targets": {"p95_under_300ms": p95_ok, "no_errors": errors == 0 and not checks["walls_failed"],
-                    "memory_flat": flat},
+                    "memory_flat": flat,
+                    "memory_flat_at_steady_window": None if rss["steady_window_slope_mb_per_min"] is None
+                    else abs(rss["steady_window_slope_mb_per_min"]) <= FLAT_MB_PER_MIN},
         "passed": p95_ok and errors == 0 and flat and not checks["walls_failed"]
         and not checks["version_regressions"] and checks["stored_equals_accepted"],
     }
@@ -950,21 +967,35 @@ def _fmt(lat: dict[str, Any]) -> str:
     return f"{lat['p50_ms']:.0f} / {lat['p95_ms']:.0f} / {lat['p99_ms']:.0f} / {lat['max_ms']:.0f}"
 
 
+def _rss_text(rss: dict[str, Any]) -> str:
+    extra = ""
+    if rss.get("mb_per_1000_in_window") is not None:
+        extra += f"; {rss['mb_per_1000_in_window']} MB per 1,000 incidents added to the 24 h window"
+    if rss.get("steady_window_slope_mb_per_min") is not None and rss["steady_window_from_s"] > rss["from_s"]:
+        extra += (f"; {rss['steady_window_slope_mb_per_min']} MB/min from {rss['steady_window_from_s']:.0f} s, "
+                  f"the window no longer growing")
+    return f"{rss['start_mb']} -> {rss['end_mb']} MB ({rss['slope_mb_per_min']} MB/min{extra})"
+
+
 def summary_line(report: dict[str, Any]) -> str:
     c, s = report["config"], report["summary"]
     lat, rss = s["latency"], s["rss"]
-    return (f"load: {c['walls']} walls every {c['refresh_s']} s + {c['rate']:g} incidents/s for {c['minutes']:g} min "
+    ids = f" (ids cycling over {c['distinct_ids']:,})" if c.get("distinct_ids") else ""
+    return (f"load: {c['walls']} walls every {c['refresh_s']} s + {c['rate']:g} incidents/s{ids} "
+            f"for {c['minutes']:g} min "
             f"({c['server']}, cache {c['cache']}, tokens {'yes' if c['tokens'] else 'no'}): "
             f"wall p50/p95/p99/max {_fmt(lat.get('wall', {}))} ms, coverage {_fmt(lat.get('coverage', {}))} ms, "
             f"ingest {_fmt(lat.get('ingest', {}))} ms; errors {s['checks']['errors']}; "
-            f"server RSS {rss['start_mb']} -> {rss['end_mb']} MB ({rss['slope_mb_per_min']} MB/min); "
+            f"server RSS {_rss_text(rss)}; "
             f"{'PASS' if s['passed'] else 'FAIL'}")
 
 
 def markdown_row(report: dict[str, Any]) -> str:
     c, s = report["config"], report["summary"]
     lat, rss, cpu = s["latency"], s["rss"], s["cpu"] or {}
+    ids = f", ids cycling over {c['distinct_ids']:,}" if c.get("distinct_ids") else ""
     return (f"| {report['when']} | {report['commit']} | {c['cache']} | {c['walls']} x {c['refresh_s']} s + "
-            f"{c['rate']:g}/s, {c['minutes']:g} min | {_fmt(lat.get('wall', {}))} | {_fmt(lat.get('ingest', {}))} | "
-            f"{s['checks']['errors']} | {rss['start_mb']} -> {rss['end_mb']} MB ({rss['slope_mb_per_min']} MB/min) | "
+            f"{c['rate']:g}/s{ids}, {c['minutes']:g} min | {_fmt(lat.get('wall', {}))} | "
+            f"{_fmt(lat.get('ingest', {}))} | "
+            f"{s['checks']['errors']} | {_rss_text(rss)} | "
             f"{cpu.get('server', '-')} / {cpu.get('other_work', '-')} |")

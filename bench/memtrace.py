@@ -95,6 +95,17 @@ def pymalloc_stats() -> dict[str, float] | None:
             "free": round(figure(r"# bytes in available blocks") + figure(r"unused pools \* \d+ bytes"), 2)}
 
 
+def arrow_stats() -> dict[str, Any] | None:
+    """pyarrow's default memory pool (pandas' Arrow-backed columns allocate there, outside malloc), MB; None
+    when pyarrow is not loaded."""
+    pa = sys.modules.get("pyarrow")
+    if pa is None:
+        return None
+    pool = pa.default_memory_pool()
+    return {"backend": pool.backend_name, "allocated": round(pool.bytes_allocated() / 2**20, 2),
+            "max": round(pool.max_memory() / 2**20, 2) if pool.max_memory() is not None else None}
+
+
 def rss() -> dict[str, float]:
     out: dict[str, float] = {}
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -102,6 +113,39 @@ def rss() -> dict[str, float]:
         if name in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
             out[name] = round(int(value.split()[0]) / 1024, 1)
     return out
+
+
+#: glibc maps each arena but the main one as a heap aligned to HEAP_MAX_SIZE (64 MB on 64-bit)
+_THREAD_HEAP_ALIGN = 64 * 1024 * 1024
+
+
+def mappings() -> dict[str, float]:
+    """Resident anonymous memory by where it lives, MB: ``brk`` (the main arena, [heap]), ``thread_arenas``
+    (the heaps of malloc's other arenas), ``other_anon`` (pymalloc's arenas, malloc's mmapped blocks, thread
+    stacks, other allocators); and ``thread_arena_count``."""
+    out = {"brk": 0.0, "thread_arenas": 0.0, "other_anon": 0.0, "thread_arena_count": 0}
+    kind = None
+    try:
+        text = Path("/proc/self/smaps").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            start = int(head[0].split("-")[0], 16)
+            path = head[5] if len(head) > 5 else ""
+            if path == "[heap]":
+                kind = "brk"
+            elif path:
+                kind = None  # files, stacks, vdso
+            elif start % _THREAD_HEAP_ALIGN == 0 and head[1].startswith("rw"):
+                kind = "thread_arenas"
+                out["thread_arena_count"] += 1
+            else:
+                kind = "other_anon"
+        elif kind and line.startswith("Rss:"):
+            out[kind] += int(head[1]) / 1024
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
 
 
 def _type_counts() -> Counter[str]:
@@ -134,7 +178,8 @@ class Tracer:
                 traced = tracemalloc.get_traced_memory()[0] / 2**20
                 with series.open("a") as out:
                     out.write(json.dumps({"time": round(time.time(), 1), "rss_mb": rss(), "malloc_mb": malloc_stats(),
-                                          "pymalloc_mb": pymalloc_stats(), "traced_mb": round(traced, 2)}) + "\n")
+                                          "pymalloc_mb": pymalloc_stats(), "traced_mb": round(traced, 2),
+                                          "maps_mb": mappings(), "arrow_mb": arrow_stats()}) + "\n")
             for path in sorted(self.folder.glob("take-*")):
                 label = path.name.removeprefix("take-")
                 if label not in self.done:
@@ -150,7 +195,8 @@ class Tracer:
         gc.collect()
         report: dict[str, Any] = {
             "pid": os.getpid(), "label": label, "time": time.time(), "rss_mb": rss(), "malloc_mb": malloc_stats(),
-            "pymalloc_mb": pymalloc_stats(), "threads": threading.active_count()}
+            "pymalloc_mb": pymalloc_stats(), "maps_mb": mappings(), "arrow_mb": arrow_stats(),
+            "threads": threading.active_count()}
         snap = None
         if tracemalloc.is_tracing():
             snap = tracemalloc.take_snapshot().filter_traces([
