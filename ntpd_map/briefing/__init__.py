@@ -264,9 +264,23 @@ KECAMATAN_TABLE = ["kode", "kecamatan", "calls", "genuine", "prank", "ghost_drop
                    "prank_share", "genuine_per_10k"]
 
 
-def number(value: float, lang: str, digits: int = 0) -> str:
+def number(value: float | None, lang: str, digits: int = 0) -> str:
+    """1.234,5 in Bahasa Indonesia, 1,234.5 in English; a missing value is "-"."""
+    if value is None or value != value:  # None or NaN
+        return "-"
     text = f"{value:,.{digits}f}"
     return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
+
+
+def change_text(change: Change, lang: str = "id") -> str:
+    """``+12 (+5,3%)``, ``-3 (-2,1%)``, ``+4.428 (baru)`` when there was none before, ``tetap`` when unchanged."""
+    if change.delta == 0:
+        return t("brief_no_change", lang)
+    sign = "+" if change.delta > 0 else "-"
+    text = f"{sign}{number(abs(change.delta), lang)}"
+    if change.percent is None:
+        return f"{text} ({t('brief_new', lang)})"
+    return f"{text} ({sign}{number(abs(change.percent), lang, 1)}%)"
 
 
 def socialisation_reason(row: Any, lang: str = "id") -> str:

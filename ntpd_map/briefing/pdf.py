@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from ntpd_map.briefing import GOOD_WHEN_UP, Briefing, Change, Period, day_text, number
+from ntpd_map.briefing import GOOD_WHEN_UP, Briefing, Change, Period, change_text, day_text, number
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:
@@ -59,17 +59,6 @@ def fonts() -> tuple[str, str]:
                 addMapping(FONT, 0, italic, FONT)
                 addMapping(FONT, 1, italic, BOLD)
     return FONT, BOLD
-
-
-def change_text(change: Change, lang: str = "id") -> str:
-    """``+12 (+5,3%)``, ``-3 (-2,1%)``, ``+4.428 (baru)`` when there was none before, ``tetap`` when unchanged."""
-    if change.delta == 0:
-        return t("brief_no_change", lang)
-    sign = "+" if change.delta > 0 else "-"
-    text = f"{sign}{number(abs(change.delta), lang)}"
-    if change.percent is None:
-        return f"{text} ({t('brief_new', lang)})"
-    return f"{text} ({sign}{number(abs(change.percent), lang, 1)}%)"
 
 
 def _change_colour(key: str, change: Change) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ntpd_map import ids
-from ntpd_map.briefing import GOOD_WHEN_UP, HEADLINE, MONTHS_ID, NOTES_MAX, Period
+from ntpd_map.briefing import GOOD_WHEN_UP, HEADLINE, MONTHS_ID, NOTES_MAX, Period, change_text, number
 from ntpd_map.i18n import t
 from ntpd_map.store.base import StoreUnavailable
 
@@ -41,19 +41,6 @@ KECAMATAN_SHOWN = ("kecamatan", "calls", "genuine", "prank", "ghost_dropped", "r
 DECIMALS = {"prank_share": 1, "genuine_per_10k": 2, "score": 1, "dispatch_median": 1, "dispatch_p90": 1,
             "arrival_median": 1, "arrival_p90": 1}
 TEXT_COLUMNS = ("agency", "kecamatan", "desa", "reason")
-
-
-# numbers as the page writes them --------------------------------------------------------------------------
-def number(value: float | None, lang: str, digits: int = 0) -> str:
-    """1.234,5 in Bahasa Indonesia, 1,234.5 in English; a missing value is "-"."""
-    if value is None or value != value:  # None or NaN
-        return "-"
-    text = f"{value:,.{digits}f}"
-    return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
-
-
-def signed(value: float, lang: str, digits: int = 0) -> str:
-    return ("+" if value > 0 else "") + number(value, lang, digits)
 
 
 def short_day(day: date, lang: str) -> str:
@@ -95,16 +82,6 @@ def change_class(key: str, change: Change) -> str:
     return "good" if (change.delta > 0) == up_is_good else "bad"
 
 
-def change_text(change: Change, lang: str) -> str:
-    """+120 (+2,8%), -3 (-10,0%), +5 (baru) when there was nothing before, "tetap" when unchanged."""
-    if change.delta == 0:
-        return t("brief_no_change", lang)
-    arrow = "▲" if change.delta > 0 else "▼"
-    percent = change.percent
-    share = t("brief_new", lang) if percent is None else f"{signed(percent, lang, 1)}%"
-    return f"{arrow} {signed(change.delta, lang)} ({share})"
-
-
 def headline_cards(b: Briefing, lang: str) -> list[Any]:
     """One card per headline number: its value, the change against the period before (coloured by whether
     going up is good news), and the value before."""
@@ -116,7 +93,8 @@ def headline_cards(b: Briefing, lang: str) -> list[Any]:
         cards.append(html.Div([
             html.Div(t(f"brief_h_{key}", lang), className="br-card-label"),
             html.Div(number(change.value, lang), className="br-card-value", id=f"br-h-{key}"),
-            html.Div(change_text(change, lang), className=f"br-card-change {change_class(key, change)}",
+            html.Div(("" if change.delta == 0 else "▲ " if change.delta > 0 else "▼ ") + change_text(change, lang),
+                     className=f"br-card-change {change_class(key, change)}",
                      id=f"br-h-{key}-change"),
             html.Div(t("brief_earlier", lang, n=number(change.previous, lang)),
                      className="br-card-prev"),
