@@ -81,8 +81,9 @@ def _weekly(frame: pd.DataFrame, date_from: date, date_to: date, tz: str) -> lis
 
     first = date_from - timedelta(days=date_from.weekday())
     weeks = [first + timedelta(weeks=i) for i in range((date_to - first).days // 7 + 1)]
-    local = pd.to_datetime(frame["received_at"], unit="s", utc=True).dt.tz_convert(tz).dt.date
-    week = local.map(lambda d: (d - first).days // 7) if len(frame) else pd.Series(dtype="int64")
+    local_day = (pd.to_datetime(frame["received_at"].astype("int64"), unit="s", utc=True).dt.tz_convert(tz)
+                 .dt.tz_localize(None).dt.normalize())
+    week = (local_day - pd.Timestamp(first)).dt.days // 7  # vectorised: a quarter holds 600k calls
     kind = frame["call_type"]
     genuine = kind == CallType.GENUINE.value
     flags = pd.DataFrame({
