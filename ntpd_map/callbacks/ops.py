@@ -317,11 +317,14 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
                     and now - sync.get("full_at", 0) < FULL_REFRESH_S):
                 raise PreventUpdate  # idle: nothing goes over the wire
             # new or changed rows only, as points; counters and the list come from small queries
-            changed = (store.incidents(replace(query, since_rev=sync["version"], columns=POINT_COLUMNS))
+            # (with their rev: rows written after data_version() was read are then not sent twice)
+            columns = ("rev", *POINT_COLUMNS)
+            changed = (store.incidents(replace(query, since_rev=sync["version"], columns=columns))
                        if same_view else None)
             full = (changed is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
                     or bool((changed["id"] <= sync.get("max_id", 0)).any()))
-            points = store.incidents(replace(query, columns=POINT_COLUMNS)) if full or changed is None else changed
+            points = store.incidents(replace(query, columns=columns)) if full or changed is None else changed
+            version = max(version, int(points["rev"].max()) if len(points) else 0)
             head = headline_from_store(store, query, now)
             recent = store.incidents(replace(query, limit=LIST_ROWS))
         except StoreUnavailable:

@@ -1,5 +1,12 @@
 """Wall display callbacks: refresh when the data changes, rotate panels, keep the last good view on faults.
 
+As on the operations page, a tick asks the store for its data version first. Nothing new: nothing is sent (204).
+New incidents only: they are appended to the small "new" layer with a Patch (drawn with a ring), and the
+counters and the kecamatan table, counted by the store, are sent again. Updated incidents, a store that was
+down, or a window that slid for ``FULL_REFRESH_S``: the whole 24 h is sent again. So a tick costs the same
+whatever the size of the window, and no worker builds window-sized answers for fifty walls every ten seconds
+(bench/README.md, "Load").
+
 Each full refresh also keeps what it drew in the shared cache (``callbacks.ops.remember``): a wall rebooted while
 the store is down shows that data with the banner saying when it was read, not an empty map (issue 8).
 """
@@ -24,8 +31,10 @@ if TYPE_CHECKING:
     from ntpd_map.runtime import Runtime
 
 DAY = 86400
-#: The 24 h window slides: incidents and counters are redrawn at least this often even when nothing changed.
-FULL_REFRESH_S = 60
+#: The 24 h window slides: the points are redrawn whole at least this often (the counters and the table are
+#: counted again at every change, and at least once a minute).
+FULL_REFRESH_S = 300
+COUNTS_S = 60
 
 
 def kecamatan_rows(g24: dict[str, int], c24: dict[str, int], g7: dict[str, int], names: dict[str, str],
@@ -69,11 +78,11 @@ def wall_view(h: Headline, rows: list[dict[str, Any]], lang: str) -> tuple[list[
 
 
 def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> None:
-    from dash import Input, Output, State, no_update
+    from dash import Input, Output, Patch, State, no_update
     from dash.exceptions import PreventUpdate
 
     from layers.base import LayerContext, View, layer_id
-    from layers.incidents import geobuf_from_incidents
+    from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents, geobuf_from_incidents
     from layers.responders import drawn_signature
     from ntpd_map.ui.common import region_bounds
     from ntpd_map.ui.wall import PANELS
@@ -83,6 +92,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     @app.callback(
         Output(layer_id("incidents"), "data", allow_duplicate=True),
         Output(layer_id("incidents"), "format", allow_duplicate=True),
+        Output(layer_id(NEW_LAYER), "data", allow_duplicate=True),
         Output(layer_id("responders"), "data", allow_duplicate=True),
         Output(ids.WALL_COUNTERS, "children"),
         Output(ids.WALL_TABLE, "children"),
@@ -113,20 +123,27 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             responder_sig = drawn_signature(responder_data) if responder_data else None
             moved = responder_sig != sync.get("responders")
             sync["responders"] = responder_sig
-            fresh = now - sync.get("full_at", 0) < FULL_REFRESH_S
-            if sync.get("version") == version and not sync.get("down") and fresh:
+            whole = sync.get("down") or sync.get("version") is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
+            if sync.get("version") == version and not whole and now - sync.get("ok_at", 0) < COUNTS_S:
                 if not moved:
                     raise PreventUpdate
-                return (no_update, no_update, responder_data, no_update, no_update, sync, no_update, no_update,
-                        no_update)
+                return (no_update, no_update, no_update, responder_data, no_update, no_update, sync, no_update,
+                        no_update, no_update)
             day = IncidentQuery(start=now - DAY, end=now + 1)
             week = IncidentQuery(start=now - 7 * DAY, end=now + 1, call_types=("genuine",))
+            # new rows only, unless the whole is due; an updated row (its outcome restyles it) redraws the whole
+            # (with their rev: rows written after data_version() was read are then not sent twice)
+            columns = ("rev", *POINT_COLUMNS)
+            points = None if whole else store.incidents(replace(day, since_rev=sync["version"], columns=columns))
+            full = points is None or bool((points["id"] <= sync.get("max_id", 0)).any())
+            if points is None or full:
+                points = store.incidents(replace(day, columns=columns))
+            version = max(version, int(points["rev"].max()) if len(points) else 0)
             h = headline_from_store(store, day, now)
-            points = store.incidents(replace(day, columns=POINT_COLUMNS))
             g24 = store.count_by("kode_kec", replace(day, call_types=("genuine",)))
             c24 = store.count_by("kode_kec", day)
             g7 = store.count_by("kode_kec", week)
-            simulated = runtime.is_simulated()
+            simulated = runtime.is_simulated() if full else None
         except StoreUnavailable:
             sync["down"] = True
             sync.pop("responders", None)  # drawn again once the store answers
@@ -135,21 +152,29 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             if last is not None:  # a wall (re)opened while the store is down: the last good data, said to be so
                 sync["cached_at"] = last["at"]
                 counter_divs, table = wall_view(Headline(*last["head"]), last["rows"], lang)
-                return (last["points"], "geobuf", last.get("responders") or no_update, counter_divs, table, sync,
-                        t("store_down", lang, time=data_time(last["at"], now, tz)), now, region_view)
+                return (last["points"], "geobuf", EMPTY, last.get("responders") or no_update, counter_divs, table,
+                        sync, t("store_down", lang, time=data_time(last["at"], now, tz)), now, region_view)
             shown_at = data_time(sync.get("ok_at") or sync.get("cached_at"), now, tz)
-            return (no_update, no_update, no_update, no_update, no_update, sync,
+            return (no_update, no_update, no_update, no_update, no_update, no_update, sync,
                     t("store_down", lang, time=shown_at), now, region_view)
         rows = kecamatan_rows(g24, c24, g7, runtime.names, list(runtime.region.kecamatan["kode"]))
         counter_divs, table = wall_view(h, rows, lang)
+        responders_out = responder_data if responder_data is not None and (full or moved) else no_update
+        max_id = int(points["id"].max()) if len(points) else 0
+        sync.update(version=version, ok_at=now, down=False, max_id=max(max_id, 0 if full else sync.get("max_id", 0)))
+        if not full:  # the new incidents join the ring layer; the bulk and the view stay as they are
+            fresh: Any = no_update
+            if len(points):
+                fresh = Patch()
+                fresh["features"].extend(features_from_incidents(points))
+            return (no_update, no_update, fresh, responders_out, counter_divs, table, sync, "", no_update, no_update)
         data = geobuf_from_incidents(points)
-        sync.update(version=version, ok_at=now, full_at=now, down=False)
+        sync["full_at"] = now
         sync.pop("cached_at", None)
         remember(cache, last_key, {"at": now, "points": data, "head": plain_headline(h), "rows": rows,
                                    "responders": responder_data, "simulated": simulated})
         # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
-        responders_out = responder_data if responder_data is not None else no_update
-        return data, "geobuf", responders_out, counter_divs, table, sync, "", now, region_view
+        return data, "geobuf", EMPTY, responders_out, counter_divs, table, sync, "", now, region_view
 
     # the views in turn: incident map, kecamatan table, signal coverage (ntpd_map.ui.wall.PANELS)
     app.clientside_callback(
