@@ -32,7 +32,9 @@
    agencies and statuses as a call-taking system sends them.
    ``--rate 0``: no incidents, the walls alone. ``--distinct-ids N``: the ids cycle over N, so once N were sent
    every post updates a stored incident (new time, place and status): the data version still changes before
-   every wall tick (each a full refresh) but the store and the 24 h window stop growing.
+   every wall tick (each then a full refresh, as an updated incident redraws the whole 24 h) but the store
+   and the 24 h window stop growing. With new ids a tick sends only the incidents new since the wall's last
+   tick, and the whole window every 5 minutes (ntpd_map/callbacks/wall.py).
 5. Every 10 s: the RSS of the gunicorn master and each worker (and of redis-server) from /proc, and the incidents
    in the wall's 24 h window (what a full refresh reads and sends).
 6. ``--memtrace`` (a diagnostic): gunicorn runs with ``-c bench/memtrace.py``, which in each worker records

@@ -128,3 +128,35 @@ def test_a_row_written_while_the_wall_reads_is_sent_once(wall, monkeypatch) -> N
     assert sorted(appended(racing["layer-incidents-new"]["data"])) == sorted([ids_of(rt)["W-5"], ids_of(rt)["W-6"]])
     monkeypatch.undo()
     assert tick(wall, racing["wall-sync"]["data"]) == {}, "a row was sent twice, or taken for an update"
+
+
+def test_walls_that_redraw_together_share_one_read_and_never_go_back(wall, monkeypatch) -> None:
+    """Fifty walls opened together redraw together: one read of the whole window serves them (WHOLE_S), the
+    incidents written since reach each with its next Patch, and a wall that has shown newer data than that
+    read gets a fresh one."""
+    from tests.browser.conftest import geojson_from_layer_data
+
+    rt = wall["rt"]
+    reads: list[Any] = []
+    incidents = rt.store.incidents
+
+    def counting(query: Any) -> Any:
+        if query.since_rev is None and "rev" in query.columns:
+            reads.append(query)
+        return incidents(query)
+
+    monkeypatch.setattr(rt.store, "incidents", counting)
+    a, b = tick(wall, {}), tick(wall, {})
+    assert len(reads) == 1 and a["layer-incidents"]["data"] == b["layer-incidents"]["data"]
+
+    write(rt, [7])
+    c = tick(wall, {})  # a third wall opens: the same read, a version that says what it lacks...
+    assert len(reads) == 1 and c["wall-sync"]["data"]["version"] == a["wall-sync"]["data"]["version"]
+    caught_up = tick(wall, c["wall-sync"]["data"])  # ...so its next tick appends what was written since
+    assert appended(caught_up["layer-incidents-new"]["data"]) == [ids_of(rt)["W-7"]]
+    # redrawn whole after showing W-7: never from the read that lacks it
+    sync = caught_up["wall-sync"]["data"]
+    again = tick(wall, {**sync, "full_at": sync["full_at"] - 301})
+    assert len(reads) == 2
+    assert ids_of(rt)["W-7"] in {f["properties"]["id"] for f in
+                                 geojson_from_layer_data(again["layer-incidents"]["data"])["features"]}

@@ -13,8 +13,10 @@ the store is down shows that data with the banner saying when it was read, not a
 
 from __future__ import annotations
 
+import random
+import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
@@ -31,10 +33,34 @@ if TYPE_CHECKING:
     from ntpd_map.runtime import Runtime
 
 DAY = 86400
-#: The 24 h window slides: the points are redrawn whole at least this often (the counters and the table are
-#: counted again at every change, and at least once a minute).
+#: The 24 h window slides: the points are redrawn whole about this often (each wall up to a fifth sooner, so
+#: walls opened together do not all redraw at once); the counters and the table are counted again at every
+#: change, and at least once a minute.
 FULL_REFRESH_S = 300
 COUNTS_S = 60
+#: One read and encoding of the whole 24 h serves every wall of this process that redraws within this many
+#: seconds (the incidents written since reach each wall with its next Patch).
+WHOLE_S = 30
+
+
+@dataclass(frozen=True)
+class Whole:
+    """The whole 24 h window as the wall's bulk layer draws it, and the data version it holds."""
+
+    at: int
+    version: int
+    max_id: int
+    data: str  # base64 geobuf
+
+
+def read_whole(store: Any, now: int) -> Whole:
+    from layers.incidents import geobuf_from_incidents
+
+    version = store.data_version()
+    points = store.incidents(IncidentQuery(start=now - DAY, end=now + 1, columns=("rev", *POINT_COLUMNS)))
+    # rows written after data_version() was read are in it too: its version says so, and they are not sent again
+    version = max(version, int(points["rev"].max()) if len(points) else 0)
+    return Whole(now, version, int(points["id"].max()) if len(points) else 0, geobuf_from_incidents(points))
 
 
 def kecamatan_rows(g24: dict[str, int], c24: dict[str, int], g7: dict[str, int], names: dict[str, str],
@@ -82,12 +108,22 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     from dash.exceptions import PreventUpdate
 
     from layers.base import LayerContext, View, layer_id
-    from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents, geobuf_from_incidents
+    from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents
     from layers.responders import drawn_signature
     from ntpd_map.ui.common import region_bounds
     from ntpd_map.ui.wall import PANELS
 
     responders = next((layer for layer in layers if layer.key == "responders"), None)
+    latest: list[Whole] = []
+    building = threading.Lock()
+
+    def whole(store: Any, now: int, at_least: int) -> Whole:
+        """The whole window, read once for the walls that redraw together, never older than ``at_least`` (what
+        the wall has shown, or an update it must show). Walls waiting here take the read that was running."""
+        with building:
+            if not (latest and now - latest[0].at < WHOLE_S and latest[0].version >= at_least):
+                latest[:] = [read_whole(store, now)]
+            return latest[0]
 
     @app.callback(
         Output(layer_id("incidents"), "data", allow_duplicate=True),
@@ -123,8 +159,8 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             responder_sig = drawn_signature(responder_data) if responder_data else None
             moved = responder_sig != sync.get("responders")
             sync["responders"] = responder_sig
-            whole = sync.get("down") or sync.get("version") is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
-            if sync.get("version") == version and not whole and now - sync.get("ok_at", 0) < COUNTS_S:
+            due = sync.get("down") or sync.get("version") is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
+            if sync.get("version") == version and not due and now - sync.get("ok_at", 0) < COUNTS_S:
                 if not moved:
                     raise PreventUpdate
                 return (no_update, no_update, no_update, responder_data, no_update, no_update, sync, no_update,
@@ -133,17 +169,16 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             week = IncidentQuery(start=now - 7 * DAY, end=now + 1, call_types=("genuine",))
             # new rows only, unless the whole is due; an updated row (its outcome restyles it) redraws the whole
             # (with their rev: rows written after data_version() was read are then not sent twice)
-            columns = ("rev", *POINT_COLUMNS)
-            points = None if whole else store.incidents(replace(day, since_rev=sync["version"], columns=columns))
-            full = points is None or bool((points["id"] <= sync.get("max_id", 0)).any())
-            if points is None or full:
-                points = store.incidents(replace(day, columns=columns))
-            version = max(version, int(points["rev"].max()) if len(points) else 0)
+            points = None if due else store.incidents(replace(day, since_rev=sync["version"],
+                                                               columns=("rev", *POINT_COLUMNS)))
+            updated = points is not None and bool((points["id"] <= sync.get("max_id", 0)).any())
+            bulk = whole(store, now, version if updated else sync.get("version") or 0) \
+                if points is None or updated else None
             h = headline_from_store(store, day, now)
             g24 = store.count_by("kode_kec", replace(day, call_types=("genuine",)))
             c24 = store.count_by("kode_kec", day)
             g7 = store.count_by("kode_kec", week)
-            simulated = runtime.is_simulated() if full else None
+            simulated = runtime.is_simulated() if bulk else None
         except StoreUnavailable:
             sync["down"] = True
             sync.pop("responders", None)  # drawn again once the store answers
@@ -159,22 +194,26 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
                     t("store_down", lang, time=shown_at), now, region_view)
         rows = kecamatan_rows(g24, c24, g7, runtime.names, list(runtime.region.kecamatan["kode"]))
         counter_divs, table = wall_view(h, rows, lang)
-        responders_out = responder_data if responder_data is not None and (full or moved) else no_update
-        max_id = int(points["id"].max()) if len(points) else 0
-        sync.update(version=version, ok_at=now, down=False, max_id=max(max_id, 0 if full else sync.get("max_id", 0)))
-        if not full:  # the new incidents join the ring layer; the bulk and the view stay as they are
+        responders_out = responder_data if responder_data is not None and (bulk or moved) else no_update
+        sync.update(ok_at=now, down=False)
+        if bulk is None and points is not None:  # the new incidents join the ring layer; the bulk and view stay
             fresh: Any = no_update
             if len(points):
                 fresh = Patch()
                 fresh["features"].extend(features_from_incidents(points))
+                sync.update(version=max(version, int(points["rev"].max())), max_id=int(points["id"].max()))
+            else:
+                sync["version"] = version
             return (no_update, no_update, fresh, responders_out, counter_divs, table, sync, "", no_update, no_update)
-        data = geobuf_from_incidents(points)
-        sync["full_at"] = now
+        assert bulk is not None
+        # the next whole redraw: FULL_REFRESH_S from now, up to a fifth sooner
+        sync.update(version=bulk.version, max_id=bulk.max_id,
+                    full_at=now - random.randrange(FULL_REFRESH_S // 5))  # spreads the load
         sync.pop("cached_at", None)
-        remember(cache, last_key, {"at": now, "points": data, "head": plain_headline(h), "rows": rows,
+        remember(cache, last_key, {"at": bulk.at, "points": bulk.data, "head": plain_headline(h), "rows": rows,
                                    "responders": responder_data, "simulated": simulated})
         # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
-        return data, "geobuf", EMPTY, responders_out, counter_divs, table, sync, "", now, region_view
+        return bulk.data, "geobuf", EMPTY, responders_out, counter_divs, table, sync, "", now, region_view
 
     # the views in turn: incident map, kecamatan table, signal coverage (ntpd_map.ui.wall.PANELS)
     app.clientside_callback(
