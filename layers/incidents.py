@@ -12,6 +12,7 @@ from the server when someone clicks, so personal data and bulk never ride along 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -68,18 +69,25 @@ def features_from_incidents(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def geobuf_from_incidents(frame: pd.DataFrame) -> str:
     """The incidents as base64 geobuf (the form dash-leaflet's GeoJSON reads with format="geobuf"): the
     same features as ``features_from_incidents``, encoded column-wise."""
-    from ntpd_map.geobuf import encode_points
+    return geobuf_from_batches([frame])
 
-    located = frame[frame["lat"].notna() & frame["lon"].notna()]
-    data = encode_points(
-        located["id"].to_numpy(dtype="int64"),
-        np.round(located["lon"].to_numpy(dtype="float64"), 5),
-        np.round(located["lat"].to_numpy(dtype="float64"), 5),
-        located["call_type"].to_numpy(dtype=object),
-        located["outcome"].to_numpy(dtype=object),
-        located["category"].to_numpy(dtype=object),
-    )
-    return base64.b64encode(data).decode("ascii")
+
+def geobuf_from_batches(frames: Iterable[pd.DataFrame]) -> str:
+    """``geobuf_from_incidents`` of the frames' rows one after the other, holding one frame at a time."""
+    from ntpd_map.geobuf import feature_collection, point_features
+
+    parts = []
+    for frame in frames:
+        located = frame[frame["lat"].notna() & frame["lon"].notna()]
+        parts.append(point_features(
+            located["id"].to_numpy(dtype="int64"),
+            np.round(located["lon"].to_numpy(dtype="float64"), 5),
+            np.round(located["lat"].to_numpy(dtype="float64"), 5),
+            located["call_type"].to_numpy(dtype=object),
+            located["outcome"].to_numpy(dtype=object),
+            located["category"].to_numpy(dtype=object),
+        ))
+    return base64.b64encode(feature_collection(parts)).decode("ascii")
 
 
 class IncidentsLayer:

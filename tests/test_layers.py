@@ -8,7 +8,7 @@ import pandas as pd
 
 from layers import default_layers
 from layers.base import LayerContext
-from layers.incidents import features_from_incidents, geobuf_from_incidents
+from layers.incidents import features_from_incidents, geobuf_from_batches, geobuf_from_incidents
 
 
 def incident_frame() -> pd.DataFrame:
@@ -73,9 +73,17 @@ def test_vectorised_geobuf_is_byte_identical_to_the_reference_encoder() -> None:
         "category": rng.choice(np.array(["fire", "medical", None], dtype=object), n),
     })
     frame.loc[::97, "lat"] = np.nan  # unlocated rows are left out
-    for part in (frame, frame.assign(category=None), frame.head(1)):
+    for part in (frame, frame.assign(category=None), frame.head(1), frame.head(0)):
         reference = geobuf.encode({"type": "FeatureCollection", "features": features_from_incidents(part)}, 5)
         assert base64.b64decode(geobuf_from_incidents(part)) == reference
+    # encoded a batch at a time (the wall's whole redraw): the same bytes, whichever batch has a category
+    batches = [frame.iloc[i:i + 700] for i in range(0, n, 700)]
+    batches[0] = batches[0].assign(category=None)
+    reference = geobuf.encode({"type": "FeatureCollection",
+                               "features": features_from_incidents(pd.concat(batches))}, 5)
+    assert base64.b64decode(geobuf_from_batches(batches)) == reference
+    assert base64.b64decode(geobuf_from_batches([frame.head(0), frame.head(0)])) == geobuf.encode(
+        {"type": "FeatureCollection", "features": []}, 5)
 
 
 def test_geobuf_round_trips_the_points() -> None:

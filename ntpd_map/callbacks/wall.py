@@ -26,6 +26,9 @@ from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery, StoreUnavailable
 from ntpd_map.views import Headline, duration_text, headline_from_store
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pandas as pd
     from dash import Dash
     from flask_caching import Cache
 
@@ -54,13 +57,21 @@ class Whole:
 
 
 def read_whole(store: Any, now: int) -> Whole:
-    from layers.incidents import geobuf_from_incidents
+    """The window read and encoded a batch at a time: what a redraw holds besides its answer stays the same
+    however large the window (bench/README.md, "Load")."""
+    from layers.incidents import geobuf_from_batches
 
-    version = store.data_version()
-    points = store.incidents(IncidentQuery(start=now - DAY, end=now + 1, columns=("rev", *POINT_COLUMNS)))
     # rows written after data_version() was read are in it too: its version says so, and they are not sent again
-    version = max(version, int(points["rev"].max()) if len(points) else 0)
-    return Whole(now, version, int(points["id"].max()) if len(points) else 0, geobuf_from_incidents(points))
+    top = {"rev": store.data_version(), "id": 0}
+
+    def batches() -> Iterator[pd.DataFrame]:
+        query = IncidentQuery(start=now - DAY, end=now + 1, columns=("rev", *POINT_COLUMNS))
+        for frame in store.incident_batches(query):
+            top.update(rev=max(top["rev"], int(frame["rev"].max())), id=max(top["id"], int(frame["id"].max())))
+            yield frame
+
+    data = geobuf_from_batches(batches())
+    return Whole(now, top["rev"], top["id"], data)
 
 
 def kecamatan_rows(g24: dict[str, int], c24: dict[str, int], g7: dict[str, int], names: dict[str, str],

@@ -153,6 +153,17 @@ def read_columns(query: IncidentQuery) -> tuple[str, ...]:
     return query.columns
 
 
+def select_incidents(query: IncidentQuery, placeholder: str = "?",
+                     hint: str = "") -> tuple[str, list[Any], tuple[str, ...]]:
+    """The SELECT of ``Store.incidents`` (newest first) for either backend: (sql, params, columns)."""
+    where, params = where_from_query(query, placeholder)
+    columns = read_columns(query)
+    sql = f"SELECT {', '.join(columns)} FROM incidents{hint}{where} ORDER BY received_at DESC, id DESC"
+    if query.limit is not None:
+        sql += f" LIMIT {int(query.limit)}"
+    return sql, params, columns
+
+
 def check_groupable(column: str) -> str:
     if column not in GROUPABLE:
         raise ValueError(f"cannot group incidents by {column!r}; choose one of {', '.join(GROUPABLE)}")

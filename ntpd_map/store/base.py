@@ -7,7 +7,7 @@ SQLite (``sqlite.py``) is the embedded default; PostgreSQL/PostGIS (``postgis.py
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
@@ -90,6 +90,10 @@ class Store(Protocol):
 
     def incidents(self, query: IncidentQuery) -> pd.DataFrame:
         """Matching incidents, newest first."""
+
+    def incident_batches(self, query: IncidentQuery, size: int = 1000) -> Iterator[pd.DataFrame]:
+        """The rows of ``incidents(query)``, in its order, as frames of at most ``size`` rows: a reader of a
+        large window holds one batch at a time (the wall's whole redraw, ntpd_map/callbacks/wall.py)."""
 
     def count_incidents(self, query: IncidentQuery = IncidentQuery()) -> int: ...
 

@@ -29,8 +29,8 @@ from ntpd_map.store._common import (
     frame_from_rows,
     last_per_key,
     now_s,
-    read_columns,
     rows_from_frame,
+    select_incidents,
     typed_frame,
     undo_change,
     where_from_query,
@@ -255,12 +255,16 @@ class PostGISStore(SharedMethods):
         return WriteResult(inserted=inserted, updated=updated, unchanged=len(rows) + superseded - inserted - updated)
 
     def incidents(self, query: IncidentQuery) -> pd.DataFrame:
-        where, params = where_from_query(query, "%s")
-        columns = read_columns(query)
-        sql = f"SELECT {', '.join(columns)} FROM incidents{where} ORDER BY received_at DESC, id DESC"
-        if query.limit is not None:
-            sql += f" LIMIT {int(query.limit)}"
+        sql, params, columns = select_incidents(query, "%s")
         return frame_from_rows(self._query(sql, params), columns)
+
+    def incident_batches(self, query: IncidentQuery, size: int = 1000) -> Iterator[pd.DataFrame]:
+        sql, params, columns = select_incidents(query, "%s")
+        # a server-side cursor: the rows come over in batches, never all at once
+        with self._transaction() as conn, conn.cursor(name="ntpd_incident_batches") as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(size):
+                yield frame_from_rows(rows, columns)
 
     def count_incidents(self, query: IncidentQuery = IncidentQuery()) -> int:
         where, params = where_from_query(query, "%s")

@@ -118,6 +118,18 @@ def test_queries_filter_and_order_newest_first(store) -> None:
     assert store.incidents(IncidentQuery(limit=1))["external_id"].iloc[0] == "E39"
 
 
+def test_incident_batches_are_the_query_in_its_order_a_batch_at_a_time(store) -> None:
+    store.write_incidents(frame(40))
+    window = IncidentQuery(start=T0 + 300, end=T0 + 2100, columns=("id", "external_id", "lat"))  # rows 5..34
+    batches = list(store.incident_batches(window, size=7))
+    assert [len(b) for b in batches] == [7, 7, 7, 7, 2]
+    assert all(list(b.columns) == ["id", "external_id", "lat"] for b in batches)
+    whole = store.incidents(window)
+    assert pd.concat(batches, ignore_index=True).equals(whole)
+    assert list(whole["external_id"]) == [f"E{i}" for i in range(34, 4, -1)]
+    assert list(store.incident_batches(IncidentQuery(start=T0 + 10**6))) == []
+
+
 def test_since_rev_returns_only_what_changed(store) -> None:
     store.write_incidents(frame(10))
     v = store.data_version()
