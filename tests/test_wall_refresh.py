@@ -132,8 +132,8 @@ def test_a_row_written_while_the_wall_reads_is_sent_once(wall, monkeypatch) -> N
 
 def test_walls_that_redraw_together_share_one_read_and_never_go_back(wall, monkeypatch) -> None:
     """Fifty walls opened together redraw together: one read of the whole window serves them (WHOLE_S), the
-    incidents written since reach each with its next Patch, and a wall that has shown newer data than that
-    read gets a fresh one."""
+    incidents written since reach each with its next Patch, a wall that has shown newer data than that
+    read gets a fresh one, and so does a wall that opens after the data changed."""
     from tests.browser.conftest import geojson_from_layer_data
 
     rt = wall["rt"]
@@ -149,13 +149,17 @@ def test_walls_that_redraw_together_share_one_read_and_never_go_back(wall, monke
     assert len(reads) == 1 and a["layer-incidents"]["data"] == b["layer-incidents"]["data"]
 
     write(rt, [7])
-    c = tick(wall, {})  # a third wall opens: the same read, a version that says what it lacks...
-    assert len(reads) == 1 and c["wall-sync"]["data"]["version"] == a["wall-sync"]["data"]["version"]
-    caught_up = tick(wall, c["wall-sync"]["data"])  # ...so its next tick appends what was written since
-    assert appended(caught_up["layer-incidents-new"]["data"]) == [ids_of(rt)["W-7"]]
-    # redrawn whole after showing W-7: never from the read that lacks it
+    caught_up = tick(wall, a["wall-sync"]["data"])  # a wall already open gets W-7 with a Patch, no read
+    assert appended(caught_up["layer-incidents-new"]["data"]) == [ids_of(rt)["W-7"]] and len(reads) == 1
+    # its timed whole redraw: never from the read that lacks W-7
     sync = caught_up["wall-sync"]["data"]
     again = tick(wall, {**sync, "full_at": sync["full_at"] - 301})
     assert len(reads) == 2
     assert ids_of(rt)["W-7"] in {f["properties"]["id"] for f in
                                  geojson_from_layer_data(again["layer-incidents"]["data"])["features"]}
+    # a wall that opens after a new call draws it at once
+    write(rt, [8])
+    opened = tick(wall, {})
+    assert len(reads) == 3
+    assert ids_of(rt)["W-8"] in {f["properties"]["id"] for f in
+                                 geojson_from_layer_data(opened["layer-incidents"]["data"])["features"]}

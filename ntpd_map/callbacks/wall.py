@@ -183,7 +183,10 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             points = None if due else store.incidents(replace(day, since_rev=sync["version"],
                                                                columns=("rev", *POINT_COLUMNS)))
             updated = points is not None and bool((points["id"] <= sync.get("max_id", 0)).any())
-            bulk = whole(store, now, version if updated else sync.get("version") or 0) \
+            # a wall just opened, or an update to show: nothing older than now; a timed redraw: nothing older than
+            # what the wall has shown (what came since reaches it with its next Patch)
+            fresh_needed = updated or sync.get("version") is None
+            bulk = whole(store, now, version if fresh_needed else sync["version"]) \
                 if points is None or updated else None
             h = headline_from_store(store, day, now)
             g24 = store.count_by("kode_kec", replace(day, call_types=("genuine",)))
