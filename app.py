@@ -16,7 +16,7 @@ if __name__ == "__main__":
     except StoreUnavailable:
         simulated = False
     if simulated:  # the demo's simulated units keep reporting, so the map and the wall stay live
-        from ntpd_map.simulate import drive_fleet
+        from ntpd_map.ingest.simulate import drive_fleet
 
         threading.Thread(target=drive_fleet, args=(runtime.store, runtime.region, threading.Event()),
                          kwargs={"seed": settings.int("NTPD_SIM_SEED")}, name="sim-fleet", daemon=True).start()

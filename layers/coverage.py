@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from layers.base import LayerContext, View, js, layer_id
-from ntpd_map.coverage import is_missing
 from ntpd_map.domain import CallType, LocationFlag, LocationSource, SignalStatus
+from ntpd_map.geo.signal import is_missing
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:

@@ -74,7 +74,7 @@ def geobuf_from_incidents(frame: pd.DataFrame) -> str:
 
 def geobuf_from_batches(frames: Iterable[pd.DataFrame]) -> str:
     """``geobuf_from_incidents`` of the frames' rows one after the other, holding one frame at a time."""
-    from ntpd_map.geobuf import feature_collection, point_features
+    from ntpd_map.geo.geobuf import feature_collection, point_features
 
     parts = []
     for frame in frames:

@@ -3,7 +3,7 @@ greyed with its age when stale and faint when offline; the selected unit's track
 to its nearest available units.
 
 Python sends the features; how they look is decided by ``ntpd.responderPoint`` (assets/ntpd.js) from the
-parameters in ``hideout``. Freshness (live, stale, offline) comes from ``ntpd_map.responders``.
+parameters in ``hideout``. Freshness (live, stale, offline) comes from ``ntpd_map.geo.responders``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from layers.base import LayerContext, View, js, layer_id
 from ntpd_map.domain import AgencyKind, UnitStatus
+from ntpd_map.geo.responders import LIVE, Staleness, responder_features
 from ntpd_map.i18n import t, vocabulary_labels
-from ntpd_map.responders import LIVE, Staleness, responder_features
 
 if TYPE_CHECKING:
     import pandas as pd

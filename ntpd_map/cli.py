@@ -74,8 +74,8 @@ def cmd_boundaries_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from ntpd_map.audit import cli_actor
+    from ntpd_map.ingest.simulate import REPORTED, load_scenario
     from ntpd_map.runtime import Runtime
-    from ntpd_map.simulate import REPORTED, load_scenario
 
     runtime = Runtime(settings)
     region = runtime.region_for(args.region or settings.region)
@@ -112,7 +112,7 @@ def cmd_db_info(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_incidents(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from ntpd_map.api import write_batch
+    from ntpd_map.http.incidents import write_batch
     from ntpd_map.ingest.files import table_from_file, write_rejects_csv
     from ntpd_map.ingest.records import incidents_from_table
     from ntpd_map.runtime import Runtime
@@ -225,7 +225,7 @@ def cmd_import_opencellid(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from ntpd_map.coverage import sample_class
+    from ntpd_map.geo.signal import sample_class
     from ntpd_map.ingest.files import table_from_file
     from ntpd_map.ingest.population import reason_counts
     from ntpd_map.ingest.survey import samples_from_table
@@ -256,7 +256,7 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_blankspots(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from ntpd_map.coverage import STATUS_HINT, status_from_text
+    from ntpd_map.geo.signal import STATUS_HINT, status_from_text
     from ntpd_map.ingest.blankspots import marks_from_table
     from ntpd_map.ingest.files import table_from_file
     from ntpd_map.ingest.population import reason_counts
@@ -289,8 +289,8 @@ def cmd_export_bts_proposal(args: argparse.Namespace, settings: Settings) -> int
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
-    from ntpd_map.analytics.api import period, window_text
     from ntpd_map.analytics.proposal import filename, to_csv, to_xlsx
+    from ntpd_map.http.analytics import period, window_text
     from ntpd_map.runtime import Runtime
 
     out = Path(args.out)
@@ -316,7 +316,7 @@ def cmd_export_bts_proposal(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_coverage_mark(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.coverage import mark_from_fields
+    from ntpd_map.geo.signal import mark_from_fields
     from ntpd_map.runtime import Runtime
 
     runtime = Runtime(settings)
@@ -332,7 +332,7 @@ def cmd_coverage_mark(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_coverage_undo(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.coverage_api import change_row
+    from ntpd_map.http.coverage import change_row
     from ntpd_map.runtime import Runtime
     from ntpd_map.store.base import UnknownChange
 
@@ -349,8 +349,8 @@ def cmd_coverage_undo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_coverage_history(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.coverage_api import change_records
     from ntpd_map.geo.boundaries import normalise_code
+    from ntpd_map.http.coverage import change_records
     from ntpd_map.runtime import Runtime
 
     desa = normalise_code(args.desa) if args.desa else None
@@ -366,7 +366,7 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
     from ntpd_map.runtime import Runtime
 
     store = Runtime(settings).store
@@ -473,7 +473,7 @@ def cmd_positions_prune(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_recap(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import date
 
-    from ntpd_map.recap import recap
+    from ntpd_map.analytics.recap import recap
     from ntpd_map.runtime import Runtime
 
     result = recap(Runtime(settings).store, date.fromisoformat(args.date_from), date.fromisoformat(args.date_to),
@@ -681,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_coverage_history)
 
-    from ntpd_map.cli_accounts import add_parsers as add_account_parsers
+    from ntpd_map.access.cli import add_parsers as add_account_parsers
 
     add_account_parsers(sub)
     k = sub.add_parser("keys", help="API keys per integration").add_subparsers(dest="action", required=True)

@@ -27,24 +27,28 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from layers import default_layers
     from layers.base import LayerContext
     from layers.hexes import hex_layers
-    from ntpd_map import users
-    from ntpd_map.accounts import coverage_access, current_role, forbidden, register_access, with_account
-    from ntpd_map.analytics.api import register as register_analytics_api
-    from ntpd_map.api import register_api
-    from ntpd_map.briefing_routes import register_briefing_routes
+    from ntpd_map.access import users
+    from ntpd_map.access.gate import coverage_access, current_role, forbidden, register_access, with_account
+    from ntpd_map.access.roles import can_edit_briefing_notes, may_view
     from ntpd_map.cache import make_cache
-    from ntpd_map.callbacks import analytics as analytics_callbacks
-    from ntpd_map.callbacks import briefing as briefing_callbacks
-    from ntpd_map.callbacks import coverage as coverage_callbacks
-    from ntpd_map.callbacks import ops as ops_callbacks
-    from ntpd_map.callbacks import wall as wall_callbacks
-    from ntpd_map.coverage_api import register_coverage_api
-    from ntpd_map.permissions import can_edit_briefing_notes, may_view
-    from ntpd_map.positions_api import register_positions_api
+    from ntpd_map.http.analytics import register as register_analytics_api
+    from ntpd_map.http.briefing import register_briefing_routes
+    from ntpd_map.http.coverage import register_coverage_api
+    from ntpd_map.http.incidents import register_api
+    from ntpd_map.http.layers import register_routes
+    from ntpd_map.http.positions import register_positions_api
+    from ntpd_map.pages.analytics import callbacks as analytics_callbacks
+    from ntpd_map.pages.analytics import layout as analytics
+    from ntpd_map.pages.briefing import callbacks as briefing_callbacks
+    from ntpd_map.pages.briefing import layout as briefing
+    from ntpd_map.pages.coverage import callbacks as coverage_callbacks
+    from ntpd_map.pages.coverage import layout as coverage
+    from ntpd_map.pages.ops import callbacks as ops_callbacks
+    from ntpd_map.pages.ops import layout as ops
+    from ntpd_map.pages.wall import callbacks as wall_callbacks
+    from ntpd_map.pages.wall import layout as wall
     from ntpd_map.privacy import install_log_redaction
-    from ntpd_map.server import register_routes
     from ntpd_map.store.base import StoreUnavailable
-    from ntpd_map.ui import analytics, briefing, coverage, ops, wall
 
     runtime = runtime or Runtime(settings)
     settings = runtime.settings
@@ -111,8 +115,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             return with_account(ops.layout(LayerContext(runtime, lang), layers), lang)
         except StoreUnavailable as exc:
             log.error("store unavailable while rendering %s: %s", pathname, exc)
-            from ntpd_map.callbacks.ops import offline_context
             from ntpd_map.i18n import t
+            from ntpd_map.pages.ops.callbacks import offline_context
 
             # The wall and the operations page are built without the store: their refresh draws the last good
             # data from the shared cache with the banner, and recovers by itself (issue 8). Other pages wait.

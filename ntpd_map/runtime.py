@@ -105,7 +105,7 @@ class Runtime:
         with self._lock:
             if self.store.count_incidents() > 0:
                 return None
-            from ntpd_map.simulate import load_scenario
+            from ntpd_map.ingest.simulate import load_scenario
 
             summary = load_scenario(
                 self.store,

@@ -209,7 +209,7 @@ def unit_details(unit: dict[str, Any], props: dict[str, Any] | None, fixes: int,
 
 
 def nearest_rows(nearest: list[dict[str, Any]], lang: str) -> list[dict[str, str]]:
-    """The nearest available units (``ntpd_map.responders.nearest_available``) as shown: name, agency kind,
+    """The nearest available units (``ntpd_map.geo.responders.nearest_available``) as shown: name, agency kind,
     distance (one decimal, the language's decimal mark), rough ETA, and the age of a stale position."""
     from ntpd_map.i18n import t, vocabulary_labels
 

@@ -112,7 +112,7 @@ def sign_in(client: object, store: object, role: str, name: str | None = None) -
     ``<role>-t`` unless given); returns the CSRF token its Dash callbacks must send (``X-CSRFToken``)."""
     import re
 
-    from ntpd_map import users
+    from ntpd_map.access import users
 
     name = name or f"{role}-t"
     if store.find_user(name) is None:  # type: ignore[attr-defined]
@@ -125,7 +125,7 @@ def sign_in(client: object, store: object, role: str, name: str | None = None) -
     client.get("/")  # type: ignore[attr-defined]  # the page sets the CSRF cookie dash-renderer reads
     cookie = client.get_cookie("_csrf_token")  # type: ignore[attr-defined]
     if cookie is None:  # a role that may not open "/" gets it from its own page
-        from ntpd_map.permissions import home
+        from ntpd_map.access.roles import home
 
         client.get(home(role))  # type: ignore[attr-defined]
         cookie = client.get_cookie("_csrf_token")  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@ exactly its pages and calls exactly its callbacks; API keys keep their roles; CS
 role changes, disabled accounts, revoked display tokens, the sign-in rate limit and the secure headers.
 
 The expected matrix is written out here, from the issue and the README's role table, not read from
-``ntpd_map.permissions``: a change to who may do what has to change this test too.
+``ntpd_map.access.roles``: a change to who may do what has to change this test too.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def client_as(app: Any, who: str | None) -> tuple[Any, str | None]:
     if who is None:
         return client, None
     if who == "display":
-        from ntpd_map import users
+        from ntpd_map.access import users
 
         _id, token = users.create_display_token(store, f"layar-{time.monotonic_ns()}", actor="test")
         assert client.get(f"/wall?token={token}").status_code == 200
@@ -180,7 +180,7 @@ def test_a_callback_the_gate_does_not_know_is_refused_to_everyone(app) -> None:
 
 
 def test_api_keys_keep_their_roles_and_a_session_is_not_an_api_key(app, store) -> None:
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
 
     client = app.server.test_client()
     keys = {role: create_api_key(store, f"uji-{role}", role)[1] for role in ("ingest", "read", "planner", "admin")}
@@ -204,7 +204,7 @@ def test_api_keys_keep_their_roles_and_a_session_is_not_an_api_key(app, store) -
 
 # CSRF and sessions -------------------------------------------------------------------------------------------
 def test_state_changes_need_the_csrf_token(app, store) -> None:
-    from ntpd_map import users
+    from ntpd_map.access import users
 
     users.add_user(store, "csrf-t", "planner", TEST_PASSWORD, actor="test")
     client = app.server.test_client()
@@ -227,7 +227,7 @@ def test_state_changes_need_the_csrf_token(app, store) -> None:
 
 
 def test_a_session_ends_after_its_hours_and_with_a_new_password_role_or_a_disabled_account(app, store) -> None:
-    from ntpd_map import users
+    from ntpd_map.access import users
 
     def ends(client: Any) -> bool:
         return client.get("/analitik", headers={"Accept": "text/html"}).status_code == 302
@@ -262,7 +262,8 @@ def test_a_session_ends_after_its_hours_and_with_a_new_password_role_or_a_disabl
 
 
 def test_a_revoked_display_token_locks_the_wall_out_at_its_next_refresh(app, store, monkeypatch) -> None:
-    from ntpd_map import accounts, users
+    from ntpd_map.access import gate as accounts
+    from ntpd_map.access import users
 
     monkeypatch.setattr(accounts, "DISPLAY_RECHECK_S", 0)
     token_id, token = users.create_display_token(store, "layar-cabut", actor="test")
@@ -284,7 +285,7 @@ def test_a_revoked_display_token_locks_the_wall_out_at_its_next_refresh(app, sto
 
 
 def test_sign_in_attempts_are_limited_per_address_and_name(app, store) -> None:
-    from ntpd_map import users
+    from ntpd_map.access import users
 
     users.add_user(store, "batas-t", "operator", TEST_PASSWORD, actor="test")
     client = app.server.test_client()
@@ -305,7 +306,7 @@ def test_sign_in_attempts_are_limited_per_address_and_name(app, store) -> None:
 
 
 def test_after_sign_in_only_a_local_page_is_followed(app, store) -> None:
-    from ntpd_map import users
+    from ntpd_map.access import users
 
     users.add_user(store, "arah-t", "planner", TEST_PASSWORD, actor="test")
     for target, landing in (("//evil.example/x", "/cakupan?lang=id"), ("https://evil.example/", "/cakupan?lang=id"),
@@ -346,6 +347,6 @@ def test_the_first_start_makes_one_admin_whose_password_is_only_in_a_private_fil
     password = re.search(r"password: (\S+)", path.read_text()).group(1)
     admin = store.find_user("admin")
     assert admin is not None and admin["role"] == "admin"
-    from ntpd_map.users import check_password
+    from ntpd_map.access.users import check_password
 
     assert check_password(admin["password_hash"], password) and password not in admin["password_hash"]

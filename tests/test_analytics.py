@@ -15,7 +15,7 @@ import shapely
 from ntpd_map.analytics.counts import kabkota_table, kecamatan_table
 from ntpd_map.domain import INCIDENT_COLUMNS, CoverageMark, PopulationFigure, SignalStatus, Tower
 from ntpd_map.geo.hexes import build_pieces, load_pieces
-from ntpd_map.incidents import locate_frame
+from ntpd_map.ingest.write import locate_frame
 
 T0 = 1_750_000_000
 DAY = 86400
@@ -261,7 +261,7 @@ def test_bts_index_rises_with_blank_spots_dropped_calls_and_tower_distance(rt) -
 def test_api_priorities_and_hexes(rt) -> None:
     import io
 
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
     from ntpd_map.factory import create_app
 
     client = create_app(runtime=rt).server.test_client()
@@ -326,7 +326,7 @@ def test_api_priorities_and_hexes(rt) -> None:
 
 
 def test_api_answers_503_when_the_store_is_down(rt, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
     from ntpd_map.factory import create_app
     from ntpd_map.store.base import StoreUnavailable
 

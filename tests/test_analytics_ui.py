@@ -23,7 +23,7 @@ from layers.hexes import (
 )
 from ntpd_map.analytics.columns import CALL_TYPES
 from ntpd_map.analytics.export import COMPONENTS, HEADERS
-from ntpd_map.callbacks.analytics import (
+from ntpd_map.pages.analytics.callbacks import (
     Period,
     export_file,
     kecamatan_of,
@@ -244,7 +244,8 @@ def test_pages_link_each_other(sim, client) -> None:
     from dash import dash_table
 
     from layers import default_layers
-    from ntpd_map.ui import analytics, ops
+    from ntpd_map.pages.analytics import layout as analytics
+    from ntpd_map.pages.ops import layout as ops
 
     assert client.get("/analitik").status_code == 200
     page = analytics.layout(LayerContext(sim, "id"), default_layers())

@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from ntpd_map.auth import create_api_key
+from ntpd_map.access.keys import create_api_key
 
 PLANTED = "+62 812-3456-7890"
 

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ntpd_map.auth import create_api_key
+from ntpd_map.access.keys import create_api_key
 from ntpd_map.domain import AgencyKind, ResponderPosition, Unit
 
 PLANTED_NUMBER = "+62 812-3456-7890"
@@ -215,7 +215,7 @@ def test_coverage_commands_are_audited(rt, cli) -> None:
 
 
 def test_loading_the_simulation_is_audited(rt, cli) -> None:
-    from ntpd_map.simulate import load_scenario
+    from ntpd_map.ingest.simulate import load_scenario
 
     summary = load_scenario(rt.store, rt.region, rt.locator, days=1, seed=5,
                             end=datetime(2025, 10, 1, tzinfo=UTC))
@@ -273,9 +273,9 @@ def client(rt):
     """The API endpoints alone on a bare Flask app (the dashboard around them plays no part in auditing)."""
     from flask import Flask
 
-    from ntpd_map.api import register_api
-    from ntpd_map.coverage_api import register_coverage_api
-    from ntpd_map.positions_api import register_positions_api
+    from ntpd_map.http.coverage import register_coverage_api
+    from ntpd_map.http.incidents import register_api
+    from ntpd_map.http.positions import register_positions_api
 
     server = Flask(__name__)
     register_api(server, rt)

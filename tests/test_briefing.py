@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ntpd_map.analytics.recap import NO_AGENCY, recap_from_frame
 from ntpd_map.briefing import HEADLINE, Change, Period, build, default_period, read_notes, save_notes
-from ntpd_map.recap import NO_AGENCY, recap_from_frame
-from ntpd_map.simulate import REPORTED, Reported, load_scenario
+from ntpd_map.ingest.simulate import REPORTED, Reported, load_scenario
 
 TTU = REPORTED["ttu-2025"]
 TTU_PERIOD = Period.parse("2025-05-01..2025-09-30")
@@ -129,7 +129,7 @@ def test_reported_totals_are_validated_and_tied_to_their_region(ttu_rt, runtime)
     with pytest.raises(ValueError, match="must equal genuine"):
         Reported("x", "53.03", date(2025, 5, 1), date(2025, 5, 31), calls=10, genuine=5, resolved=3,
                  not_followed_up=1, source="-")
-    from ntpd_map.simulate import simulate
+    from ntpd_map.ingest.simulate import simulate
 
     with pytest.raises(ValueError, match=r"for region 35\.07, not 53\.03"):
         simulate(runtime.region, reported=Reported("y", "35.07", date(2025, 5, 1), date(2025, 5, 31), calls=10,
@@ -200,8 +200,8 @@ def test_ttu_top_lists_come_with_reasons(ttu_briefing) -> None:
 
 def test_the_period_before_is_compared(ttu_rt) -> None:
     """The period before is counted by the store (no rows read): the same numbers as its own recap."""
+    from ntpd_map.analytics.recap import headline_counts, recap
     from ntpd_map.briefing import headline_numbers
-    from ntpd_map.recap import headline_counts, recap
 
     june = build(ttu_rt, Period.month(2025, 6))
     may = build(ttu_rt, Period.month(2025, 5))
@@ -236,7 +236,7 @@ def test_briefing_api_and_wall_counters_agree(ttu_rt, ttu_briefing) -> None:
     store for the same window, are the recap's numbers."""
     import json
 
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
     from ntpd_map.factory import create_app
     from ntpd_map.store.base import IncidentQuery
     from ntpd_map.views import headline_from_store, window_bounds

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ntpd_map.briefing import Period, read_notes
-from ntpd_map.simulate import REPORTED, load_scenario
+from ntpd_map.ingest.simulate import REPORTED, load_scenario
 from ntpd_map.store.base import StoreUnavailable
 from tests.conftest import sign_in
 
@@ -138,7 +138,7 @@ def test_the_page_opens_for_operators_planners_and_admins_not_for_a_wall(app, ro
 
 def test_the_default_period_is_the_last_complete_month_in_the_centers_zone(app, rt) -> None:
     from ntpd_map.briefing import default_period
-    from ntpd_map.ui.analytics import local_today
+    from ntpd_map.pages.analytics.layout import local_today
 
     client, csrf = client_as(app, "operator")
     layout = route(app, client, csrf).get_json()["response"]["page"]["children"]
@@ -164,7 +164,7 @@ def test_the_page_shows_ttu_published_figures_exactly(app, rt) -> None:
     assert out["br-down"]["children"] == ""
 
     # the agency table: one row per agency of the recap (what /api/recap answers), then the total
-    from ntpd_map.recap import recap
+    from ntpd_map.analytics.recap import recap
 
     by_agency = recap(rt.store, Period.parse(TTU_KEY).first, Period.parse(TTU_KEY).last, rt.settings.tz)[
         "genuine"]["by_agency"]

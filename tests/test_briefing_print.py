@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from ntpd_map.briefing import Change, Period, build
-from ntpd_map.simulate import REPORTED, load_scenario
+from ntpd_map.ingest.simulate import REPORTED, load_scenario
 
 pypdf = pytest.importorskip("pypdf")
 openpyxl = pytest.importorskip("openpyxl")

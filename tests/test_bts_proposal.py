@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import shapely
 
+from ntpd_map.access.keys import create_api_key
 from ntpd_map.analytics.priority import BTS_WEIGHTS, tower_distance_km
-from ntpd_map.auth import create_api_key
 from ntpd_map.domain import CoverageMark, PopulationFigure, SignalSample, SignalStatus, Tower
-from ntpd_map.incidents import locate_frame
+from ntpd_map.ingest.write import locate_frame
 from ntpd_map.store import IncidentQuery
 from tests.test_analytics import DAY, T0, incidents
 

@@ -135,7 +135,7 @@ def file_apps(shared: dict[str, str]) -> tuple[Any, Any]:
 
 @pytest.fixture(scope="module")
 def read_key(runtime) -> dict[str, str]:
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
 
     return {"Authorization": f"Bearer {create_api_key(runtime.store, 'cache-test', 'read')[1]}"}
 
@@ -150,7 +150,7 @@ PASSWORD = "kata-sandi-cache-112"
 @pytest.fixture(scope="module")
 def admin(runtime) -> str:
     """An admin account in the shared store (every page and callback is behind the sign-in gate, issue 8)."""
-    from ntpd_map import users
+    from ntpd_map.access import users
 
     name = f"cache-admin-{uuid.uuid4().hex[:8]}"
     users.add_user(runtime.store, name, "admin", PASSWORD, actor="test")

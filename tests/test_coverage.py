@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from ntpd_map.coverage import (
+from ntpd_map.access.roles import can_edit_coverage
+from ntpd_map.domain import SignalStatus
+from ntpd_map.geo.coverage import MAX_RANGE_M, uncovered_area
+from ntpd_map.geo.signal import (
     desa_signal,
     mark_from_fields,
     mark_target,
@@ -19,9 +22,6 @@ from ntpd_map.coverage import (
     status_from_text,
     survey_summary,
 )
-from ntpd_map.domain import SignalStatus
-from ntpd_map.geo.coverage import MAX_RANGE_M, uncovered_area
-from ntpd_map.permissions import can_edit_coverage
 
 
 def test_only_planners_and_admins_may_edit_coverage() -> None:

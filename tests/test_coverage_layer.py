@@ -165,7 +165,7 @@ def test_weak_signal_calls_are_grouped_per_spot_with_their_counts() -> None:
 
 
 def test_weak_calls_layer_reads_the_period_from_the_store(rt) -> None:
-    from ntpd_map.incidents import locate_frame
+    from ntpd_map.ingest.write import locate_frame
     from ntpd_map.store.base import IncidentQuery
     from tests.test_analytics import T0, incidents
 
@@ -194,7 +194,7 @@ def rt(runtime, tmp_path: Path):
 
 
 def test_coverage_view_follows_marks_and_towers(rt) -> None:
-    from ntpd_map.callbacks.coverage import coverage_view
+    from ntpd_map.pages.coverage.callbacks import coverage_view
 
     first = coverage_view(rt, "id", wall=False)
     assert first["hideout"]["status"] == {} and first["towers"]["features"] == []
@@ -212,8 +212,8 @@ def test_coverage_view_follows_marks_and_towers(rt) -> None:
 
 
 def test_kecamatan_rows_add_up_to_the_region(rt) -> None:
-    from ntpd_map.callbacks.coverage import kecamatan_rows
-    from ntpd_map.coverage import desa_signal
+    from ntpd_map.geo.signal import desa_signal
+    from ntpd_map.pages.coverage.callbacks import kecamatan_rows
 
     kode = str(rt.region.desa["kode"].iloc[0])
     rt.store.mark_coverage(CoverageMark(kode, SignalStatus.WEAK, author="ani"))
@@ -232,7 +232,7 @@ def test_kecamatan_rows_add_up_to_the_region(rt) -> None:
 
 
 def test_audit_trail_rows_say_who_when_and_old_to_new_in_local_time(rt) -> None:
-    from ntpd_map.callbacks.coverage import trail_rows
+    from ntpd_map.pages.coverage.callbacks import trail_rows
 
     kode = str(rt.region.desa["kode"].iloc[0])
     first = rt.store.mark_coverage(CoverageMark(kode, SignalStatus.WEAK, author="ani", evidence="laporan kades"))

@@ -20,7 +20,7 @@ def signed_in(kind: str | None, name: str = "", role: str = ""):
     """A request as the gate leaves it: ``g.ntpd_identity`` (None: anonymous)."""
     from flask import Flask, g
 
-    from ntpd_map.accounts import Identity
+    from ntpd_map.access.gate import Identity
 
     with Flask(__name__).test_request_context("/_dash-update-component", method="POST"):
         if kind is not None:
@@ -50,7 +50,7 @@ FORM = {"status": "tidak ada sinyal", "operators": " Telkomsel,  XL ", "surveyed
 
 
 def test_only_a_planner_or_admin_marks_the_author_is_the_user_and_it_is_audited(rt) -> None:
-    from ntpd_map.callbacks.coverage import save_mark
+    from ntpd_map.pages.coverage.callbacks import save_mark
 
     store = rt.store
     kode = str(rt.region.desa["kode"].iloc[0])
@@ -84,7 +84,7 @@ def test_only_a_planner_or_admin_marks_the_author_is_the_user_and_it_is_audited(
 
 
 def test_undo_is_checked_the_same_way_and_refuses_a_change_that_is_no_longer_the_latest(rt) -> None:
-    from ntpd_map.callbacks.coverage import undo_latest
+    from ntpd_map.pages.coverage.callbacks import undo_latest
 
     store = rt.store
     kode = str(rt.region.desa["kode"].iloc[0])
@@ -105,7 +105,7 @@ def test_undo_is_checked_the_same_way_and_refuses_a_change_that_is_no_longer_the
 
 
 def test_a_store_that_is_down_writes_nothing_and_says_so(rt) -> None:
-    from ntpd_map.callbacks.coverage import save_mark, undo_latest
+    from ntpd_map.pages.coverage.callbacks import save_mark, undo_latest
 
     kode = str(rt.region.desa["kode"].iloc[0])
 

@@ -49,7 +49,7 @@ class DownStore:
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory, runtime, data_dir: Path) -> Iterator[dict[str, Any]]:
     """An app on its own SQLite file (busy timeout 300 ms), with API keys, a registered unit and a desa."""
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
     from ntpd_map.config import Settings
     from ntpd_map.domain import AgencyKind, Unit
     from ntpd_map.factory import create_app
@@ -246,7 +246,7 @@ def with_incidents(faulty) -> dict[str, Any]:
     import pandas as pd
 
     from ntpd_map.domain import INCIDENT_COLUMNS
-    from ntpd_map.incidents import write_incidents
+    from ntpd_map.ingest.write import write_incidents
 
     rt = faulty["runtime"]
     now = int(time.time())

@@ -9,15 +9,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from ntpd_map.auth import create_api_key
+from ntpd_map.access.keys import create_api_key
 from ntpd_map.domain import AgencyKind, Unit
+from ntpd_map.geo.responders import Staleness, eta_minutes, nearest_available, responder_features
 from ntpd_map.ingest.positions import (
     BadReport,
     parse_osmand_json,
     parse_osmand_query,
     parse_traccar_forward,
 )
-from ntpd_map.responders import Staleness, eta_minutes, nearest_available, responder_features
 
 TZ = "Asia/Makassar"  # TTU: WITA, UTC+8
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC).timestamp()
@@ -347,7 +347,7 @@ def test_store_down_answers_503_so_the_phone_retries(app, runtime, keys, unit, m
 
 
 def test_old_positions_are_pruned_by_the_retention_setting(app, runtime, unit) -> None:
-    from ntpd_map.positions_api import Retention
+    from ntpd_map.http.positions import Retention
 
     client = app.server.test_client()
     now = int(time.time())

@@ -220,7 +220,7 @@ def test_install_is_idempotent_and_covers_root_handlers(caplog) -> None:
         assert install_log_redaction() == 0
         for handler in root.handlers:
             assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
-        logging.getLogger("ntpd_map.api").info("rejected a record from %s", "+62 812-3456-7891")
+        logging.getLogger("ntpd_map.http.incidents").info("rejected a record from %s", "+62 812-3456-7891")
         assert "+** ***-****-*891" in caplog.text and "1234567891" not in re.sub(r"\D", "", caplog.text)
         assert caplog.records[-1].getMessage() == "rejected a record from +** ***-****-*891"
     finally:
@@ -396,7 +396,7 @@ def recap_csv(path: Path) -> Path:
 
 
 def test_planted_numbers_never_come_out(runtime, data_dir, tmp_path, root_log) -> None:
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
     from ntpd_map.config import Settings
     from ntpd_map.factory import create_app
     from ntpd_map.runtime import Runtime
@@ -447,7 +447,7 @@ def test_planted_numbers_never_come_out(runtime, data_dir, tmp_path, root_log) -
     bodies = {name: as_text(fetch(client, keys)) for name, fetch in outputs()}
     found.update({name: leaks(body) for name, body in bodies.items()})
     # a careless log line, as one added later might be: the installed filter masks it like any other
-    logging.getLogger("ntpd_map.api").debug("record from %s: %s", CALLER_API, VICTIM_API.split(",")[1])
+    logging.getLogger("ntpd_map.http.incidents").debug("record from %s: %s", CALLER_API, VICTIM_API.split(",")[1])
     assert "*********890" in root_log.getvalue()
     found["log"] = leaks(root_log.getvalue())
     # the rejected rows kept in the store for review (no endpoint serves them yet)

@@ -170,7 +170,7 @@ def test_track_is_one_line_oldest_first() -> None:
 
 
 def test_lines_go_from_the_incident_to_each_nearest_unit() -> None:
-    from ntpd_map.responders import nearest_available
+    from ntpd_map.geo.responders import nearest_available
 
     features = layer_data()["features"]
     nearest = nearest_available(features, -9.46, 124.47)
@@ -184,7 +184,7 @@ def test_lines_go_from_the_incident_to_each_nearest_unit() -> None:
 
 def panel_props() -> dict[str, dict[str, Any]]:
     """Every property of each unit's feature, as the unit panel computes them (the map's copy is trimmed)."""
-    from ntpd_map.responders import Staleness, responder_features
+    from ntpd_map.geo.responders import Staleness, responder_features
 
     return by_device({"features": responder_features(LATEST, FLEET, NOW, Staleness())})
 
@@ -239,8 +239,8 @@ def text_of(component: Any) -> str:
 
 
 def test_nearest_block_says_how_rough_the_eta_is() -> None:
-    from ntpd_map.callbacks.ops import nearest_section
-    from ntpd_map.responders import nearest_available
+    from ntpd_map.geo.responders import nearest_available
+    from ntpd_map.pages.ops.callbacks import nearest_section
 
     nearest = nearest_available(layer_data()["features"], -9.46, 124.47)
     assert text_of(nearest_section(nearest, "id")) == (
@@ -254,8 +254,8 @@ def test_nearest_block_says_how_rough_the_eta_is() -> None:
 
 
 def test_unit_panel_for_a_device_no_longer_registered() -> None:
-    from ntpd_map.callbacks.ops import status_buttons, unit_panel
-    from ntpd_map.responders import Staleness
+    from ntpd_map.geo.responders import Staleness
+    from ntpd_map.pages.ops.callbacks import status_buttons, unit_panel
 
     empty_track = pd.DataFrame(columns=["recorded_at", "lat", "lon", "speed_kmh", "bearing", "source"])
     info, status, track = unit_panel("gone", FLEET, LATEST, empty_track, NOW, Staleness(), "Asia/Makassar", "id")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from ntpd_map.simulate import CALLS_PER_PERSON_DAY, load_scenario, short_name, simulate
+from ntpd_map.ingest.simulate import CALLS_PER_PERSON_DAY, load_scenario, short_name, simulate
 from ntpd_map.store import IncidentQuery, open_store
 
 END = datetime(2025, 10, 1, tzinfo=UTC)
@@ -121,7 +121,7 @@ def test_simulated_fleet_keeps_reporting_and_leaves_real_units_alone(tmp_path, t
     import shapely
 
     from ntpd_map.domain import AgencyKind, ResponderPosition, Unit
-    from ntpd_map.simulate import FLEET_EVERY_S, fleet_step
+    from ntpd_map.ingest.simulate import FLEET_EVERY_S, fleet_step
 
     store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
     store.migrate()

@@ -43,7 +43,7 @@ def write(rt: Any, numbers: Any, outcome: str = "open") -> None:
     import pandas as pd
 
     from ntpd_map.domain import INCIDENT_COLUMNS
-    from ntpd_map.incidents import write_incidents
+    from ntpd_map.ingest.write import write_incidents
 
     now = int(time.time())
     rows = []

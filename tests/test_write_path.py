@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ntpd_map.domain import INCIDENT_COLUMNS, LocationFlag
-from ntpd_map.incidents import locate_frame, write_incidents
+from ntpd_map.ingest.write import locate_frame, write_incidents
 from ntpd_map.store import IncidentQuery
 
 

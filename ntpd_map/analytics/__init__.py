@@ -84,7 +84,7 @@ class Analytics:
 
     def priorities(self, metric: str, start: int, end: int, level: str = "kecamatan") -> Priorities:
         from ntpd_map.analytics import priority
-        from ntpd_map.coverage import desa_signal
+        from ntpd_map.geo.signal import desa_signal
 
         store = self.runtime.store
         region = self.runtime.region
@@ -140,7 +140,7 @@ class Analytics:
         """The BTS proposal (issue 7): every desa whose current signal status is tidak ada sinyal, lemah or 2G
         saja, sorted by the desa-level BTS index of [start, end), with its evidence (``analytics.proposal``)."""
         from ntpd_map.analytics.proposal import Proposal, proposal_rows
-        from ntpd_map.coverage import desa_signal, survey_summary
+        from ntpd_map.geo.signal import desa_signal, survey_summary
 
         store = self.runtime.store
         region = self.runtime.region

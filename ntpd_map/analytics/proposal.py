@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ntpd_map.analytics.priority import BTS_WEIGHTS, FAR_KM, PRIOR_CALLS, SIGNAL_WEIGHT
-from ntpd_map.coverage import NO_SIGNAL_DBM, PROPOSED_STATUSES, WEAK_DBM
 from ntpd_map.domain import SignalStatus
+from ntpd_map.geo.signal import NO_SIGNAL_DBM, PROPOSED_STATUSES, WEAK_DBM
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,7 +1,7 @@
 """The Bupati's briefing (issue 9): one model of a period, drawn by the page, the PDF and the XLSX.
 
 ``build(runtime, period)`` reads the recap of the period and of the period before it through
-``ntpd_map.recap.recap`` (the function behind ``/api/recap`` and the CLI), the socialisation ranking per
+``ntpd_map.analytics.recap.recap`` (the function behind ``/api/recap`` and the CLI), the socialisation ranking per
 kecamatan and the BTS ranking per desa through ``Analytics.priorities``, and the Dinas's notes. Everything the
 page, the PDF and the XLSX show is a field or a table of ``Briefing``, so they cannot disagree with each other
 or with the API. No Dash here.
@@ -147,7 +147,7 @@ class Change:
 
 
 def headline_numbers(recap: dict[str, Any]) -> dict[str, int]:
-    """The headline numbers of a recap (``ntpd_map.recap.recap``)."""
+    """The headline numbers of a recap (``ntpd_map.analytics.recap.recap``)."""
     by_type, g = recap["calls"]["by_call_type"], recap["genuine"]
     return {"calls": recap["calls"]["total"], "genuine": g["total"], "prank": by_type["prank"],
             "ghost_dropped": by_type["ghost"] + by_type["dropped"], "resolved": g["resolved"],
@@ -161,8 +161,8 @@ class Briefing:
     region_code: str
     region_name: str
     tz: str
-    recap: dict[str, Any]  # ntpd_map.recap.recap of the period: what /api/recap answers
-    previous_headline: dict[str, int]  # the headline numbers of the period before (ntpd_map.recap.headline_counts)
+    recap: dict[str, Any]  # ntpd_map.analytics.recap.recap of the period: what /api/recap answers
+    previous_headline: dict[str, int]  # the period before (analytics.recap.headline_counts)
     kecamatan_names: dict[str, str]  # every kecamatan of the region, code -> name, in the region's order
     population: dict[str, int]  # per kecamatan (imported where given, else estimated)
     socialisation: pd.DataFrame  # the whole ranking (ntpd_map.analytics.priority.socialisation)
@@ -202,7 +202,7 @@ class Briefing:
         share of its calls and genuine calls per 10,000 people in the period. Busiest in genuine calls first."""
         import pandas as pd
 
-        from ntpd_map.recap import KECAMATAN_COLUMNS
+        from ntpd_map.analytics.recap import KECAMATAN_COLUMNS
 
         counts = self.recap["kecamatan"]
         rows = []
@@ -220,7 +220,7 @@ class Briefing:
     def kecamatan_total(self, lang: str = "id") -> dict[str, Any]:
         """The kecamatan table's total row: sums of the counts, the prank share of all located calls and genuine
         calls per 10,000 people of the whole region."""
-        from ntpd_map.recap import KECAMATAN_COLUMNS
+        from ntpd_map.analytics.recap import KECAMATAN_COLUMNS
 
         frame = self.kecamatan()
         out: dict[str, Any] = {"kode": "", "kecamatan": t("brief_total", lang),
@@ -233,7 +233,7 @@ class Briefing:
     def weekly(self) -> pd.DataFrame:
         import pandas as pd
 
-        from ntpd_map.recap import KECAMATAN_COLUMNS
+        from ntpd_map.analytics.recap import KECAMATAN_COLUMNS
 
         return pd.DataFrame(self.recap["weekly"], columns=["week", "from", "to", *KECAMATAN_COLUMNS])
 
@@ -350,7 +350,7 @@ def build(runtime: Runtime, period: Period, *, now: int | None = None) -> Briefi
     """The briefing of ``period`` from the store (``StoreUnavailable`` when it is down)."""
     import time
 
-    from ntpd_map.recap import headline_counts, recap
+    from ntpd_map.analytics.recap import headline_counts, recap
     from ntpd_map.views import window_bounds
 
     tz = runtime.settings.tz

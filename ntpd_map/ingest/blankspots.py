@@ -21,8 +21,8 @@ import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ntpd_map.coverage import STATUS_HINT, status_from_text
 from ntpd_map.domain import CoverageMark, SignalStatus
+from ntpd_map.geo.signal import STATUS_HINT, status_from_text
 from ntpd_map.ingest.population import _blank, _column, _quote, _text
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ A CSV or XLSX with a header row; column names in any case, Indonesian or English
 A row is rejected with its spreadsheet row number (the header is row 1) and a reason naming the column when
 its position, signal or time is missing or unusable, or when the point lies outside the region (swapped
 lat/lon are the usual cause). Each accepted point gets the desa it lies in (the region's locator) and its
-res-9 H3 cell; a point with no or very weak signal is evidence for that desa (``ntpd_map.coverage``).
+res-9 H3 cell; a point with no or very weak signal is evidence for that desa (``ntpd_map.geo.signal``).
 """
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ class LiveApp:
         import pandas as pd
 
         from ntpd_map.domain import INCIDENT_COLUMNS
-        from ntpd_map.incidents import write_incidents
+        from ntpd_map.ingest.write import write_incidents
         from ntpd_map.store.base import IncidentQuery
 
         row: dict[str, Any] = dict.fromkeys(INCIDENT_COLUMNS)
@@ -425,7 +425,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, mirror_dirs: list[Path]) 
     )
     runtime = Runtime(settings)
     app = create_app(runtime=runtime)
-    from ntpd_map import users
+    from ntpd_map.access import users
 
     for name, role in ACCOUNTS.items():
         users.add_user(runtime.store, name, role, PASSWORD, actor="test")

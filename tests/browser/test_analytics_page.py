@@ -196,7 +196,7 @@ def test_analytics_page_map_table_and_hover(browser: Browser, live_app: LiveApp)
 
 
 def _period(browser: Browser, runtime: Any) -> tuple[int, int]:
-    from ntpd_map.callbacks.analytics import period_from_dates
+    from ntpd_map.pages.analytics.callbacks import period_from_dates
 
     start, end = browser.js("var l = window.dash_component_api.getLayout('an-range').props;"
                             " return [l.start_date, l.end_date];")

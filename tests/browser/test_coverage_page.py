@@ -19,11 +19,11 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from layers.coverage import STATUS_COLORS, UNMARKED_COLOR
-from ntpd_map import users
+from ntpd_map.access import users
+from ntpd_map.access.keys import create_api_key
 from ntpd_map.analytics.proposal import HEADERS
-from ntpd_map.auth import create_api_key
-from ntpd_map.coverage import PROPOSED_STATUSES, desa_signal
 from ntpd_map.domain import CoverageMark, SignalStatus
+from ntpd_map.geo.signal import PROPOSED_STATUSES, desa_signal
 from ntpd_map.store.base import StoreUnavailable
 from tests.browser.conftest import geojson_from_layer_data
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from selenium.webdriver.common.by import By
 
-from ntpd_map.callbacks.ops import LIST_ROWS
+from ntpd_map.pages.ops.callbacks import LIST_ROWS
 from ntpd_map.store.base import IncidentQuery, StoreUnavailable
 
 if TYPE_CHECKING:

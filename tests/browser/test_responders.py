@@ -31,7 +31,7 @@ from layers.responders import (
     WALL_PROPERTIES,
 )
 from ntpd_map.domain import AgencyKind, ResponderPosition, Unit, UnitStatus
-from ntpd_map.responders import Staleness, nearest_available, responder_features
+from ntpd_map.geo.responders import Staleness, nearest_available, responder_features
 from ntpd_map.store.base import StoreUnavailable
 from ntpd_map.views import nearest_rows
 

@@ -249,7 +249,7 @@ def _check_spreadsheet(batch, expected: dict[int, str], n: int) -> None:
 
 
 def test_spreadsheet_of_thousands_of_rows_as_csv(tmp_path: Path, spreadsheet, ttu, ttu_locator) -> None:
-    from ntpd_map.incidents import locate_frame
+    from ntpd_map.ingest.write import locate_frame
     from ntpd_map.store._common import rows_from_frame
 
     full, expected, n = spreadsheet

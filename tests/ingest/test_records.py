@@ -637,7 +637,7 @@ def test_ambiguous_desa_name_is_rejected_listing_the_kecamatan(both_paths, ttu_t
 
 
 def test_placed_rows_survive_locate_frame(ttu, ttu_locator) -> None:
-    from ntpd_map.incidents import locate_frame
+    from ntpd_map.ingest.write import locate_frame
 
     desa = ttu.desa.iloc[5]
     batch = parse([{**OK, "id": "named", "kode_wilayah": desa["kode"]},

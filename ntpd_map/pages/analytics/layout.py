@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.ui.common import region_bounds, simulation_banner
+from ntpd_map.pages.common import region_bounds, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component

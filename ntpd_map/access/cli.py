@@ -10,9 +10,10 @@ import json
 import sys
 from typing import Any
 
-from ntpd_map import audit, users
+from ntpd_map import audit
+from ntpd_map.access import users
+from ntpd_map.access.roles import USER_ROLES
 from ntpd_map.config import Settings
-from ntpd_map.permissions import USER_ROLES
 
 
 def _store(settings: Settings) -> Any:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
-from ntpd_map.callbacks.ops import data_time, last_good_key, plain_headline, recall, remember
 from ntpd_map.i18n import t
+from ntpd_map.pages.ops.callbacks import data_time, last_good_key, plain_headline, recall, remember
 from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery, StoreUnavailable
 from ntpd_map.views import Headline, duration_text, headline_from_store
 
@@ -121,8 +121,8 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     from layers.base import LayerContext, View, layer_id
     from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents
     from layers.responders import drawn_signature
-    from ntpd_map.ui.common import region_bounds
-    from ntpd_map.ui.wall import PANELS
+    from ntpd_map.pages.common import region_bounds
+    from ntpd_map.pages.wall.layout import PANELS
 
     responders = next((layer for layer in layers if layer.key == "responders"), None)
     latest: list[Whole] = []
@@ -229,7 +229,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
         return bulk.data, "geobuf", EMPTY, responders_out, counter_divs, table, sync, "", now, region_view
 
-    # the views in turn: incident map, kecamatan table, signal coverage (ntpd_map.ui.wall.PANELS)
+    # the views in turn: incident map, kecamatan table, signal coverage (ntpd_map.pages.wall.layout.PANELS)
     app.clientside_callback(
         """function(n) {
             var k = (n || 0) % __N__;

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ntpd_map.api import check_key, fail
+from ntpd_map.http.incidents import check_key, fail
 
 if TYPE_CHECKING:
     from flask import Flask, Response
@@ -70,7 +70,7 @@ class Retention:
 
 def responders_geojson(runtime: Runtime, now: int) -> dict[str, Any]:
     """Every unit at its latest position as a FeatureCollection; units that never reported are listed apart."""
-    from ntpd_map.responders import Staleness, responder_features
+    from ntpd_map.geo.responders import Staleness, responder_features
 
     store = runtime.store
     units = store.units()

@@ -12,7 +12,7 @@ import uuid
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ntpd_map.auth import allowed, key_from_header
+from ntpd_map.access.keys import allowed, key_from_header
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -333,7 +333,7 @@ def register_api(server: Flask, runtime: Runtime) -> None:
 
     @server.get("/api/recap")
     def get_recap() -> Response:
-        from ntpd_map.recap import recap
+        from ntpd_map.analytics.recap import recap
 
         _key, denied = authorise("read")
         if denied:
@@ -362,7 +362,7 @@ def ingest_records(runtime: Runtime, records: list[dict[str, Any]], *, source: s
 
 def write_batch(runtime: Runtime, batch: ParsedBatch, *, source: str) -> dict[str, Any]:
     """Write a parsed batch (API or file) and keep its rejects; the summary both report."""
-    from ntpd_map.incidents import write_incidents
+    from ntpd_map.ingest.write import write_incidents
 
     frame = batch.frame.drop(columns=["row_number"], errors="ignore")
     written = write_incidents(runtime.store, runtime.locator, frame)

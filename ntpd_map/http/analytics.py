@@ -25,7 +25,7 @@ def period(args: Any, tz: str, today: date | None = None) -> tuple[date, date, i
     from zoneinfo import ZoneInfo
 
     from ntpd_map.analytics import DEFAULT_DAYS
-    from ntpd_map.recap import recap_bounds
+    from ntpd_map.analytics.recap import recap_bounds
 
     today = today or datetime.now(ZoneInfo(tz)).date()
     date_to = date.fromisoformat(args["to"]) if args.get("to") else today
@@ -82,8 +82,8 @@ def register(server: Flask, runtime: Runtime, cache: Cache) -> None:
 
     from ntpd_map.analytics.export import formula, rows_json, to_csv, to_xlsx
     from ntpd_map.analytics.priority import METRICS
-    from ntpd_map.api import check_key, fail
     from ntpd_map.geo.hexes import RESOLUTIONS
+    from ntpd_map.http.incidents import check_key, fail
     from ntpd_map.store.base import StoreUnavailable
 
     def cached(key: str, make: Any, fmt: str, filename: str | None = None) -> Response:

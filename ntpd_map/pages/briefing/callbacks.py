@@ -296,9 +296,9 @@ def save_page_notes(runtime: Runtime, key: str | None, text: str | None, lang: s
     """Save the Dinas's notes of a period for the signed-in person. Returns (written, message). Only planners
     and admins write; anyone else's attempt writes nothing and is recorded in the audit log."""
     from ntpd_map import audit
-    from ntpd_map.accounts import current_identity
+    from ntpd_map.access.gate import current_identity
+    from ntpd_map.access.roles import can_edit_briefing_notes
     from ntpd_map.briefing import save_notes
-    from ntpd_map.permissions import can_edit_briefing_notes
     from ntpd_map.views import local_time
 
     who = current_identity()

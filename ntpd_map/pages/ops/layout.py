@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ntpd_map import ids
 from ntpd_map.domain import AgencyKind, CallType, Category, Outcome, UnitStatus
 from ntpd_map.i18n import t
-from ntpd_map.ui.common import coverage_stores, leaflet_map, legend, simulation_banner
+from ntpd_map.pages.common import coverage_stores, leaflet_map, legend, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component

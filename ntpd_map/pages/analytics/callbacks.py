@@ -50,7 +50,7 @@ class Period:
 def period_from_dates(start_date: str | None, end_date: str | None, tz: str) -> Period:
     """The period of the date picker (local dates, inclusive; empty: the last 30 days). ValueError when
     the dates are not valid or reversed."""
-    from ntpd_map.analytics.api import period
+    from ntpd_map.http.analytics import period
 
     args = {"from": (start_date or "")[:10], "to": (end_date or "")[:10]}
     date_from, date_to, start, end = period(args, tz)
@@ -58,7 +58,7 @@ def period_from_dates(start_date: str | None, end_date: str | None, tz: str) -> 
 
 
 def period_text(p: Period, zone: str, lang: str) -> str:
-    from ntpd_map.analytics.api import window_text
+    from ntpd_map.http.analytics import window_text
 
     if lang == "id":
         return window_text(p.date_from, p.date_to, zone)
@@ -209,8 +209,8 @@ def footnote(lines: list[str]) -> Any:
 def export_file(runtime: Runtime, fmt: str, p: Period, index: str, level: str) -> tuple[bytes, str]:
     """The ranking table as CSV or XLSX (ntpd_map.analytics.export, Indonesian headers), and its file name:
     index, level, region, period and SIMULASI when the data is simulated."""
-    from ntpd_map.analytics.api import window_text
     from ntpd_map.analytics.export import to_csv, to_xlsx
+    from ntpd_map.http.analytics import window_text
 
     level = level if index == "bts" else "kecamatan"
     prio = runtime.analytics.priorities(index, p.start, p.end, level)
@@ -236,7 +236,7 @@ def kecamatan_of(runtime: Runtime, kode: str) -> str | None:
 
 
 def kecamatan_bounds(runtime: Runtime, kode: str) -> list[list[float]] | None:
-    from ntpd_map.ui.common import area_bounds
+    from ntpd_map.pages.common import area_bounds
 
     return area_bounds(runtime.region.kecamatan, kode)
 
@@ -264,7 +264,7 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
         prevent_initial_call=True,
     )
     def quick_period(*_clicks: int) -> tuple[str, str]:
-        from ntpd_map.ui.analytics import default_period
+        from ntpd_map.pages.analytics.layout import default_period
 
         days = {ids.AN_QUICK_7: 7, ids.AN_QUICK_30: 30, ids.AN_QUICK_90: 90}.get(str(callback_context.triggered_id))
         if days is None:
@@ -348,7 +348,7 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
         State(ids.AN_CONFIG, "data"),
     )
     def level_options(index: str, config: dict[str, Any] | None) -> list[dict[str, Any]]:
-        from ntpd_map.ui.analytics import LEVELS
+        from ntpd_map.pages.analytics.layout import LEVELS
 
         lang = lang_of(config)
         # the socialisation index is per kecamatan; the BTS index also per desa

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map import audit, ids
 from ntpd_map.domain import UnitStatus
+from ntpd_map.geo.responders import Staleness, responder_features
 from ntpd_map.i18n import t
-from ntpd_map.responders import Staleness, responder_features
 from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery, StoreUnavailable
 from ntpd_map.views import (
     Headline,
@@ -210,7 +210,7 @@ def nearest_section(nearest: list[dict[str, Any]] | None, lang: str, message: st
     note saying how rough; or a message saying why there is no list."""
     from dash import html
 
-    from ntpd_map.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR
+    from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR
 
     children: list[Any] = [html.B(t("nearest_title", lang))]
     if message is not None or not nearest:
@@ -261,8 +261,8 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents, geobuf_from_incidents
     from layers.responders import EMPTY as EMPTY_LINES
     from layers.responders import lines_to_units
-    from ntpd_map.responders import nearest_available
-    from ntpd_map.ui.common import layers_control_id, legend_block_id, region_bounds
+    from ntpd_map.geo.responders import nearest_available
+    from ntpd_map.pages.common import layers_control_id, legend_block_id, region_bounds
 
     responders = next((layer for layer in layers if layer.key == "responders"), None)
 

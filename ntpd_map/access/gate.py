@@ -1,7 +1,7 @@
 """Signing in, and the gate every request passes (issue 8).
 
 - **People** sign in on ``/login`` (a plain HTML form, no JavaScript needed) with a name and password
-  (``ntpd_map.users``); Flask-Login keeps ``<id>:<session version>`` in the signed session cookie, so a new
+  (``ntpd_map.access.users``); Flask-Login keeps ``<id>:<session version>`` in the signed session cookie, so a new
   password, a new role or a disabled account ends every session of that user at its next request. A sign-in
   lasts at most ``NTPD_SESSION_HOURS``; failed attempts are limited per address and name (Flask-Limiter,
   ``NTPD_LOGIN_LIMIT``, shared through Redis when ``NTPD_REDIS_URL`` is set).
@@ -33,7 +33,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from ntpd_map import audit, permissions, users
+from ntpd_map import audit
+from ntpd_map.access import roles as permissions
+from ntpd_map.access import users
 
 if TYPE_CHECKING:
     from dash import Dash

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ntpd_map.permissions import can_edit_coverage
+from ntpd_map.access.roles import can_edit_coverage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,8 +66,8 @@ def register_coverage_api(server: Flask, runtime: Runtime) -> None:
     from flask import jsonify, request
 
     from ntpd_map import audit
-    from ntpd_map.api import check_key, fail
-    from ntpd_map.coverage import mark_from_fields
+    from ntpd_map.geo.signal import mark_from_fields
+    from ntpd_map.http.incidents import check_key, fail
     from ntpd_map.store.base import StaleChange, StoreUnavailable, UnknownChange
 
     def author_of(key: dict[str, Any], body: dict[str, Any]) -> str:

@@ -12,8 +12,8 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import audit
-from ntpd_map.auth import hash_key
-from ntpd_map.permissions import USER_ROLES
+from ntpd_map.access.keys import hash_key
+from ntpd_map.access.roles import USER_ROLES
 
 if TYPE_CHECKING:
     from ntpd_map.store.base import Store

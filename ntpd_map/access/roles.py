@@ -3,7 +3,7 @@
 
 Roles of people (accounts): ``wall`` (a display, read-only, no personal data), ``operator`` (call-takers and
 dispatchers), ``planner`` (the Dinas staff who mark blank spots and propose BTS), ``admin`` (everything).
-Roles of API keys (integrations): ``ingest``, ``read``, ``planner``, ``admin`` (``ntpd_map.auth``).
+Roles of API keys (integrations): ``ingest``, ``read``, ``planner``, ``admin`` (``ntpd_map.access.keys``).
 A wall display signed in with its token counts as ``wall``.
 """
 

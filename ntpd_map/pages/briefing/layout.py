@@ -60,7 +60,7 @@ def period_from_search(search: str | None, tz: str, lang: str) -> tuple[Period, 
     from urllib.parse import parse_qs
 
     from ntpd_map.briefing import default_period
-    from ntpd_map.ui.analytics import local_today
+    from ntpd_map.pages.analytics.layout import local_today
 
     fallback = default_period(local_today(tz))
     asked = parse_qs((search or "").lstrip("?")).get("period", [])
@@ -78,7 +78,7 @@ def briefing_map(ctx: LayerContext, layers: list[Layer]) -> Component:
     import dash_leaflet as dl
 
     from layers.choropleth import KecamatanChoropleth
-    from ntpd_map.ui.common import region_bounds
+    from ntpd_map.pages.common import region_bounds
 
     children: list[Component] = [KecamatanChoropleth().component(ctx)]
     children += [layer.component(ctx) for layer in layers if layer.key == "kabkota"]
@@ -96,7 +96,7 @@ def layout(ctx: LayerContext, layers: list[Layer], period: Period, may_edit: boo
     from dash import dcc, html
 
     from layers.choropleth import METRICS, TITLES
-    from ntpd_map.ui.analytics import local_today
+    from ntpd_map.pages.analytics.layout import local_today
 
     lang = ctx.lang
     runtime = ctx.runtime

@@ -18,8 +18,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map import audit, ids
-from ntpd_map.coverage import is_missing
 from ntpd_map.domain import SignalStatus
+from ntpd_map.geo.signal import is_missing
 from ntpd_map.i18n import t
 from ntpd_map.store.base import StoreUnavailable
 from ntpd_map.views import decimal_text, local_time
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from flask_caching import Cache
 
     from layers.base import Layer
-    from ntpd_map.accounts import CoverageAccess
+    from ntpd_map.access.gate import CoverageAccess
     from ntpd_map.runtime import Runtime
 
 #: audit-trail rows shown in the panel (the API and the CLI give the rest)
@@ -75,7 +75,7 @@ def coverage_view(runtime: Runtime, lang: str, wall: bool) -> dict[str, Any]:
     """The coverage layer's hideout (each marked desa's status), the towers layer's data and the summary line,
     with a digest of them all. Raises StoreUnavailable."""
     from layers.coverage import coverage_hideout, status_counts, tower_features
-    from ntpd_map.coverage import desa_signal
+    from ntpd_map.geo.signal import desa_signal
 
     store = runtime.store
     signal = desa_signal(store.coverage_marks())
@@ -170,7 +170,7 @@ def desa_info(runtime: Runtime, kode: str, lang: str) -> dict[str, Any]:
     """What the panel says of one desa: its current status (``desa_signal``) with what it rests on and its
     evidence, the field survey in it, its share out of tower range, and its audit trail. Raises
     StoreUnavailable; KeyError for a code that is not a desa of the region."""
-    from ntpd_map.coverage import desa_signal, survey_summary
+    from ntpd_map.geo.signal import desa_signal, survey_summary
 
     region = runtime.region
     desa = region.desa[region.desa["kode"] == kode]
@@ -282,8 +282,8 @@ def save_mark(runtime: Runtime, kode: str | None, values: dict[str, Any],
               lang: str) -> tuple[bool, str]:
     """Mark a desa for the signed-in person (``values``: status, operators, surveyed_on, evidence, as the
     form has them). Returns (written, message). Nothing is written unless they may mark now."""
-    from ntpd_map.accounts import coverage_access
-    from ntpd_map.coverage import mark_from_fields
+    from ntpd_map.access.gate import coverage_access
+    from ntpd_map.geo.signal import mark_from_fields
 
     tz = runtime.settings.tz
     try:
@@ -324,7 +324,7 @@ def undo_latest(runtime: Runtime, change_id: Any, lang: str) -> tuple[bool, str]
     """Undo a change (the latest of the picked desa, as the page showed it) for the signed-in person. Returns
     (written, message); a change that is no longer the latest (someone marked since) is refused, naming the
     later one."""
-    from ntpd_map.accounts import coverage_access
+    from ntpd_map.access.gate import coverage_access
     from ntpd_map.store.base import StaleChange, UnknownChange
 
     try:
@@ -350,8 +350,8 @@ def page_view(runtime: Runtime, start_date: str | None, end_date: str | None, la
     kecamatan table. ValueError for a bad period; raises StoreUnavailable."""
     from layers.base import LayerContext, View
     from layers.coverage import WeakCallsLayer
-    from ntpd_map.callbacks.analytics import period_from_dates
-    from ntpd_map.coverage import PROPOSED_STATUSES, desa_signal
+    from ntpd_map.geo.signal import PROPOSED_STATUSES, desa_signal
+    from ntpd_map.pages.analytics.callbacks import period_from_dates
     from ntpd_map.store.base import IncidentQuery
 
     p = period_from_dates(start_date, end_date, runtime.settings.tz)
@@ -385,11 +385,11 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     from dash.exceptions import PreventUpdate
 
     from layers.base import layer_id
-    from ntpd_map.accounts import current_role
-    from ntpd_map.analytics.api import proposal_file
-    from ntpd_map.callbacks.analytics import kecamatan_bounds, period_from_dates
-    from ntpd_map.ui.common import area_bounds
-    from ntpd_map.ui.coverage import LEGEND_PX
+    from ntpd_map.access.gate import current_role
+    from ntpd_map.http.analytics import proposal_file
+    from ntpd_map.pages.analytics.callbacks import kecamatan_bounds, period_from_dates
+    from ntpd_map.pages.common import area_bounds
+    from ntpd_map.pages.coverage.layout import LEGEND_PX
 
     tz = runtime.settings.tz
 

@@ -176,7 +176,7 @@ def load_scenario(
     """Write a scenario into the store and label the store as holding simulated data. The audit log records it
     as ``simulate.load`` by ``actor`` (``system`` when the app loads it into an empty store by itself)."""
     from ntpd_map import audit
-    from ntpd_map.incidents import write_incidents
+    from ntpd_map.ingest.write import write_incidents
 
     scenario = simulate(region, days=days, seed=seed, end=end, reported=reported)
     days = reported.days if reported else days

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.ui.common import coverage_stores, region_bounds, simulation_banner
+from ntpd_map.pages.common import coverage_stores, region_bounds, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
 
     from layers.base import Layer, LayerContext
-    from ntpd_map.accounts import CoverageAccess
+    from ntpd_map.access.gate import CoverageAccess
 
 PATH = "/cakupan"
 #: outlines drawn above the shading, in a pane that lets the mouse through to the desa (as on /analitik)
@@ -78,7 +78,7 @@ def account_block(access: CoverageAccess, lang: str) -> Component:
     """Who is signed in, and Keluar; for a role that may not mark, that the page is read-only and who may."""
     from dash import html
 
-    from ntpd_map.accounts import signout_form
+    from ntpd_map.access.gate import signout_form
 
     who = html.Div(t("signed_in_as", lang, name=access.name or "-", role=access.role or "-"), className="cov-who")
     if access.may_edit:
@@ -92,7 +92,7 @@ def mark_form(ctx: LayerContext) -> Component:
     from dash import dcc, html
 
     from layers.coverage import STATUS_COLORS, STATUS_ORDER
-    from ntpd_map.ui.analytics import local_today
+    from ntpd_map.pages.analytics.layout import local_today
 
     lang = ctx.lang
     options: list[dict[str, Any]] = [{"label": html.Span([html.Span(className="swatch square", style={
@@ -121,9 +121,9 @@ def layout(ctx: LayerContext, layers: list[Layer], access: CoverageAccess) -> Co
     from dash import dcc, html
 
     from layers.coverage import coverage_layers
-    from ntpd_map.callbacks.coverage import kecamatan_columns
-    from ntpd_map.ui.analytics import data_table, default_period, local_today
-    from ntpd_map.ui.common import legend
+    from ntpd_map.pages.analytics.layout import data_table, default_period, local_today
+    from ntpd_map.pages.common import legend
+    from ntpd_map.pages.coverage.callbacks import kecamatan_columns
 
     lang = ctx.lang
     runtime = ctx.runtime

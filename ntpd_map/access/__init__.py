@@ -1,0 +1,1 @@
+"""Who may do what: sign-in, the gate, API keys, users, display tokens and roles, and their commands."""

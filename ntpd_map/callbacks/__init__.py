@@ -1,1 +1,0 @@
-"""Callbacks by concern, each module with register(app, ...)."""

@@ -1,0 +1,1 @@
+"""The analytics page: its layout and its callbacks."""

@@ -1,0 +1,1 @@
+"""The briefing page: its layout and its callbacks."""

@@ -1,0 +1,1 @@
+"""The coverage page: its layout and its callbacks."""

@@ -1,0 +1,1 @@
+"""The ops page: its layout and its callbacks."""

@@ -1,0 +1,1 @@
+"""The wall page: its layout and its callbacks."""

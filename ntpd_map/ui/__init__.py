@@ -1,1 +1,0 @@
-"""Page layouts as functions (def layout(...)), one module a page."""
