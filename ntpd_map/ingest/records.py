@@ -43,6 +43,7 @@ from ntpd_map.domain import (
     Outcome,
     Vocabulary,
 )
+from ntpd_map.privacy import redact
 
 if TYPE_CHECKING:
     from ntpd_map.geo.boundaries import Region
@@ -1016,13 +1017,12 @@ def _parse_columns(s: _Setup, table: pd.DataFrame) -> ParsedBatch:
     placed = np.zeros(n, dtype=bool)
     if placeable.any():
         rows = np.flatnonzero(placeable)
-        keys = kode_text.iloc[rows] + "\x1f" + desa_text.iloc[rows] + "\x1f" + kec_text.iloc[rows]
-        codes, uniques = pd.factorize(keys)
+        # a tuple of the three texts, never a joined string: a cell may hold any character (the separator too)
+        keys = pd.MultiIndex.from_arrays([kode_text.iloc[rows].to_numpy(), desa_text.iloc[rows].to_numpy(),
+                                          kec_text.iloc[rows].to_numpy()])
+        codes, uniques = keys.factorize()
         resolver = _resolver_for(s.region)
-        results = []
-        for key in uniques:
-            k, d, c = str(key).split("\x1f")
-            results.append(resolver.resolve(k, d, c, names))
+        results = [resolver.resolve(str(k), str(d), str(c), names) for k, d, c in uniques]
         desa_idx = np.array([-1 if r.desa is None else r.desa for r in results], dtype="int64")[codes]
         found = desa_idx >= 0
         if found.any():
@@ -1102,7 +1102,6 @@ def _reject(s: _Setup, i: int, reasons: Sequence[tuple[str, str]], original: dic
     caller = s.fields.get("caller_number")
     if caller is not None and original.get(s.headers[caller]):
         original[s.headers[caller]] = _mask_number(original[s.headers[caller]])  # rejects are stored and written
-    from ntpd_map.privacy import redact
 
     # a number typed into another column (keterangan, a name) is masked too, and so is one a reason quotes
     for key, value in original.items():

@@ -819,3 +819,23 @@ def test_property_row_wise_and_column_wise_paths_agree(ttu, rows, blank) -> None
         records.SMALL_BATCH = saved
     for a, b in zip(by_rows, by_columns, strict=True):
         assert_same(a, b)
+
+
+def test_a_place_holding_any_character_is_looked_up_as_written(ttu) -> None:
+    """The column path groups rows by (code, desa, kecamatan): a unit separator typed into a cell is a character
+    like any other, not a boundary between the three (hypothesis found "\\x1f" in a desa name)."""
+    row = {"id": "X1", "waktu": "2025-05-01 10:00", "jenis_panggilan": "darurat", "desa": "Bo\x1fkon",
+           "kecamatan": "In\x1fsana", "kode_wilayah": "53\x1f03"}
+    from ntpd_map.ingest import records
+
+    kw = {"source": "ttu", "tz": TZ, "region": ttu, "caller_key": KEY, "now": NOW}
+    frame = table([row, {**row, "id": "X2"}])
+    saved = records.SMALL_BATCH
+    try:
+        records.SMALL_BATCH = -1
+        by_columns = incidents_from_table(frame, **kw)
+        records.SMALL_BATCH = 10**9
+        by_rows = incidents_from_table(frame, **kw)
+    finally:
+        records.SMALL_BATCH = saved
+    assert_same(by_rows, by_columns)
