@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import dash_leaflet as dl
+
 from layers.base import LayerContext, View, js, layer_id
 from ntpd_map.i18n import t
 
@@ -45,8 +47,6 @@ class _Boundary:
     min_zoom = 0
 
     def component(self, ctx: LayerContext) -> Component:
-        import dash_leaflet as dl
-
         return dl.GeoJSON(
             id=layer_id(self.key),
             url=f"/layers/{self.key}.geojson",

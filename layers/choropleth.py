@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import dash_leaflet as dl
 import numpy as np
 
 from layers.base import LayerContext, View, js, layer_id
+from layers.boundaries import KecamatanLayer
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:
@@ -55,8 +57,6 @@ class KecamatanChoropleth:
         return "/layers/kecamatan.geojson"
 
     def component(self, ctx: LayerContext) -> Component:
-        import dash_leaflet as dl
-
         return dl.GeoJSON(
             id=CHOROPLETH_ID,
             url=self.url(),
@@ -67,8 +67,6 @@ class KecamatanChoropleth:
         )
 
     def data(self, ctx: LayerContext, view: View | None = None) -> dict[str, Any]:
-        from layers.boundaries import KecamatanLayer
-
         return KecamatanLayer().data(ctx, view)
 
     def legend(self, lang: str) -> list[tuple[str, str]]:

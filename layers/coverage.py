@@ -18,12 +18,16 @@ or a caller (those are on the coverage page's panel, for a signed-in planner's s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import dash_leaflet as dl
 import numpy as np
 
 from layers.base import LayerContext, View, js, layer_id
+from layers.boundaries import geojson_from_frame
 from ntpd_map.domain import CallType, LocationFlag, LocationSource, SignalStatus
+from ntpd_map.geo.coverage import tower_ranges_m
 from ntpd_map.geo.signal import is_missing
 from ntpd_map.i18n import t
 
@@ -79,8 +83,6 @@ def status_labels(lang: str) -> dict[str, str]:
 
 def coverage_geojson(desa: pd.DataFrame, names: dict[str, str]) -> dict[str, Any]:
     """The desa polygons (not the desa known only as a point) with kode, nama and their kecamatan's name."""
-    from layers.boundaries import geojson_from_frame
-
     shaped = desa[desa.geometry.geom_type != "Point"].copy()
     shaped["kecamatan"] = [names.get(str(k), str(k)) for k in shaped["kode_kec"]]
     return geojson_from_frame(shaped, ("kode", "nama", "kecamatan"))
@@ -144,8 +146,6 @@ class CoverageLayer:
         return t("layers_coverage", lang)
 
     def component(self, ctx: LayerContext) -> Component:
-        import dash_leaflet as dl
-
         return dl.GeoJSON(
             id=layer_id(self.key),
             url=f"/layers/{self.key}.geojson",
@@ -176,8 +176,6 @@ def operator_name(mcc: Any, net: Any) -> str | None:
 def tower_features(towers: pd.DataFrame, default_range_m: float) -> list[dict[str, Any]]:
     """One point per tower: its range in metres (``geo.coverage.tower_ranges_m``: its own, else the default,
     at most 35 km), whether that range is the default, radio, operator and source."""
-    from ntpd_map.geo.coverage import tower_ranges_m
-
     if towers is None or not len(towers):
         return []
     ranges = tower_ranges_m(towers, default_range_m)
@@ -214,8 +212,6 @@ class TowersLayer:
                 "defaultRange": default_range_m}
 
     def component(self, ctx: LayerContext) -> Component:
-        import dash_leaflet as dl
-
         default = float(ctx.runtime.settings.get("NTPD_TOWER_DEFAULT_RANGE_M"))
         return dl.GeoJSON(id=layer_id(self.key), data=EMPTY, pointToLayer=js("towerPoint"),
                           hideout=self.hideout(ctx.lang, ctx.wall, default), interactive=not ctx.wall)
@@ -282,14 +278,10 @@ class WeakCallsLayer:
                 "labels": {"putus": t("cov_tip_putus", lang), "approx": t("cov_tip_approx", lang)}}
 
     def component(self, ctx: LayerContext) -> Component:
-        import dash_leaflet as dl
-
         return dl.GeoJSON(id=layer_id(self.key), data=EMPTY, pointToLayer=js("weakCallPoint"),
                           hideout=self.hideout(ctx.lang))
 
     def data(self, ctx: LayerContext, view: View | None) -> dict[str, Any]:
-        from dataclasses import replace
-
         if view is None:
             return {**EMPTY, "counts": {"putus": 0, "approx": 0, "unplaced": 0}}
         frame = ctx.runtime.store.incidents(replace(view.query, columns=CALL_COLUMNS))

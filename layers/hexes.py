@@ -15,12 +15,18 @@ only so the server can serve it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import dash_leaflet as dl
 import numpy as np
 
 from layers.base import LayerContext, View, js, layer_id
+from ntpd_map.analytics.columns import CALL_TYPES
+from ntpd_map.analytics.counts import GENUINE, MISUSE
+from ntpd_map.domain import CallType
+from ntpd_map.geo.hexes import RESOLUTIONS
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:
@@ -74,8 +80,6 @@ class HexLayer:
         return f"/layers/{self.key}.geojson"
 
     def component(self, ctx: LayerContext) -> Component:
-        import dash_leaflet as dl
-
         return dl.GeoJSON(
             id=HEX_COMPONENT_ID,
             url=self.url(),
@@ -95,15 +99,11 @@ class HexLayer:
 
 def hex_layers() -> list[HexLayer]:
     """One static layer per resolution the analytics offer, so /layers/hexes-<res>.geojson is served."""
-    from ntpd_map.geo.hexes import RESOLUTIONS
-
     return [HexLayer(res) for res in RESOLUTIONS]
 
 
 def geojson_from_pieces(pieces: HexPieces, names: dict[str, str]) -> dict[str, Any]:
     """One feature per piece, in piece order (feature ``i`` is piece ``i``, the index of every hideout array)."""
-    import json
-
     import shapely
 
     geoms = shapely.transform(pieces.geometry, lambda xy: np.round(xy, COORD_DECIMALS)) if len(pieces) else []
@@ -205,10 +205,6 @@ def hideout_from_counts(counts: WindowCounts, pieces: HexPieces, metric: str, la
     ``priorities``: the rows of ``Analytics.priorities(metric, ...)`` (kode, score, rank), for the two priority
     metrics, where each piece takes its kecamatan's score.
     """
-    from ntpd_map.analytics.columns import CALL_TYPES
-    from ntpd_map.analytics.counts import GENUINE, MISUSE
-    from ntpd_map.domain import CallType
-
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
     per_type = counts.piece_type

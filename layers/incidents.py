@@ -15,10 +15,12 @@ import base64
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import dash_leaflet as dl
 import numpy as np
 
 from layers.base import LayerContext, View, js, layer_id
 from ntpd_map.domain import Category
+from ntpd_map.geo.geobuf import feature_collection, point_features
 from ntpd_map.i18n import t, vocabulary_labels
 
 if TYPE_CHECKING:
@@ -74,8 +76,6 @@ def geobuf_from_incidents(frame: pd.DataFrame) -> str:
 
 def geobuf_from_batches(frames: Iterable[pd.DataFrame]) -> str:
     """``geobuf_from_incidents`` of the frames' rows one after the other, holding one frame at a time."""
-    from ntpd_map.geo.geobuf import feature_collection, point_features
-
     parts = []
     for frame in frames:
         located = frame[frame["lat"].notna() & frame["lon"].notna()]
@@ -104,8 +104,6 @@ class IncidentsLayer:
                 "wall": wall, "fresh": fresh}
 
     def component(self, ctx: LayerContext) -> Component:
-        import dash_leaflet as dl
-
         common: dict[str, Any] = {"pointToLayer": js("incidentPoint"), "clusterToLayer": js("incidentCluster"),
                                   "zoomToBoundsOnClick": True, "superClusterOptions": {"radius": 60, "maxZoom": 15}}
         return dl.LayerGroup([

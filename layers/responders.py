@@ -13,6 +13,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+import dash_leaflet as dl
+
 from layers.base import LayerContext, View, js, layer_id
 from ntpd_map.domain import AgencyKind, UnitStatus
 from ntpd_map.geo.responders import LIVE, Staleness, responder_features
@@ -127,8 +129,6 @@ class RespondersLayer:
         }
 
     def component(self, ctx: LayerContext) -> Component:
-        import dash_leaflet as dl
-
         return dl.GeoJSON(id=layer_id(self.key), data=EMPTY, pointToLayer=js("responderPoint"),
                           hideout=self.hideout(ctx.lang, ctx.wall))
 

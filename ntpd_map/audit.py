@@ -12,6 +12,10 @@ import getpass
 import logging
 from typing import TYPE_CHECKING, Any
 
+from flask import g, has_request_context
+
+from ntpd_map.store.base import StoreUnavailable
+
 if TYPE_CHECKING:
     from ntpd_map.store.base import Store
 
@@ -40,8 +44,6 @@ def cli_actor() -> str:
 
 def request_actor() -> str:
     """Who makes the current web request, as the access gate found it (``flask.g.ntpd_actor``)."""
-    from flask import g, has_request_context
-
     if not has_request_context():
         return cli_actor()
     return str(getattr(g, "ntpd_actor", None) or "anonymous")
@@ -50,8 +52,6 @@ def request_actor() -> str:
 def record(store: Store, actor: str, action: str, target: str | None = None, **detail: Any) -> int | None:
     """Append one entry; its id. An entry that cannot be written (store down) is logged, never raised: the change
     it describes has already happened or failed on its own."""
-    from ntpd_map.store.base import StoreUnavailable
-
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     try:

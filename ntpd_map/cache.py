@@ -17,6 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from flask_caching import Cache
 from flask_caching.backends.filesystemcache import FileSystemCache
 from flask_caching.backends.rediscache import RedisCache
 
@@ -50,8 +51,6 @@ def cache_config(settings: Settings) -> dict[str, object]:
 
 
 def make_cache(server: Flask, settings: Settings) -> Cache:
-    from flask_caching import Cache
-
     return Cache(server, config=cache_config(settings))
 
 

@@ -6,11 +6,40 @@ import argparse
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from ntpd_map.config import Settings
+from ntpd_map import audit
+from ntpd_map.access.cli import add_parsers as add_account_parsers
+from ntpd_map.analytics.periods import period, window_text
+from ntpd_map.analytics.proposal import filename, to_csv, to_xlsx
+from ntpd_map.analytics.recap import recap
+from ntpd_map.audit import ACTIONS, cli_actor
+from ntpd_map.briefing import Period, build, pdf, xlsx
+from ntpd_map.config import SETTINGS, Settings
+from ntpd_map.domain import AgencyKind, Unit, UnitStatus
+from ntpd_map.geo.boundaries import build_region, load_region, normalise_code, resolve_region_code
+from ntpd_map.geo.signal import STATUS_HINT, mark_from_fields, sample_class, status_from_text
+from ntpd_map.geo.userfile import boundaries_from_user_file
+from ntpd_map.http.coverage import change_records, change_row
+from ntpd_map.ingest.blankspots import marks_from_table
+from ntpd_map.ingest.files import table_from_file, write_rejects_csv
+from ntpd_map.ingest.opencellid import LICENSE, rows_from_file, towers_from_rows
+from ntpd_map.ingest.population import population_from_table, reason_counts
+from ntpd_map.ingest.positions import device_id
+from ntpd_map.ingest.records import incidents_from_table
+from ntpd_map.ingest.simulate import REPORTED, load_scenario
+from ntpd_map.ingest.survey import samples_from_table
+from ntpd_map.ingest.write import write_batch
+from ntpd_map.privacy import install_log_redaction
+from ntpd_map.runtime import Runtime
+from ntpd_map.store import open_store
+from ntpd_map.store.base import StoreUnavailable, UnknownChange
+from ntpd_map.views import zone_label
 
 
 def _print_json(data: Any) -> None:
@@ -20,8 +49,6 @@ def _print_json(data: Any) -> None:
 def _audit(store: Any, action: str, target: str | None = None, **detail: Any) -> None:
     """Record a change a command made in the audit log (issue 8), by ``cli:<os user>``. Counts and ids only:
     never a caller's number or text from a call."""
-    from ntpd_map import audit
-
     audit.record(store, audit.cli_actor(), action, target, **detail)
 
 
@@ -32,8 +59,6 @@ def _import_counts(path: Any, rows: int, written: Any, rejected: int) -> dict[st
 
 
 def cmd_boundaries_build(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.geo.boundaries import build_region, resolve_region_code
-
     code = resolve_region_code(args.code, search_dirs=settings.mirror_dirs, cache_dir=settings.boundaries_dir,
                                allow_download=settings.allow_download)
     region = build_region(code, search_dirs=settings.mirror_dirs, cache_dir=settings.boundaries_dir,
@@ -43,8 +68,6 @@ def cmd_boundaries_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_boundaries_show(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.geo.boundaries import load_region, resolve_region_code
-
     code = resolve_region_code(args.code, search_dirs=settings.mirror_dirs, cache_dir=settings.boundaries_dir,
                                allow_download=settings.allow_download)
     region = load_region(code, search_dirs=settings.mirror_dirs, cache_dir=settings.boundaries_dir,
@@ -61,8 +84,6 @@ def cmd_boundaries_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_boundaries_import(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.geo.userfile import boundaries_from_user_file
-
     frame = boundaries_from_user_file(args.file, level=args.level, code_column=args.code_column,
                                       name_column=args.name_column, layer=args.layer)
     settings.boundaries_dir.mkdir(parents=True, exist_ok=True)
@@ -73,10 +94,6 @@ def cmd_boundaries_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.audit import cli_actor
-    from ntpd_map.ingest.simulate import REPORTED, load_scenario
-    from ntpd_map.runtime import Runtime
-
     runtime = Runtime(settings)
     region = runtime.region_for(args.region or settings.region)
     locator = runtime.locator_for(region)
@@ -88,16 +105,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.store import open_store
-
     store = open_store(settings.database_url)
     _print_json({"backend": store.backend, "schema_version": store.migrate()})
     return 0
 
 
 def cmd_db_info(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.runtime import Runtime
-
     store = Runtime(settings).store
     _print_json({
         "backend": store.backend,
@@ -110,13 +123,6 @@ def cmd_db_info(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_incidents(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from ntpd_map.http.incidents import write_batch
-    from ntpd_map.ingest.files import table_from_file, write_rejects_csv
-    from ntpd_map.ingest.records import incidents_from_table
-    from ntpd_map.runtime import Runtime
-
     if args.tz:
         settings = Settings.from_env(tz=args.tz)
     runtime = Runtime(settings)
@@ -142,13 +148,6 @@ def cmd_import_incidents(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_population(args: argparse.Namespace, settings: Settings) -> int:
-    import uuid
-    from pathlib import Path
-
-    from ntpd_map.ingest.files import table_from_file, write_rejects_csv
-    from ntpd_map.ingest.population import population_from_table, reason_counts
-    from ntpd_map.runtime import Runtime
-
     runtime = Runtime(settings)
     path = Path(args.file)
     table = table_from_file(path)
@@ -181,10 +180,6 @@ def cmd_import_population(args: argparse.Namespace, settings: Settings) -> int:
 
 def _keep_rejects(runtime: Any, kind: str, source: str, path: Any, rejects: list[dict[str, Any]]) -> str | None:
     """Keep rejected rows in the store and beside the file (<name>.rejected.csv); the file's path, or None."""
-    import uuid
-
-    from ntpd_map.ingest.files import write_rejects_csv
-
     if not rejects:
         return None
     runtime.store.add_rejects(f"{kind}:{source}:{uuid.uuid4().hex[:12]}", rejects)
@@ -193,12 +188,6 @@ def _keep_rejects(runtime: Any, kind: str, source: str, path: Any, rejects: list
 
 
 def cmd_import_opencellid(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from ntpd_map.ingest.opencellid import LICENSE, rows_from_file, towers_from_rows
-    from ntpd_map.ingest.population import reason_counts
-    from ntpd_map.runtime import Runtime
-
     runtime = Runtime(settings)
     path = Path(args.file)
     default = float(args.default_range or settings.get("NTPD_TOWER_DEFAULT_RANGE_M"))
@@ -223,14 +212,6 @@ def cmd_import_opencellid(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from ntpd_map.geo.signal import sample_class
-    from ntpd_map.ingest.files import table_from_file
-    from ntpd_map.ingest.population import reason_counts
-    from ntpd_map.ingest.survey import samples_from_table
-    from ntpd_map.runtime import Runtime
-
     if args.tz:
         settings = Settings.from_env(tz=args.tz)
     runtime = Runtime(settings)
@@ -254,14 +235,6 @@ def cmd_import_survey(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_blankspots(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from ntpd_map.geo.signal import STATUS_HINT, status_from_text
-    from ntpd_map.ingest.blankspots import marks_from_table
-    from ntpd_map.ingest.files import table_from_file
-    from ntpd_map.ingest.population import reason_counts
-    from ntpd_map.runtime import Runtime
-
     status = status_from_text(args.status)
     if status is None:
         raise ValueError(f"--status {args.status!r} is not one of {STATUS_HINT}")
@@ -286,13 +259,6 @@ def cmd_import_blankspots(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export_bts_proposal(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-    from zoneinfo import ZoneInfo
-
-    from ntpd_map.analytics.proposal import filename, to_csv, to_xlsx
-    from ntpd_map.http.analytics import period, window_text
-    from ntpd_map.runtime import Runtime
-
     out = Path(args.out)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("xlsx", "csv"):
@@ -316,9 +282,6 @@ def cmd_export_bts_proposal(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_coverage_mark(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.geo.signal import mark_from_fields
-    from ntpd_map.runtime import Runtime
-
     runtime = Runtime(settings)
     fields = {"kode_desa": args.desa, "h3": args.h3, "status": args.status, "operators": args.operators,
               "surveyed_on": args.surveyed_on, "evidence": args.evidence}
@@ -332,10 +295,6 @@ def cmd_coverage_mark(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_coverage_undo(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.http.coverage import change_row
-    from ntpd_map.runtime import Runtime
-    from ntpd_map.store.base import UnknownChange
-
     store = Runtime(settings).store
     try:
         change = store.undo_coverage_change(args.id, args.author)
@@ -349,10 +308,6 @@ def cmd_coverage_undo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_coverage_history(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.geo.boundaries import normalise_code
-    from ntpd_map.http.coverage import change_records
-    from ntpd_map.runtime import Runtime
-
     desa = normalise_code(args.desa) if args.desa else None
     _print_json(change_records(Runtime(settings).store.coverage_history(desa, limit=args.limit)))
     return 0
@@ -365,47 +320,11 @@ def _pair(text: str) -> tuple[str, str]:
     return column.strip(), field.strip()
 
 
-def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.access.keys import create_api_key
-    from ntpd_map.runtime import Runtime
-
-    store = Runtime(settings).store
-    key_id, key = create_api_key(store, args.name, args.role)
-    _audit(store, "key.create", str(key_id), name=args.name.strip(), role=args.role)
-    # the key itself is shown once, here; only its hash is stored
-    _print_json({"id": key_id, "name": args.name, "role": args.role, "key": key})
-    return 0
-
-
-def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.runtime import Runtime
-
-    _print_json(_records(Runtime(settings).store.api_keys()))
-    return 0
-
-
-def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.runtime import Runtime
-
-    store = Runtime(settings).store
-    if not store.revoke_api_key(args.id):
-        raise ValueError(f"no active key with id {args.id} (see: python -m ntpd_map keys list)")
-    keys = store.api_keys()
-    names = keys.loc[keys["id"] == args.id, "name"].tolist()
-    _audit(store, "key.revoke", str(args.id), name=names[0] if names else None)
-    _print_json({"revoked": args.id})
-    return 0
-
-
 def _records(frame: Any) -> list[dict[str, Any]]:
     return [{k: (None if v != v else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def cmd_units_add(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.domain import AgencyKind, Unit, UnitStatus
-    from ntpd_map.ingest.positions import device_id
-    from ntpd_map.runtime import Runtime
-
     device = device_id(args.device)
     if not args.name.strip() or not args.agency.strip():
         raise ValueError("--name and --agency must not be empty")
@@ -420,15 +339,11 @@ def cmd_units_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_units_list(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.runtime import Runtime
-
     _print_json(_records(Runtime(settings).store.units()))
     return 0
 
 
 def cmd_units_status(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.runtime import Runtime
-
     store = Runtime(settings).store
     if not store.set_unit_status(args.device, args.status):
         raise ValueError(f"no unit has device {args.device!r} (see: python -m ntpd_map units list)")
@@ -438,8 +353,6 @@ def cmd_units_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_units_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.runtime import Runtime
-
     store = Runtime(settings).store
     if not store.remove_unit(args.device):
         raise ValueError(f"no unit has device {args.device!r} (see: python -m ntpd_map units list)")
@@ -449,8 +362,6 @@ def cmd_units_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_units_unknown(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.runtime import Runtime
-
     _print_json(_records(Runtime(settings).store.unknown_devices()))
     return 0
 
@@ -458,7 +369,6 @@ def cmd_units_unknown(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_positions_prune(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
-    from ntpd_map.runtime import Runtime
 
     days = args.days if args.days is not None else settings.int("NTPD_POSITION_RETENTION_DAYS")
     if days < 1:
@@ -471,11 +381,6 @@ def cmd_positions_prune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_recap(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import date
-
-    from ntpd_map.analytics.recap import recap
-    from ntpd_map.runtime import Runtime
-
     result = recap(Runtime(settings).store, date.fromisoformat(args.date_from), date.fromisoformat(args.date_to),
                    settings.tz)
     if args.json:
@@ -491,12 +396,6 @@ def cmd_recap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_briefing(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import date
-    from pathlib import Path
-
-    from ntpd_map.briefing import Period, build
-    from ntpd_map.runtime import Runtime
-
     out = Path(args.out)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("pdf", "xlsx"):
@@ -513,13 +412,9 @@ def cmd_briefing(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime(settings)
     briefing = build(runtime, period)
     if fmt == "pdf":
-        from ntpd_map.briefing import pdf
-
         body = pdf.render(briefing, runtime.region, lang)
         pages: int | None = pdf.page_count(body)
     else:
-        from ntpd_map.briefing import xlsx
-
         body, pages = xlsx.render(briefing, lang), None
     if briefing.simulated and "SIMULASI" not in out.name:
         out = out.with_name(f"{out.stem}_SIMULASI{out.suffix}")
@@ -533,10 +428,7 @@ def cmd_briefing(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import date, time
-    from zoneinfo import ZoneInfo
 
-    from ntpd_map.runtime import Runtime
-    from ntpd_map.views import zone_label
 
     zone = ZoneInfo(settings.tz)
     since = None
@@ -569,8 +461,6 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
-    from ntpd_map.config import SETTINGS
-
     for s in SETTINGS:
         print(f"{s.name}={settings.get(s.name)!s}    # {s.help}")
     return 0
@@ -681,22 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_coverage_history)
 
-    from ntpd_map.access.cli import add_parsers as add_account_parsers
 
     add_account_parsers(sub)
-    k = sub.add_parser("keys", help="API keys per integration").add_subparsers(dest="action", required=True)
-    p = k.add_parser("create", help="create a key and print it (shown once; only a hash is kept)")
-    p.add_argument("--role", choices=["ingest", "read", "planner", "admin"], required=True,
-                   help="what the key may do (planner: mark signal coverage)")
-    p.add_argument("--name", default="integration", help="the integration it is for, e.g. simrs-rsud")
-    p.set_defaults(func=cmd_keys_create)
-    p = k.add_parser("list", help="list keys (never the keys themselves)")
-    p.set_defaults(func=cmd_keys_list)
-    p = k.add_parser("revoke", help="revoke a key by id")
-    p.add_argument("id", type=int, help="key id from keys list")
-    p.set_defaults(func=cmd_keys_revoke)
 
-    from ntpd_map.domain import AgencyKind, UnitStatus
 
     kinds, statuses = [str(k) for k in AgencyKind], [str(s) for s in UnitStatus]
     u = sub.add_parser("units", help="responder units and the tracker (device) of each").add_subparsers(
@@ -741,7 +618,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("id", "en"), help="language (default NTPD_LANG, else id)")
     p.set_defaults(func=cmd_briefing)
 
-    from ntpd_map.audit import ACTIONS
 
     p = sub.add_parser("audit", help="the audit log: who changed what and when, newest first (times in the "
                                      "center's zone)")
@@ -760,11 +636,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
-    from ntpd_map.privacy import install_log_redaction
 
     logging.basicConfig(level=settings.get("NTPD_LOG_LEVEL"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_redaction()
-    from ntpd_map.store.base import StoreUnavailable
 
     try:
         return int(args.func(args, settings))

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ntpd_map.geo.boundaries import timezone_for_code
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -151,7 +153,6 @@ class Settings:
     def tz(self) -> str:
         if self.values["NTPD_TZ"]:
             return self.values["NTPD_TZ"]
-        from ntpd_map.geo.boundaries import timezone_for_code
 
         return timezone_for_code(self.region)
 

@@ -5,6 +5,7 @@ Labels are Bahasa Indonesia first (the default UI language), English second.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -182,8 +183,6 @@ class CoverageMark:
     simulated: bool = False
 
     def __post_init__(self) -> None:
-        import re
-
         if not re.fullmatch(r"\d{2}\.\d{2}\.\d{2}\.\d{4}", str(self.kode_desa)):
             raise ValueError(f"coverage mark: {self.kode_desa!r} is not a desa code like 53.03.06.2001")
         try:

@@ -96,6 +96,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "updated": {"id": "Diperbarui", "en": "Updated"},
     "no_incidents": {"id": "Tidak ada kejadian pada rentang ini.", "en": "No incidents in this window."},
+    "wall_title": {"id": "Layar dinding", "en": "Wall display"},
     "wall_map": {"id": "Peta kejadian", "en": "Incident map"},
     "wall_kecamatan": {"id": "Per kecamatan", "en": "By kecamatan"},
     "last_24h": {"id": "24 jam terakhir", "en": "last 24 hours"},

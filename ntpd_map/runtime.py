@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from ntpd_map.analytics import Analytics
 from ntpd_map.config import Settings
+from ntpd_map.geo.boundaries import load_region
+from ntpd_map.geo.locate import Locator
+from ntpd_map.ingest.simulate import load_scenario
+from ntpd_map.ingest.write import Retention
+from ntpd_map.store import open_store
+from ntpd_map.views import zone_label
 
 if TYPE_CHECKING:
-    from ntpd_map.analytics import Analytics
     from ntpd_map.geo.boundaries import Region
-    from ntpd_map.geo.locate import Locator
     from ntpd_map.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -27,15 +34,11 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
-        from ntpd_map.store import open_store
-
         store = open_store(self.settings.database_url, pool_max=self.settings.int("NTPD_PG_POOL_MAX"))
         store.migrate()
         return store
 
     def region_for(self, code: str) -> Region:
-        from ntpd_map.geo.boundaries import load_region
-
         return load_region(
             code,
             search_dirs=self.settings.mirror_dirs,
@@ -52,8 +55,6 @@ class Runtime:
         return self.locator_for(self.region)
 
     def locator_for(self, region: Region) -> Locator:
-        from ntpd_map.geo.locate import Locator
-
         return Locator.from_region(
             region,
             tolerance_m=float(self.settings.get("NTPD_OFFSHORE_TOLERANCE_M")),
@@ -63,16 +64,16 @@ class Runtime:
     @cached_property
     def analytics(self) -> Analytics:
         """Hexagon counts and priority indices (issue 5), with their per-process caches."""
-        from ntpd_map.analytics import Analytics
-
         return Analytics(self)
+
+    @cached_property
+    def retention(self) -> Retention:
+        """Prunes responder positions past NTPD_POSITION_RETENTION_DAYS while reports arrive (one per process)."""
+        return Retention(self)
 
     @cached_property
     def secret_key(self) -> bytes:
         """Key of the caller-number hash: the setting, else a random one kept in the data dir."""
-        import os
-        import secrets
-
         if self.settings.get("NTPD_SECRET_KEY"):
             return self.settings.get("NTPD_SECRET_KEY").encode()
         path = self.settings.data_dir / "secret.key"
@@ -94,8 +95,6 @@ class Runtime:
     @property
     def zone(self) -> str:
         """WIB, WITA or WIT: the abbreviation shown next to every time."""
-        from ntpd_map.views import zone_label
-
         return zone_label(self.settings.tz)
 
     def ensure_scenario(self) -> dict[str, Any] | None:
@@ -105,8 +104,6 @@ class Runtime:
         with self._lock:
             if self.store.count_incidents() > 0:
                 return None
-            from ntpd_map.ingest.simulate import load_scenario
-
             summary = load_scenario(
                 self.store,
                 self.region,

@@ -5,12 +5,14 @@ Pure functions of frames and numbers, so they are tested directly and shared by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ntpd_map.domain import ACTIVE_OUTCOMES, LocationFlag
+from ntpd_map.geo.boundaries import zone_abbrev
+from ntpd_map.i18n import STRINGS, t, vocabulary_labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,8 +24,6 @@ NOISE = ("prank", "ghost", "dropped")
 
 
 def zone_label(tz: str) -> str:
-    from ntpd_map.geo.boundaries import zone_abbrev
-
     try:
         return zone_abbrev(tz)
     except (KeyError, ValueError):
@@ -49,8 +49,6 @@ def local_time(ts: int | None, tz: str, fmt: str = "%d/%m %H:%M") -> str:
 
 
 def duration_text(seconds: float | None, lang: str = "id") -> str:
-    from ntpd_map.i18n import t
-
     if seconds is None:
         return t("none", lang)
     minutes = int(seconds // 60)
@@ -91,8 +89,6 @@ def headline(frame: pd.DataFrame, now: int) -> Headline:
 def incident_details(row: Any, names: dict[str, str], tz: str, lang: str) -> list[tuple[str, str]]:
     """(label, value) pairs describing one incident for the details panel: never the caller's number, hash or
     notes (notes may name victims)."""
-    from ntpd_map.i18n import t, vocabulary_labels
-
     labels = vocabulary_labels(lang)
     zone = zone_label(tz)
     category = labels["cat"].get(row.category, row.category) if isinstance(row.category, str) else t("none", lang)
@@ -124,8 +120,6 @@ def incident_details(row: Any, names: dict[str, str], tz: str, lang: str) -> lis
 def headline_from_store(store: Store, query: IncidentQuery, now: int) -> Headline:
     """The same counters as ``headline``, counted by the store (its covering index), so a window of 100k
     incidents costs a few small queries instead of reading every row."""
-    from dataclasses import replace
-
     by_type = store.count_by("call_type", query)
     calls = sum(by_type.values())
     genuine = by_type.get("genuine", 0)
@@ -148,8 +142,6 @@ def list_rows(
     frame: pd.DataFrame, names: dict[str, str], tz: str, lang: str, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Rows for the incident list, newest first. Never carries the caller's number or notes."""
-    from ntpd_map.i18n import vocabulary_labels
-
     labels = vocabulary_labels(lang)
     rows = []
     for rec in frame.head(limit).itertuples(index=False):
@@ -179,8 +171,6 @@ def unit_details(unit: dict[str, Any], props: dict[str, Any] | None, fixes: int,
                  lang: str) -> list[tuple[str, str]]:
     """(label, value) pairs of the unit panel: ``unit`` a row of Store.units, ``props`` its responder feature's
     properties (None without a position), ``fixes`` how many reports its last 30 minutes hold."""
-    from ntpd_map.i18n import STRINGS, t, vocabulary_labels
-
     labels = vocabulary_labels(lang)
     rows = [
         (t("agency", lang), unit.get("agency") or "-"),
@@ -211,8 +201,6 @@ def unit_details(unit: dict[str, Any], props: dict[str, Any] | None, fixes: int,
 def nearest_rows(nearest: list[dict[str, Any]], lang: str) -> list[dict[str, str]]:
     """The nearest available units (``ntpd_map.geo.responders.nearest_available``) as shown: name, agency kind,
     distance (one decimal, the language's decimal mark), rough ETA, and the age of a stale position."""
-    from ntpd_map.i18n import t, vocabulary_labels
-
     kinds = vocabulary_labels(lang)["kind"]
     return [{
         "device": n["device"],

@@ -273,14 +273,11 @@ def client(rt):
     """The API endpoints alone on a bare Flask app (the dashboard around them plays no part in auditing)."""
     from flask import Flask
 
-    from ntpd_map.http.coverage import register_coverage_api
-    from ntpd_map.http.incidents import register_api
-    from ntpd_map.http.positions import register_positions_api
+    from ntpd_map.http import coverage, incidents, positions, routes
 
     server = Flask(__name__)
-    register_api(server, rt)
-    register_positions_api(server, rt)
-    register_coverage_api(server, rt)
+    table = (*incidents.ROUTES, *positions.ROUTES, *coverage.ROUTES)
+    routes.register(server, table, routes.Call(rt, cache=None, access=None, routes=table))  # type: ignore[arg-type]
     return server.test_client()
 
 

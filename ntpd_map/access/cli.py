@@ -1,6 +1,7 @@
-"""``users`` and ``tokens`` commands (issue 8): accounts of people and wall display tokens, from the server's
-shell. Passwords are typed twice at a prompt (never an argument: it would sit in the shell history) or read
-from stdin with ``--password-stdin`` for provisioning scripts."""
+"""``users``, ``tokens`` and ``keys`` commands (issues 4, 8): accounts of people, wall display tokens and API keys,
+from the server's shell. Every change is written to the audit log by ``cli:<os user>``. Passwords are typed
+twice at a prompt (never an argument: it would sit in the shell history) or read from stdin with
+``--password-stdin`` for provisioning scripts."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import sys
 from typing import Any
 
 from ntpd_map import audit
-from ntpd_map.access import users
-from ntpd_map.access.roles import USER_ROLES
+from ntpd_map.access import displays, users
+from ntpd_map.access.keys import create_api_key
+from ntpd_map.access.roles import KEY_ROLES, USER_ROLES
 from ntpd_map.config import Settings
+from ntpd_map.runtime import Runtime
 
 
 def _store(settings: Settings) -> Any:
-    from ntpd_map.runtime import Runtime
-
     return Runtime(settings).store
 
 
@@ -66,7 +67,7 @@ def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
-    token_id, token = users.create_display_token(_store(settings), args.name, actor=audit.cli_actor())
+    token_id, token = displays.create_display_token(_store(settings), args.name, actor=audit.cli_actor())
     print(json.dumps({"id": token_id, "name": args.name.strip(), "token": token,
                       "url": f"http://{settings.host}:{settings.port}/wall?token={token}",
                       "note": "shown once: open this URL on the wall display"}))
@@ -79,9 +80,34 @@ def cmd_tokens_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    if not users.revoke_display_token(_store(settings), args.id, actor=audit.cli_actor()):
+    if not displays.revoke_display_token(_store(settings), args.id, actor=audit.cli_actor()):
         raise LookupError(f"no unrevoked display token {args.id} (see: python -m ntpd_map tokens list)")
     print(json.dumps({"id": args.id, "revoked": True}))
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    key_id, key = create_api_key(store, args.name, args.role)
+    audit.record(store, audit.cli_actor(), "key.create", str(key_id), name=args.name.strip(), role=args.role)
+    # the key itself is shown once, here; only its hash is stored
+    print(json.dumps({"id": key_id, "name": args.name, "role": args.role, "key": key}, indent=2))
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(_records(_store(settings).api_keys()), indent=2))
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    if not store.revoke_api_key(args.id):
+        raise ValueError(f"no active key with id {args.id} (see: python -m ntpd_map keys list)")
+    keys = store.api_keys()
+    names = keys.loc[keys["id"] == args.id, "name"].tolist()
+    audit.record(store, audit.cli_actor(), "key.revoke", str(args.id), name=names[0] if names else None)
+    print(json.dumps({"revoked": args.id}, indent=2))
     return 0
 
 
@@ -118,3 +144,15 @@ def add_parsers(sub: Any) -> None:
     p = t.add_parser("revoke", help="revoke a token: that wall goes to the sign-in page at its next refresh")
     p.add_argument("id", type=int)
     p.set_defaults(func=cmd_tokens_revoke)
+
+    k = sub.add_parser("keys", help="API keys per integration").add_subparsers(dest="action", required=True)
+    p = k.add_parser("create", help="create a key and print it (shown once; only a hash is kept)")
+    p.add_argument("--role", choices=KEY_ROLES, required=True,
+                   help="what the key may do (planner: mark signal coverage)")
+    p.add_argument("--name", default="integration", help="the integration it is for, e.g. simrs-rsud")
+    p.set_defaults(func=cmd_keys_create)
+    p = k.add_parser("list", help="list keys (never the keys themselves)")
+    p.set_defaults(func=cmd_keys_list)
+    p = k.add_parser("revoke", help="revoke a key by id")
+    p.add_argument("id", type=int, help="key id from keys list")
+    p.set_defaults(func=cmd_keys_revoke)

@@ -6,12 +6,10 @@ import hashlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from ntpd_map.access.roles import KEY_ROLES
+
 if TYPE_CHECKING:
     from ntpd_map.store.base import Store
-
-#: ingest: POST incidents; read: every GET endpoint; planner: read, and mark signal coverage and undo marks (issue 7,
-#: ``permissions.can_edit_coverage``); admin: everything.
-ROLES = ("ingest", "read", "planner", "admin")
 
 
 def hash_key(key: str) -> str:
@@ -20,8 +18,8 @@ def hash_key(key: str) -> str:
 
 
 def create_api_key(store: Store, name: str, role: str) -> tuple[int, str]:
-    if role not in ROLES:
-        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if role not in KEY_ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(KEY_ROLES)}")
     if not name.strip():
         raise ValueError("an API key needs a name (the integration it is for, e.g. simrs-rsud)")
     key = "ntpd_" + secrets.token_urlsafe(32)
@@ -38,7 +36,3 @@ def key_from_header(store: Store, authorization: str | None) -> dict[str, Any] |
         return None
     return store.find_api_key(hash_key(key))
 
-
-def allowed(role: str | None, needed: str) -> bool:
-    """admin may everything; a planner key reads too (the proposal it marks for is a read)."""
-    return role == "admin" or role == needed or (needed == "read" and role == "planner")

@@ -1,18 +1,18 @@
-"""User accounts and wall display tokens (issue 8): what the CLI and the sign-in page share. No Flask here.
+"""User accounts (issue 8): what the CLI and the sign-in page share. No Flask here.
 
 - Passwords are hashed with Werkzeug's ``generate_password_hash`` (scrypt, salted); only the hash is stored.
-- A display token is 192 random bits, shown once and stored as a SHA-256 (like API keys); revoking it locks
-  the wall out at its next refresh.
 - Every change is written to the audit log by the caller's ``actor``.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.security import check_password_hash, generate_password_hash
+
 from ntpd_map import audit
-from ntpd_map.access.keys import hash_key
 from ntpd_map.access.roles import USER_ROLES
 
 if TYPE_CHECKING:
@@ -22,18 +22,13 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 200
 #: a user name: what people type at 3 a.m., so short and plain
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
-DISPLAY_PREFIX = "wall_"
 
 
 def hash_password(password: str) -> str:
-    from werkzeug.security import generate_password_hash
-
     return generate_password_hash(password)
 
 
 def check_password(password_hash: str, password: str) -> bool:
-    from werkzeug.security import check_password_hash
-
     return check_password_hash(password_hash, password)
 
 
@@ -103,35 +98,9 @@ def set_disabled(store: Store, username: str, disabled: bool, *, actor: str) -> 
     audit.record(store, actor, "user.disable" if disabled else "user.enable", name)
 
 
-def create_display_token(store: Store, name: str, *, actor: str) -> tuple[int, str]:
-    """A new wall display token: (id, token). The token is shown once; only its hash is kept."""
-    if not name.strip():
-        raise ValueError("a display token needs a name (where the screen hangs, e.g. ruang-112-kiri)")
-    token = DISPLAY_PREFIX + secrets.token_urlsafe(24)
-    token_id = store.add_display_token(name.strip(), hash_key(token))
-    audit.record(store, actor, "display.create", name.strip(), id=token_id)
-    return token_id, token
-
-
-def find_display_token(store: Store, token: str | None) -> dict[str, Any] | None:
-    """The unrevoked display token ({"id", "name"}) a URL carries, or None. Raises StoreUnavailable."""
-    if not token or not token.startswith(DISPLAY_PREFIX) or len(token) > 100:
-        return None
-    return store.find_display_token(hash_key(token))
-
-
-def revoke_display_token(store: Store, token_id: int, *, actor: str) -> bool:
-    done = store.revoke_display_token(token_id)
-    if done:
-        audit.record(store, actor, "display.revoke", str(token_id))
-    return done
-
-
 def bootstrap_admin(store: Store, path: Any) -> str | None:
     """On a store with no user at all: create ``admin`` with a random password written (mode 0600) to
     ``path``, and return the user name; otherwise None. The password is never logged."""
-    import os
-
     if len(store.users()):
         return None
     password = secrets.token_urlsafe(12)

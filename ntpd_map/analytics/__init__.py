@@ -11,6 +11,15 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ntpd_map.analytics import priority
+from ntpd_map.analytics.columns import IncidentColumns
+from ntpd_map.analytics.counts import count_window, hexes_geojson
+from ntpd_map.analytics.priority import population
+from ntpd_map.analytics.proposal import Proposal, proposal_rows
+from ntpd_map.geo.coverage import uncovered_area
+from ntpd_map.geo.hexes import load_pieces
+from ntpd_map.geo.signal import desa_signal, survey_summary
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -37,8 +46,6 @@ class Priorities:
 
 class Analytics:
     def __init__(self, runtime: Runtime) -> None:
-        from ntpd_map.analytics.columns import IncidentColumns
-
         self.runtime = runtime
         region = runtime.region
         self.columns = IncidentColumns(region.kecamatan["kode"].to_numpy(), region.desa["kode"].to_numpy())
@@ -51,8 +58,6 @@ class Analytics:
         return self.runtime.settings.int("NTPD_H3_RES")
 
     def pieces(self, res: int | None = None) -> HexPieces:
-        from ntpd_map.geo.hexes import load_pieces
-
         res = res or self.default_res
         if res not in self._pieces:
             with self._lock:
@@ -61,16 +66,12 @@ class Analytics:
         return self._pieces[res]
 
     def counts(self, start: int, end: int, res: int | None = None, *, hexes: bool = True) -> WindowCounts:
-        from ntpd_map.analytics.counts import count_window
-
         region = self.runtime.region
         pieces = self.pieces(res) if hexes else None
         snap = self.columns.snapshot(self.runtime.store, pieces.res if pieces else None)
         return count_window(snap, start, end, len(region.kecamatan), len(region.desa), pieces)
 
     def hexes(self, start: int, end: int, res: int | None = None, *, include_empty: bool = False) -> dict[str, Any]:
-        from ntpd_map.analytics.counts import hexes_geojson
-
         pieces = self.pieces(res)
         out = hexes_geojson(self.counts(start, end, pieces.res), pieces, self.runtime.names,
                             include_empty=include_empty)
@@ -78,14 +79,9 @@ class Analytics:
         return out
 
     def population(self) -> Population:
-        from ntpd_map.analytics.priority import population
-
         return population(self.runtime.region, self.runtime.store.population())
 
     def priorities(self, metric: str, start: int, end: int, level: str = "kecamatan") -> Priorities:
-        from ntpd_map.analytics import priority
-        from ntpd_map.geo.signal import desa_signal
-
         store = self.runtime.store
         region = self.runtime.region
         pop = self.population()
@@ -118,8 +114,6 @@ class Analytics:
         """Per kecamatan (or desa) of the region: area (km2) inside and outside every known tower's range and the
         uncovered share (``geo.coverage.uncovered_area``; towers without a range get NTPD_TOWER_DEFAULT_RANGE_M).
         Kept per process until the towers change."""
-        from ntpd_map.geo.coverage import uncovered_area
-
         if level not in ("kecamatan", "desa"):
             raise ValueError(f"level must be kecamatan or desa, not {level!r}")
         towers = self.runtime.store.towers()
@@ -139,9 +133,6 @@ class Analytics:
     def bts_proposal(self, start: int, end: int) -> Proposal:
         """The BTS proposal (issue 7): every desa whose current signal status is tidak ada sinyal, lemah or 2G
         saja, sorted by the desa-level BTS index of [start, end), with its evidence (``analytics.proposal``)."""
-        from ntpd_map.analytics.proposal import Proposal, proposal_rows
-        from ntpd_map.geo.signal import desa_signal, survey_summary
-
         store = self.runtime.store
         region = self.runtime.region
         prio = self.priorities("bts", start, end, level="desa")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ntpd_map.domain import CallType, Category, LocationFlag, LocationSource
+from ntpd_map.geo.locate import cells_from_latlon
+from ntpd_map.store.base import IncidentQuery
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,8 +89,6 @@ class IncidentColumns:
         """The arrays at the store's current data version, with cells at ``res`` (computed once per
         resolution and process, then kept up to date): the cell containing each point, as
         ``h3.latlng_to_cell`` gives it, not the parent of a finer cell (they differ near cell edges)."""
-        from ntpd_map.store.base import IncidentQuery
-
         version = store.data_version()
         snap = self._snap
         if snap.version == version and (res is None or res in snap.cells):
@@ -147,6 +147,4 @@ class IncidentColumns:
 
 
 def _cells(lat: np.ndarray, lon: np.ndarray, res: int) -> np.ndarray:
-    from ntpd_map.geo.locate import cells_from_latlon
-
     return cells_from_latlon(lat, lon, res)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.analytics.priority import BTS_WEIGHTS, FAR_KM, PRIOR_CALLS, SIGNAL_WEIGHT, SOCIALISATION_WEIGHTS
@@ -99,8 +100,6 @@ def _bts_penduduk_header(metric: str) -> dict[str, str]:
 
 def rows_json(prio: Priorities) -> list[dict[str, Any]]:
     """API rows: kode, nama, rank, score, components {name: 0-1}, and the figures behind them."""
-    import math
-
     names = COMPONENTS[prio.metric]
     out = []
     for rec in prio.rows.to_dict("records"):

@@ -20,20 +20,27 @@ Pure pandas: the inputs come from ``Analytics.bts_proposal``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ntpd_map.analytics.export import csv_bytes, formula, xlsx_as_text
+from ntpd_map.analytics.periods import window_text
 from ntpd_map.analytics.priority import BTS_WEIGHTS, FAR_KM, PRIOR_CALLS, SIGNAL_WEIGHT
 from ntpd_map.domain import SignalStatus
 from ntpd_map.geo.signal import NO_SIGNAL_DBM, PROPOSED_STATUSES, WEAK_DBM
 
 if TYPE_CHECKING:
     import pandas as pd
+    from flask_caching import Cache
 
     from ntpd_map.geo.boundaries import Region
+    from ntpd_map.runtime import Runtime
 
 #: Column -> header in the exports (Bahasa Indonesia, as the Dinas sends it to Komdigi), in export order.
 HEADERS = {
@@ -178,8 +185,6 @@ def proposal_rows(prio_rows: pd.DataFrame, region: Region, marks: pd.DataFrame, 
 
 def notes(p: Proposal, window_text: str, generated: str) -> list[tuple[str, str]]:
     """(label, text) lines of the explanation sheet: sources, period, formula, caveats."""
-    from ntpd_map.analytics.export import formula
-
     towers = ", ".join(f"{n} dari {src}" for src, n in sorted(p.towers_by_source.items())) or "belum ada"
     lines = [
         ("Judul", f"Usulan lokasi BTS (desa blank spot) - {p.region_name} ({p.region_code})"),
@@ -231,8 +236,6 @@ def _table(p: Proposal) -> pd.DataFrame:
 def to_csv(p: Proposal) -> bytes:
     """UTF-8 with a BOM (Excel opens Indonesian names right); a SIMULASI column when anything is simulated; text
     that would start a formula (``=``, ``+``, ``-``, ``@``) with a leading ``'``."""
-    from ntpd_map.analytics.export import csv_bytes
-
     return csv_bytes(_table(p))
 
 
@@ -240,8 +243,6 @@ def to_xlsx(p: Proposal, window_text: str, generated: str) -> bytes:
     """Two sheets: 'Usulan BTS' (the table) and 'Keterangan' (sources, period, formula, caveats). Text is
     stored as text: an evidence note or an operator typed as ``=...`` never becomes a formula."""
     import pandas as pd
-
-    from ntpd_map.analytics.export import xlsx_as_text
 
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
@@ -263,3 +264,30 @@ def to_xlsx(p: Proposal, window_text: str, generated: str) -> bytes:
 def filename(p: Proposal, date_from: Any, date_to: Any, fmt: str) -> str:
     """usulan_bts_<region>_<from>_<to>[_SIMULASI].<fmt>, like the priorities export."""
     return f"usulan_bts_{p.region_code}_{date_from}_{date_to}{'_SIMULASI' if p.simulated else ''}.{fmt}"
+
+
+def proposal_file(runtime: Runtime, cache: Cache, fmt: str, date_from: date, date_to: date, start: int,
+                  end: int) -> tuple[bytes, str]:
+    """The BTS proposal of a period as XLSX or CSV bytes and its file name, cached per period, data version and
+    reference data: ``/api/bts-proposal.*`` and the coverage page's buttons serve the same bytes. Raises
+    StoreUnavailable."""
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"the BTS proposal is csv or xlsx, not {fmt!r}")
+    analytics = runtime.analytics
+    key = f"proposal:{runtime.region.code}:{start}:{end}:{runtime.store.data_version()}:" \
+          f"{analytics.reference_signature()}:{runtime.is_simulated()}:{fmt}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    # one bytes value, the file name before a NUL and the file after it: the cache takes serialized payloads
+    # only (ntpd_map/cache.py), and one entry cannot pair a name with another entry's file
+    hit = cache.get(f"analytics:{digest}")
+    if not isinstance(hit, bytes):  # also an entry of an older version, which held a (file, name) tuple
+        made = analytics.bts_proposal(start, end)
+        if fmt == "csv":
+            body = to_csv(made)
+        else:
+            generated = datetime.now(ZoneInfo(runtime.settings.tz)).strftime("%d/%m/%Y %H:%M")
+            body = to_xlsx(made, window_text(date_from, date_to, runtime.zone), f"{generated} {runtime.zone}")
+        hit = filename(made, date_from, date_to, fmt).encode() + b"\0" + body
+        cache.set(f"analytics:{digest}", hit, timeout=3600)
+    name, _, body = hit.partition(b"\0")
+    return body, name.decode()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ntpd_map.domain import ACTIVE_OUTCOMES, CallType
+from ntpd_map.store.base import IncidentQuery
 from ntpd_map.views import window_bounds
 
 if TYPE_CHECKING:
@@ -145,8 +146,6 @@ def headline_counts(store: Store, date_from: date, date_to: date, tz: str) -> di
     """The recap's headline numbers for a period, counted by the store (its covering index, as the wall counts)
     without reading any row: what the briefing compares a period against. Equal to the same numbers of
     ``recap`` (tested)."""
-    from ntpd_map.store.base import IncidentQuery
-
     start, end = recap_bounds(date_from, date_to, tz)
     query = IncidentQuery(start=start, end=end)
     by_type = store.count_by("call_type", query)
@@ -159,8 +158,6 @@ def headline_counts(store: Store, date_from: date, date_to: date, tz: str) -> di
 
 
 def recap(store: Store, date_from: date, date_to: date, tz: str) -> dict[str, Any]:
-    from ntpd_map.store.base import IncidentQuery
-
     start, end = recap_bounds(date_from, date_to, tz)
     frame = store.incidents(IncidentQuery(start=start, end=end, columns=RECAP_COLUMNS))
     return {"from": date_from.isoformat(), "to": date_to.isoformat(), "tz": tz, **recap_from_frame(frame),

@@ -10,12 +10,19 @@ or with the API. No Dash here.
 from __future__ import annotations
 
 import calendar
+import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ntpd_map import audit
+from ntpd_map.analytics.priority import BTS_WEIGHTS, SOCIALISATION_WEIGHTS
+from ntpd_map.analytics.recap import KECAMATAN_COLUMNS, headline_counts, recap
+from ntpd_map.domain import SignalStatus
 from ntpd_map.i18n import t
+from ntpd_map.views import window_bounds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -202,7 +209,6 @@ class Briefing:
         share of its calls and genuine calls per 10,000 people in the period. Busiest in genuine calls first."""
         import pandas as pd
 
-        from ntpd_map.analytics.recap import KECAMATAN_COLUMNS
 
         counts = self.recap["kecamatan"]
         rows = []
@@ -220,8 +226,6 @@ class Briefing:
     def kecamatan_total(self, lang: str = "id") -> dict[str, Any]:
         """The kecamatan table's total row: sums of the counts, the prank share of all located calls and genuine
         calls per 10,000 people of the whole region."""
-        from ntpd_map.analytics.recap import KECAMATAN_COLUMNS
-
         frame = self.kecamatan()
         out: dict[str, Any] = {"kode": "", "kecamatan": t("brief_total", lang),
                                **{c: int(frame[c].sum()) for c in KECAMATAN_COLUMNS}}
@@ -233,7 +237,6 @@ class Briefing:
     def weekly(self) -> pd.DataFrame:
         import pandas as pd
 
-        from ntpd_map.analytics.recap import KECAMATAN_COLUMNS
 
         return pd.DataFrame(self.recap["weekly"], columns=["week", "from", "to", *KECAMATAN_COLUMNS])
 
@@ -285,8 +288,6 @@ def change_text(change: Change, lang: str = "id") -> str:
 
 def socialisation_reason(row: Any, lang: str = "id") -> str:
     """Why a kecamatan ranks high for socialisation: its two heaviest weighted components, with their numbers."""
-    from ntpd_map.analytics.priority import SOCIALISATION_WEIGHTS as W
-
     parts = {
         "kurang_guna": t("brief_why_underuse", lang, n=number(row.darurat, lang),
                          expected=number(row.darurat_harapan, lang, 1), people=number(row.penduduk, lang)),
@@ -294,7 +295,7 @@ def socialisation_reason(row: Any, lang: str = "id") -> str:
                         total=number(row.semua_panggilan, lang)),
         "tren_memburuk": t("brief_why_worse", lang),
     }
-    weight = {k: W[k] * float(getattr(row, k)) for k in parts}
+    weight = {k: SOCIALISATION_WEIGHTS[k] * float(getattr(row, k)) for k in parts}
     if float(row.tren_memburuk) <= 0.5:  # 0.5 is "no change": never given as a reason
         weight.pop("tren_memburuk")
     return "; ".join(parts[k] for k in sorted(weight, key=lambda k: -weight[k])[:2])
@@ -302,11 +303,6 @@ def socialisation_reason(row: Any, lang: str = "id") -> str:
 
 def bts_reason(row: Any, lang: str = "id") -> str:
     """Why a desa ranks high for a BTS: its signal mark, then its heaviest other weighted components."""
-    import math
-
-    from ntpd_map.analytics.priority import BTS_WEIGHTS as W
-    from ntpd_map.domain import SignalStatus
-
     out = []
     status = getattr(row, "status_sinyal", None)
     if isinstance(status, str) and status in {str(s) for s in SignalStatus}:
@@ -320,7 +316,7 @@ def bts_reason(row: Any, lang: str = "id") -> str:
         "penduduk": t("brief_why_people_est" if row.penduduk_perkiraan else "brief_why_people", lang,
                       n=number(row.jumlah_penduduk, lang)),
     }
-    weight = {k: W[k] * float(getattr(row, k)) for k in parts if parts[k]}
+    weight = {k: BTS_WEIGHTS[k] * float(getattr(row, k)) for k in parts if parts[k]}
     out += [parts[k] for k in sorted(weight, key=lambda k: -weight[k])[:3 - len(out)] if weight[k] > 0]
     return "; ".join(out)
 
@@ -336,8 +332,6 @@ def read_notes(store: Store, period: Period) -> str:
 def save_notes(store: Store, period: Period, text: str, actor: str) -> str:
     """Keep the Dinas's notes for a period (what the briefing prints under "Catatan Dinas"). The audit log
     records who changed them and their length, never the text."""
-    from ntpd_map import audit
-
     text = (text or "").replace("\r\n", "\n").strip()
     if len(text) > NOTES_MAX:
         raise ValueError(f"notes are limited to {NOTES_MAX} characters ({len(text)} given)")
@@ -348,11 +342,6 @@ def save_notes(store: Store, period: Period, text: str, actor: str) -> str:
 
 def build(runtime: Runtime, period: Period, *, now: int | None = None) -> Briefing:
     """The briefing of ``period`` from the store (``StoreUnavailable`` when it is down)."""
-    import time
-
-    from ntpd_map.analytics.recap import headline_counts, recap
-    from ntpd_map.views import window_bounds
-
     tz = runtime.settings.tz
     store = runtime.store
     region = runtime.region

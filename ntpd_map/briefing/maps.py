@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ntpd_map.briefing import number
+from ntpd_map.briefing import month_name, number
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:
@@ -352,10 +353,6 @@ def bts_map(region: Region, ranks: pd.Series, lang: str = "id", *, width_in: flo
 
 
 def _week_axis(ax: Axes, weeks: list[str], lang: str) -> None:
-    from datetime import date
-
-    from ntpd_map.briefing import month_name
-
     step = max(1, math.ceil(len(weeks) / 12))
     ticks = list(range(0, len(weeks), step))
     ax.set_xticks(ticks)

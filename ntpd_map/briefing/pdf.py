@@ -18,11 +18,25 @@ import io
 import re
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
-from ntpd_map.briefing import GOOD_WHEN_UP, Briefing, Change, Period, change_text, day_text, number
+from ntpd_map.briefing import (
+    AGENCY_COLUMNS,
+    GOOD_WHEN_UP,
+    Briefing,
+    Change,
+    Period,
+    change_text,
+    day_text,
+    maps,
+    number,
+)
 from ntpd_map.i18n import t
+from ntpd_map.views import zone_label
 
 if TYPE_CHECKING:
     from ntpd_map.geo.boundaries import Region
@@ -43,8 +57,6 @@ _FONTS_LOCK = threading.Lock()
 
 def fonts() -> tuple[str, str]:
     """Register DejaVu Sans and its bold from matplotlib's own copies (once per process)."""
-    from pathlib import Path
-
     import matplotlib
     from reportlab.lib.fonts import addMapping
     from reportlab.pdfbase import pdfmetrics
@@ -70,11 +82,6 @@ def _change_colour(key: str, change: Change) -> str:
 
 def produced_text(briefing: Briefing, lang: str = "id") -> str:
     """When the briefing was made, in the center's zone: ``23 November 2026 14:20 WITA``."""
-    from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
-
-    from ntpd_map.views import zone_label
-
     local = datetime.fromtimestamp(briefing.produced_at, UTC).astimezone(ZoneInfo(briefing.tz))
     return f"{day_text(local.date(), lang)} {local:%H:%M} {zone_label(briefing.tz)}"
 
@@ -226,7 +233,6 @@ def _agencies(briefing: Briefing, s: _Styles, lang: str, width: float) -> Any:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
 
-    from ntpd_map.briefing import AGENCY_COLUMNS
 
     headers = [t(f"bcol_{c}", lang) for c in AGENCY_COLUMNS]
     split = [re.fullmatch(r"(.+) \((.+)\)", h) if c in MINUTE_COLUMNS else None
@@ -386,8 +392,6 @@ def pictures(briefing: Briefing, region: Region, lang: str = "id", *, width: flo
              height: float = 722.0) -> dict[str, bytes]:
     """The maps and the weekly charts of the briefing as PNG bytes, drawn at the size they are printed in a
     frame of ``width`` x ``height`` points, so their text keeps the size it was set in."""
-    from ntpd_map.briefing import maps
-
     w, h = width / 72, height / 72
     kec = briefing.kecamatan().set_index("kode")
     half = {"width_in": w, "max_height_in": h * MAP_SHARE}

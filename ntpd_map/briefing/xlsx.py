@@ -12,8 +12,11 @@ import io
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ntpd_map.analytics.export import xlsx_as_text
 from ntpd_map.briefing import AGENCY_COLUMNS, KECAMATAN_TABLE, Briefing
+from ntpd_map.briefing.pdf import produced_text
 from ntpd_map.i18n import t
+from ntpd_map.views import zone_label
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -71,8 +74,6 @@ def _table(ws: Worksheet, columns: list[str], rows: list[dict[str, Any]], lang: 
 def _summary(ws: Worksheet, b: Briefing, lang: str) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    from ntpd_map.briefing.pdf import produced_text
-    from ntpd_map.views import zone_label
 
     bold = Font(bold=True)
     ws.cell(1, 1, t("brief_heading", lang, region=b.region_name)).font = Font(bold=True, size=14)
@@ -132,7 +133,6 @@ def render(briefing: Briefing, lang: str = "id") -> bytes:
     """The workbook's bytes."""
     from openpyxl import Workbook
 
-    from ntpd_map.analytics.export import xlsx_as_text
 
     b = briefing
     book = Workbook()

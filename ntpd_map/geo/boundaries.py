@@ -25,10 +25,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ntpd_map.geo.mirror import UPSTREAMS, DataSource, sha256_of
-from ntpd_map.geo.sqldump import DumpParseError, DumpParseResult, geometry_from_path, parse_sql_dump
+from ntpd_map.geo.sqldump import DumpParseError, DumpParseResult, geometry_from_path, parse_sql_dump, repair_polygon
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -142,7 +144,6 @@ def zone_abbrev(tz: str) -> str:
     """ "WIB", "WITA" or "WIT" for an IANA zone in Indonesia's UTC+7..+9 (e.g. Asia/Makassar -> WITA)."""
     if tz in _ZONE_ABBREV:
         return _ZONE_ABBREV[tz]
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         offset = datetime.now(ZoneInfo(tz)).utcoffset()
@@ -167,7 +168,6 @@ def _names_from_file(
     path: str, size: int, mtime_ns: int
 ) -> tuple[Mapping[str, str], tuple[DumpParseError, ...]]:
     # Keyed on size and mtime so an updated mirror is re-read; the mapping is shared, hence read-only.
-    from types import MappingProxyType
 
     text = Path(path).read_text(encoding="utf-8")
     result = parse_sql_dump(text, source=WILAYAH_SQL)
@@ -462,7 +462,6 @@ class _GapFiller:
         import numpy as np
         import shapely
 
-        from ntpd_map.geo.sqldump import repair_polygon
 
         merged = repair_polygon(shapely.union_all(list(geoms)))
         if merged is None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ntpd_map.geo.locate import cells_from_latlon
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -241,7 +243,6 @@ def _with_anchors(pieces: HexPieces, region: Region) -> HexPieces:
     """Fill kec_anchor/desa_anchor: the piece at each kecamatan's and desa's representative point."""
     import shapely
 
-    from ntpd_map.geo.locate import cells_from_latlon
 
     kode_index = {str(k): i for i, k in enumerate(region.kecamatan["kode"])}
 

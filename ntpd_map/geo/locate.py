@@ -8,6 +8,7 @@ outside every desa) are tested against the polygons, with a shapely STRtree.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,8 +116,6 @@ class Locator:
         Building the cell index takes seconds per kab/kota; with ``cache_path`` it is kept in an .npz file
         keyed by a digest of the polygons, and rebuilt only when they change.
         """
-        import hashlib
-
         import shapely
 
         polys = desa[desa.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].reset_index(drop=True)

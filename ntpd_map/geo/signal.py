@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ntpd_map.domain import CoverageMark, SignalStatus
+from ntpd_map.geo.boundaries import normalise_code
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -151,7 +152,6 @@ def mark_target(region: Region, kode_desa: str | None = None, h3_cell: str | Non
     import h3
     import shapely
 
-    from ntpd_map.geo.boundaries import normalise_code
 
     desa = region.desa
     codes = desa["kode"].astype(str).to_numpy()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.geo.boundaries import CRS, as_multipolygon, code_level, desa_kind, normalise_code
+from ntpd_map.geo.sqldump import repair_polygon
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -71,7 +72,6 @@ def boundaries_from_user_file(
     import pyogrio
     import shapely
 
-    from ntpd_map.geo.sqldump import repair_polygon
 
     path = Path(path)
     want = _LEVEL_ALIASES.get(level.strip().lower())

@@ -2,9 +2,9 @@
 ``?period=<Period.key>&lang=id|en``.
 
 They build the same ``ntpd_map.briefing.Briefing`` the page shows and hand it to the printers
-(``ntpd_map.briefing.pdf.render``, ``ntpd_map.briefing.xlsx.render``, imported when asked for: reportlab and
-matplotlib load only then). The access gate lets the roles of the ``/briefing`` page through
-(``permissions.ROUTE_PAGES``): anonymous people are sent to the sign-in page, a wall gets 403.
+(``ntpd_map.briefing.pdf.render``, ``ntpd_map.briefing.xlsx.render``; reportlab and matplotlib load only when
+one is asked for). They take the roles of the ``/briefing`` page (their rows below name it): anonymous
+people are sent to the sign-in page, a wall gets 403.
 
 Answers: the file as an attachment named ``briefing_<region>_<period>[_SIMULASI].<ext>``, never cached; a period
 that cannot be read: 400 saying how to write one; the store down: 503 with Retry-After.
@@ -15,11 +15,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from flask import Response, request
+
+from ntpd_map.briefing import Period, build, pdf, xlsx
+from ntpd_map.http.routes import RETRY_AFTER_S, SESSION, Route
 from ntpd_map.i18n import t
+from ntpd_map.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
-    from flask import Flask, Response
-
     from ntpd_map.briefing import Briefing
     from ntpd_map.runtime import Runtime
 
@@ -27,8 +30,6 @@ log = logging.getLogger(__name__)
 
 MIME = {"pdf": "application/pdf",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-#: seconds a client is asked to wait before trying again while the store is down
-RETRY_AFTER_S = 30
 
 
 def download_name(briefing: Briefing, fmt: str) -> str:
@@ -39,19 +40,13 @@ def download_name(briefing: Briefing, fmt: str) -> str:
 
 def render(runtime: Runtime, briefing: Briefing, fmt: str, lang: str) -> bytes:
     if fmt == "pdf":
-        from ntpd_map.briefing import pdf
-
         return pdf.render(briefing, runtime.region, lang)
     if fmt == "xlsx":
-        from ntpd_map.briefing import xlsx
-
         return xlsx.render(briefing, lang)
     raise ValueError(f"format must be pdf or xlsx, not {fmt!r}")
 
 
 def _plain(status: int, message: str) -> Response:
-    from flask import Response
-
     response = Response(message + "\n", status=status, mimetype="text/plain")
     response.cache_control.no_store = True
     return response
@@ -59,11 +54,6 @@ def _plain(status: int, message: str) -> Response:
 
 def download(runtime: Runtime, fmt: str, args: Any) -> Response:
     """The answer to a download request with query ``args`` (period, lang)."""
-    from flask import Response
-
-    from ntpd_map.briefing import Period, build
-    from ntpd_map.store.base import StoreUnavailable
-
     lang = "en" if str(args.get("lang", "")).lower().startswith("en") else "id"
     asked = str(args.get("period", ""))
     try:
@@ -84,13 +74,8 @@ def download(runtime: Runtime, fmt: str, args: Any) -> Response:
     return response
 
 
-def register_briefing_routes(server: Flask, runtime: Runtime) -> None:
-    from flask import request
-
-    @server.get("/briefing/pdf")
-    def briefing_pdf() -> Response:
-        return download(runtime, "pdf", request.args)
-
-    @server.get("/briefing/xlsx")
-    def briefing_xlsx() -> Response:
-        return download(runtime, "xlsx", request.args)
+ROUTES = tuple(
+    Route("GET", f"/briefing/{fmt}", lambda call, fmt=fmt: download(call.runtime, fmt, request.args), SESSION,
+          page="/briefing")
+    for fmt in ("pdf", "xlsx")
+)

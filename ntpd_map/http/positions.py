@@ -17,61 +17,31 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl
 
-from ntpd_map.http.incidents import check_key, fail
+from flask import Response, jsonify, request
+
+from ntpd_map import audit
+from ntpd_map.access.roles import KEY_ADMIN, KEY_INGEST, KEY_READ
+from ntpd_map.geo.responders import Staleness, responder_features
+from ntpd_map.http.openapi import ERROR, PLAIN, answer
+from ntpd_map.http.routes import DEVICE, KEY, RETRY_AFTER_S, Call, Route, fail
+from ntpd_map.ingest.positions import BadReport, parse_osmand_json, parse_osmand_query, parse_traccar_forward
+from ntpd_map.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
-    from flask import Flask, Response
-
     from ntpd_map.ingest.positions import Report
     from ntpd_map.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-#: How often one process prunes positions past NTPD_POSITION_RETENTION_DAYS (in a background thread).
-PRUNE_EVERY_S = 600
 TRACK_MINUTES = 30
-
-
-class Retention:
-    """Prunes old positions at most every PRUNE_EVERY_S, off the request thread, one prune at a time."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.next_at = 0.0
-        self._lock = threading.Lock()
-
-    def cutoff(self, now: float) -> int:
-        return int(now) - self.runtime.settings.int("NTPD_POSITION_RETENTION_DAYS") * 86_400
-
-    def tick(self, now: float) -> None:
-        if now < self.next_at or not self._lock.acquire(blocking=False):
-            return
-        self.next_at = now + PRUNE_EVERY_S
-        threading.Thread(target=self._run, args=(now,), name="ntpd-prune", daemon=True).start()
-
-    def _run(self, now: float) -> None:
-        from ntpd_map.store.base import StoreUnavailable
-
-        try:
-            deleted = self.runtime.store.prune_positions(self.cutoff(now))
-            if deleted:
-                log.info("pruned %d responder positions older than %d days", deleted,
-                         self.runtime.settings.int("NTPD_POSITION_RETENTION_DAYS"))
-        except StoreUnavailable as exc:
-            log.warning("position pruning postponed: %s", exc)
-            self.next_at = 0.0
-        finally:
-            self._lock.release()
 
 
 def responders_geojson(runtime: Runtime, now: int) -> dict[str, Any]:
     """Every unit at its latest position as a FeatureCollection; units that never reported are listed apart."""
-    from ntpd_map.geo.responders import Staleness, responder_features
-
     store = runtime.store
     units = store.units()
     features = responder_features(store.latest_positions(), units, now, Staleness.from_settings(runtime.settings))
@@ -85,10 +55,8 @@ def responders_geojson(runtime: Runtime, now: int) -> dict[str, Any]:
     }
 
 
-def accept(runtime: Runtime, retention: Retention, report: Report, source: str) -> tuple[int, str]:
+def accept(runtime: Runtime, report: Report, source: str) -> tuple[int, str]:
     """Store a parsed report from a registered device: (status, reason); 200 with no reason when stored."""
-    from ntpd_map.store.base import StoreUnavailable
-
     now = time.time()
     try:
         store = runtime.store  # raises StoreUnavailable too when the store was down at start
@@ -101,7 +69,7 @@ def accept(runtime: Runtime, retention: Retention, report: Report, source: str) 
     except StoreUnavailable:
         log.warning("store unavailable: answered 503 to a %s report", source)
         return 503, "store unavailable: keep the position and retry later"
-    retention.tick(now)
+    runtime.retention.tick(now)
     return 200, ""
 
 
@@ -119,10 +87,9 @@ class OsmAndEndpoint:
         200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden", 405: "405 Method Not Allowed",
         413: "413 Content Too Large", 503: "503 Service Unavailable"}
 
-    def __init__(self, app: Any, runtime: Runtime, retention: Retention) -> None:
+    def __init__(self, app: Any, call: Call) -> None:
         self.app = app
-        self.runtime = runtime
-        self.retention = retention
+        self.runtime = call.runtime
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") != self.PATH:
@@ -131,17 +98,13 @@ class OsmAndEndpoint:
         body = reason.encode()
         headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
         if status == 503:
-            headers.append(("Retry-After", "30"))
+            headers.append(("Retry-After", str(RETRY_AFTER_S)))
         if status == 405:
             headers.append(("Allow", "GET, POST"))
         start_response(self.REASONS[status], headers)
         return [body]
 
     def handle(self, environ: dict[str, Any]) -> tuple[int, str]:
-        from urllib.parse import parse_qsl
-
-        from ntpd_map.ingest.positions import BadReport, parse_osmand_json, parse_osmand_query
-
         if environ.get("REQUEST_METHOD") not in ("GET", "POST"):
             return 405, "use GET or POST"
         try:
@@ -165,99 +128,135 @@ class OsmAndEndpoint:
                 report = parse_osmand_query(dict(parse_qsl(query)), time.time(), tz)
         except BadReport as exc:
             return 400, str(exc)
-        return accept(self.runtime, self.retention, report, "osmand")
+        return accept(self.runtime, report, "osmand")
 
 
-def register_positions_api(server: Flask, runtime: Runtime) -> None:
-    from flask import Response, jsonify, request
+def traccar(call: Call) -> Response:
+    body = request.get_json(silent=True)
+    try:
+        report = parse_traccar_forward(body, time.time(), call.runtime.settings.tz)
+    except BadReport as exc:
+        return fail(400, str(exc))
+    status, reason = accept(call.runtime, report, "traccar")
+    if status != 200:
+        return fail(status, reason)
+    return jsonify({"stored": len(report.fixes), "ignored": report.ignored})
 
-    from ntpd_map import audit
-    from ntpd_map.ingest.positions import BadReport, parse_traccar_forward
-    from ntpd_map.store.base import StoreUnavailable
 
-    retention = Retention(runtime)
-    server.wsgi_app = OsmAndEndpoint(server.wsgi_app, runtime, retention)  # type: ignore[method-assign]
+def responders(call: Call) -> Response:
+    try:
+        data = responders_geojson(call.runtime, int(time.time()))
+    except StoreUnavailable:
+        return fail(503, "store unavailable, retry later")
+    return Response(json.dumps(data, separators=(",", ":")), mimetype="application/geo+json")
 
-    @server.post("/api/positions/traccar")
-    def traccar() -> Response:
-        _key, denied = check_key(runtime, "ingest")
-        if denied:
-            return denied
-        body = request.get_json(silent=True)
-        try:
-            report = parse_traccar_forward(body, time.time(), runtime.settings.tz)
-        except BadReport as exc:
-            return fail(400, str(exc))
-        status, reason = accept(runtime, retention, report, "traccar")
-        if status != 200:
-            return fail(status, reason)
-        return jsonify({"stored": len(report.fixes), "ignored": report.ignored})
 
-    @server.get("/api/responders")
-    def responders() -> Response:
-        _key, denied = check_key(runtime, "read")
-        if denied:
-            return denied
-        try:
-            data = responders_geojson(runtime, int(time.time()))
-        except StoreUnavailable:
-            return fail(503, "store unavailable, retry later")
-        return Response(json.dumps(data, separators=(",", ":")), mimetype="application/geo+json")
-
-    @server.get("/api/responders/<device>/track")
-    def track(device: str) -> Response:
-        _key, denied = check_key(runtime, "read")
-        if denied:
-            return denied
-        try:
-            minutes = int(request.args.get("minutes", TRACK_MINUTES))
-            if not 1 <= minutes <= 24 * 60:
-                raise ValueError
-        except ValueError:
-            return fail(400, "minutes must be a whole number from 1 to 1440")
-        now = int(time.time())
-        try:
-            if not runtime.store.has_unit(device):
-                return fail(404, "no unit has this device id")
-            fixes = runtime.store.track(device, now - 60 * minutes)
-        except StoreUnavailable:
-            return fail(503, "store unavailable, retry later")
-        line = [[float(x), float(y)] for x, y in zip(fixes["lon"], fixes["lat"], strict=True)]
-        return jsonify({
-            "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": line},
-            "properties": {"device": device, "minutes": minutes,
-                           "times": [int(t) for t in fixes["recorded_at"]]},
-        })
-
-    @server.post("/api/units/<device>/status")
-    def unit_status(device: str) -> Response:
-        key, denied = check_key(runtime, "ingest")
-        if denied or key is None:
-            return denied or fail(401, "no key")
-        body = request.get_json(silent=True)
-        status = body.get("status") if isinstance(body, dict) else None
-        if not isinstance(status, str):
-            return fail(400, 'send {"status": "available|dispatched|on_scene|returning|off_duty"}')
-        try:
-            found = runtime.store.set_unit_status(device, status)
-        except ValueError as exc:
-            return fail(400, str(exc))
-        except StoreUnavailable:
-            return fail(503, "store unavailable: the status was not changed, retry later")
-        if not found:
+def track(call: Call, device: str) -> Response:
+    try:
+        minutes = int(request.args.get("minutes", TRACK_MINUTES))
+        if not 1 <= minutes <= 24 * 60:
+            raise ValueError
+    except ValueError:
+        return fail(400, "minutes must be a whole number from 1 to 1440")
+    now = int(time.time())
+    store = call.runtime.store
+    try:
+        if not store.has_unit(device):
             return fail(404, "no unit has this device id")
-        log.info("unit %s status set to %s by key %s", device[:40], status, key["name"])
-        audit.record(runtime.store, f"api:{key['name']}", "unit.status", device, status=status)
-        return jsonify({"device": device, "status": status})
+        fixes = store.track(device, now - 60 * minutes)
+    except StoreUnavailable:
+        return fail(503, "store unavailable, retry later")
+    line = [[float(x), float(y)] for x, y in zip(fixes["lon"], fixes["lat"], strict=True)]
+    return jsonify({
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": line},
+        "properties": {"device": device, "minutes": minutes, "times": [int(t) for t in fixes["recorded_at"]]},
+    })
 
-    @server.get("/api/responders/unknown")
-    def unknown() -> Response:
-        _key, denied = check_key(runtime, "admin")
-        if denied:
-            return denied
-        try:
-            rows = runtime.store.unknown_devices()
-        except StoreUnavailable:
-            return fail(503, "store unavailable, retry later")
-        return jsonify({"devices": json.loads(rows.to_json(orient="records"))})
+
+def unit_status(call: Call, device: str) -> Response:
+    assert call.key is not None
+    body = request.get_json(silent=True)
+    status = body.get("status") if isinstance(body, dict) else None
+    if not isinstance(status, str):
+        return fail(400, 'send {"status": "available|dispatched|on_scene|returning|off_duty"}')
+    store = call.runtime.store
+    try:
+        found = store.set_unit_status(device, status)
+    except ValueError as exc:
+        return fail(400, str(exc))
+    except StoreUnavailable:
+        return fail(503, "store unavailable: the status was not changed, retry later")
+    if not found:
+        return fail(404, "no unit has this device id")
+    log.info("unit %s status set to %s by key %s", device[:40], status, call.key["name"])
+    audit.record(store, call.actor, "unit.status", device, status=status)
+    return jsonify({"device": device, "status": status})
+
+
+def unknown(call: Call) -> Response:
+    try:
+        rows = call.runtime.store.unknown_devices()
+    except StoreUnavailable:
+        return fail(503, "store unavailable, retry later")
+    return jsonify({"devices": json.loads(rows.to_json(orient="records"))})
+
+
+OSMAND_FIELDS = [
+    {"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+        ("id", "device id registered to a unit"), ("timestamp", "Unix s or ms, or ISO 8601 (no offset: local)"),
+        ("lat", "latitude"), ("lon", "longitude"), ("speed", "knots"), ("bearing", "degrees"),
+        ("altitude", "m"), ("accuracy", "m"), ("batt", "battery %"), ("charge", "true when charging"))
+]
+
+
+def osmand_operation(method: str) -> dict[str, Any]:
+    return {
+        "summary": "A position as the Traccar Client app sends it (OsmAnd protocol; the device id is the "
+                   "credential, no key)",
+        "parameters": OSMAND_FIELDS,
+        **({"requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"device_id": {"type": "string"}, "location": {"type": "object"}}}}}}}
+           if method == "POST" else {}),
+        "responses": {"200": {"description": "stored (or already stored)", **PLAIN},
+                      "400": {"description": "bad coordinates or time: the reason", **PLAIN},
+                      "403": {"description": "device not registered to a unit (counted)", **PLAIN},
+                      "503": {"description": "store unavailable, retry later", **PLAIN}},
+    }
+
+
+DEVICE_PATH = {"name": "device", "in": "path", "required": True, "schema": {"type": "string"}}
+ROUTES = (
+    *(Route(method, OsmAndEndpoint.PATH, None, DEVICE, doc=osmand_operation(method), wsgi=OsmAndEndpoint)
+      for method in ("GET", "POST")),
+    Route("POST", "/api/positions/traccar", traccar, KEY, KEY_INGEST, doc={
+        "summary": "A position as a Traccar server forwards it (forward.type=json; ingest key)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["position", "device"],
+            "properties": {"position": {"type": "object"}, "device": {"type": "object"}}}}}},
+        "responses": {"200": answer("stored, or ignored when Traccar marks it without a fix", {"type": "object"}),
+                      "400": answer("bad coordinates or time", ERROR),
+                      "403": answer("device not registered to a unit, or the key's role", ERROR)}}),
+    Route("GET", "/api/responders", responders, KEY, KEY_READ, doc={
+        "summary": "Every unit at its latest position: a GeoJSON FeatureCollection",
+        "responses": {"200": {"description": "properties device, unit, agency, kind, status, age_s, stale, offline, "
+                                             "source, ...", "content": {"application/geo+json": {"schema": {
+                                                 "type": "object", "required": ["type", "features"]}}}}}}),
+    Route("GET", "/api/responders/<device>/track", track, KEY, KEY_READ, doc={
+        "summary": "A unit's track over the last minutes (LineString, oldest first)",
+        "parameters": [DEVICE_PATH, {"name": "minutes", "in": "query",
+                                     "schema": {"type": "integer", "minimum": 1, "maximum": 1440}}],
+        "responses": {"200": answer("a GeoJSON Feature", {"type": "object"}), "400": answer("bad minutes", ERROR),
+                      "404": answer("no such unit", ERROR)}}),
+    Route("POST", "/api/units/<device>/status", unit_status, KEY, KEY_INGEST, doc={
+        "summary": "Set a unit's status (ingest key)",
+        "parameters": [DEVICE_PATH],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"], "properties": {"status": {
+                "type": "string", "enum": ["available", "dispatched", "on_scene", "returning", "off_duty"]}}}}}},
+        "responses": {"200": answer("changed", {"type": "object"}), "400": answer("bad status", ERROR),
+                      "404": answer("no such unit", ERROR)}}),
+    Route("GET", "/api/responders/unknown", unknown, KEY, KEY_ADMIN, doc={
+        "summary": "Devices that reported without being registered, with counts (admin key)",
+        "responses": {"200": answer("devices", {"type": "object"})}}),
+)

@@ -22,8 +22,10 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ntpd_map.domain import CoverageMark, SignalStatus
+from ntpd_map.geo.boundaries import normalise_code
 from ntpd_map.geo.signal import STATUS_HINT, status_from_text
 from ntpd_map.ingest.population import _blank, _column, _quote, _text
+from ntpd_map.ingest.records import _DESA_PREFIXES, _KEC_PREFIXES, _fold_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,8 +66,6 @@ class _Names:
     """Desa of the region by code and by folded name."""
 
     def __init__(self, region: Region) -> None:
-        from ntpd_map.ingest.records import _DESA_PREFIXES, _KEC_PREFIXES, _fold_name
-
         self.fold_desa = lambda t: _fold_name(t, _DESA_PREFIXES)
         self.fold_kec = lambda t: _fold_name(t, _KEC_PREFIXES)
         desa = region.desa
@@ -93,8 +93,6 @@ def marks_from_table(table: pd.DataFrame, region: Region, *, author: str,
                      first_row_number: int = 2) -> ParsedBlankSpots:
     """Coverage marks of the region's desa from a table of raw values (as ``table_from_file`` reads it); see
     the module docstring. Raises ValueError when the file has neither a code nor a name column."""
-    from ntpd_map.geo.boundaries import normalise_code
-
     headers = [str(c).strip() for c in table.columns]
     code_j, name_j = _column(headers, CODE_COLUMNS), _column(headers, NAME_COLUMNS)
     if code_j is None and name_j is None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from ntpd_map.domain import Tower
+from ntpd_map.geo.coverage import metric_crs, tower_ranges_m
 
 if TYPE_CHECKING:
     from ntpd_map.geo.boundaries import Region
@@ -202,7 +203,6 @@ def _reaching(region: Region, kept: list[dict[str, Any]], default_range_m: float
     import pandas as pd
     import shapely
 
-    from ntpd_map.geo.coverage import metric_crs, tower_ranges_m
 
     n = len(kept)
     if not n:

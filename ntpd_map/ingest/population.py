@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 
 from ntpd_map.domain import PopulationFigure
+from ntpd_map.geo.boundaries import normalise_code
 
 if TYPE_CHECKING:
     from ntpd_map.geo.boundaries import Region
@@ -123,8 +124,6 @@ def population_from_table(
     ignored. Raises ValueError when the code or population column is missing, naming the columns found and
     the names accepted.
     """
-    from ntpd_map.geo.boundaries import normalise_code
-
     if year is not None and not EARLIEST_YEAR <= year <= LATEST_YEAR:
         raise ValueError(f"--year {year}: give the year of the count, {EARLIEST_YEAR}..{LATEST_YEAR}")
     headers = [str(c).strip() for c in table.columns]

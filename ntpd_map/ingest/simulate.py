@@ -11,6 +11,7 @@ May-September 2025 (153 days), 167 of them genuine emergencies (3.8%), 144 resol
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ntpd_map import audit
 from ntpd_map.domain import (
     INCIDENT_COLUMNS,
     AgencyKind,
@@ -30,6 +32,9 @@ from ntpd_map.domain import (
     Unit,
     UnitStatus,
 )
+from ntpd_map.geo.boundaries import timezone_for_code
+from ntpd_map.ingest.write import write_incidents
+from ntpd_map.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -153,8 +158,6 @@ def simulate(region: Region, *, days: int = 150, seed: int = 1, end: datetime | 
     """The scenario of ``days`` up to ``end``; with ``reported``, of its period (ending at local midnight after
     its last day) with exactly its published totals."""
     if reported is not None:
-        from ntpd_map.geo.boundaries import timezone_for_code
-
         if reported.region != region.code:
             raise ValueError(f"the {reported.name} figures are for region {reported.region}, not {region.code}")
         zone = ZoneInfo(timezone_for_code(region.code))
@@ -175,9 +178,6 @@ def load_scenario(
 ) -> dict[str, Any]:
     """Write a scenario into the store and label the store as holding simulated data. The audit log records it
     as ``simulate.load`` by ``actor`` (``system`` when the app loads it into an empty store by itself)."""
-    from ntpd_map import audit
-    from ntpd_map.ingest.write import write_incidents
-
     scenario = simulate(region, days=days, seed=seed, end=end, reported=reported)
     days = reported.days if reported else days
     result = write_incidents(store, locator, scenario.incidents)
@@ -501,10 +501,8 @@ def fleet_step(store: Store, region: Region, now: int, *, seed: int = 1, silent:
 def drive_fleet(store: Store, region: Region, stop: Any, *, seed: int = 1, every_s: int = FLEET_EVERY_S) -> None:
     """Run ``fleet_step`` every ``every_s`` until ``stop`` (a threading.Event) is set. The units silent when it
     starts stay silent (the scenario's phones that are off)."""
-    import logging
     import time
 
-    from ntpd_map.store.base import StoreUnavailable
 
     log = logging.getLogger(__name__)
     now = int(time.time())

@@ -30,6 +30,7 @@ import numpy as np
 
 from ntpd_map.domain import DBM_RANGE, MAX_BARS, LocationFlag, SignalSample
 from ntpd_map.ingest.population import _blank, _column, _quote, _text
+from ntpd_map.ingest.records import _time_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,8 +97,6 @@ def _coordinate(value: Any) -> float | None:
 def time_value(value: Any, tz: str) -> int | None:
     """Unix seconds of a survey time: a recap-style text (local time in ``tz`` unless it has an offset), a
     spreadsheet datetime, or Unix seconds (10 digits) or milliseconds (13)."""
-    from ntpd_map.ingest.records import _time_value
-
     zone = ZoneInfo(tz)
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=zone)

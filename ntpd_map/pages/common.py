@@ -1,11 +1,20 @@
-"""Pieces both pages share: the map with its layers, the legend, the simulation banner."""
+"""Pieces the pages share: the map with its layers, the legend, the simulation banner, who is signed in."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+import dash_leaflet as dl
+from dash import dcc, html
+from flask_wtf.csrf import generate_csrf
+
+from layers.coverage import UNDERLAY_PANE
+from ntpd_map import ids
+from ntpd_map.access.identity import current_identity
+from ntpd_map.access.roles import home
 from ntpd_map.i18n import t
+from ntpd_map.pages.login.layout import LOGOUT_PATH, texts
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -46,10 +55,6 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
     The basemap is drawn by the browser from NTPD_TILE_URL when reachable; without internet the map still
     shows boundaries, names and data on the plain background colour of `.map`.
     """
-    import dash_leaflet as dl
-
-    from layers.coverage import UNDERLAY_PANE
-
     tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
     children: list[Component] = []
     if tile_url:
@@ -91,8 +96,6 @@ def legend(ctx: LayerContext, layers: list[Layer], extra: Mapping[str, Component
     hidden (``legend_block_id``: the page shows it when the layer is switched on). ``extra``: more content for a
     layer's block, by key. ``shown``: the keys of the layers the page shows at first (default: each layer's
     ``default_visible``)."""
-    from dash import html
-
     blocks: list[Component] = []
     for layer in layers:
         rows = [html.Div([html.Span(className="swatch", style={"background": color}), label])
@@ -107,8 +110,6 @@ def legend(ctx: LayerContext, layers: list[Layer], extra: Mapping[str, Component
 
 
 def simulation_banner(ctx: LayerContext) -> Component | None:
-    from dash import html
-
     if not ctx.runtime.is_simulated():
         return None
     return html.Div(t("simulation_banner", ctx.lang), className="sim-banner", id="sim-banner")
@@ -119,12 +120,36 @@ def coverage_stores(ctx: LayerContext, every_s: int = 60, shown: bool = True) ->
     slow timer (marks and towers change by hand, not every second), the last drawn state, a revision a mark or
     undo bumps, the page's language and kind, and whether a coverage layer is shown (``shown=False``: not
     until the page switches one on, so a page that never does never loads them)."""
-    from dash import dcc
-
-    from ntpd_map import ids
-
     return [dcc.Interval(id=ids.COV_TICK, interval=every_s * 1000),
             dcc.Store(id=ids.COV_SYNC, data={}),
             dcc.Store(id=ids.COV_REV, data=0),
             dcc.Store(id=ids.COV_ON, data=shown),
             dcc.Store(id=ids.COV_CONFIG, data={"lang": ctx.lang, "wall": ctx.wall})]
+
+
+def signout_form(lang: str) -> Any:
+    """Keluar: a POST with this session's CSRF token (a link could be followed by another site)."""
+    return html.Form([dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+                      html.Button(texts(lang)["logout"], type="submit", id="signout", className="signout")],
+                     action=LOGOUT_PATH, method="POST", className="signout-form")
+
+
+def account_bar(lang: str) -> Any:
+    """Who is signed in, and Keluar: in a corner of every page but the wall."""
+    who = current_identity()
+    if who is None or who.kind != "user":
+        return html.Div()
+    return html.Div([html.Span(f"{who.name} ({who.role})", className="who"), signout_form(lang)],
+                    className="account-bar", id="account-bar")
+
+
+def with_account(page: Any, lang: str) -> Any:
+    return html.Div([account_bar(lang), page])
+
+
+def forbidden(role: str | None, lang: str) -> Any:
+    """What the router shows for a page the role may not open."""
+    text = texts(lang)
+    return html.Div([html.P(text["forbidden"].format(role=role or "-"), className="forbidden"),
+                     dcc.Link(text["home"], href=f"{home(role)}?lang={lang}", refresh=True)],
+                    className="login-box")

@@ -425,11 +425,11 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, mirror_dirs: list[Path]) 
     )
     runtime = Runtime(settings)
     app = create_app(runtime=runtime)
-    from ntpd_map.access import users
+    from ntpd_map.access import displays, users
 
     for name, role in ACCOUNTS.items():
         users.add_user(runtime.store, name, role, PASSWORD, actor="test")
-    _token_id, display_token = users.create_display_token(runtime.store, "layar-uji", actor="test")
+    _token_id, display_token = displays.create_display_token(runtime.store, "layar-uji", actor="test")
     server = make_server(LOCAL_HOST, 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="ntpd-live-app", daemon=True)
     thread.start()

@@ -18,16 +18,27 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from dash import Input, Output, State, callback_context, dcc, html, no_update
+from dash.dash_table.Format import Format, Scheme
+from dash.exceptions import PreventUpdate
+
+from layers.base import layer_id
+from layers.hexes import HEX_COMPONENT_ID, PRIORITY_METRICS, HexLayer, hideout_from_counts, legend_items
 from ntpd_map import ids
+from ntpd_map.analytics.export import COMPONENTS, HEADERS, WEIGHTS, formula, to_csv, to_xlsx
+from ntpd_map.analytics.periods import period, window_text
+from ntpd_map.geo.hexes import RESOLUTIONS
 from ntpd_map.i18n import COLUMNS_EN, t
+from ntpd_map.pages.analytics.layout import LEVELS, default_period
+from ntpd_map.pages.common import area_bounds
 from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.views import local_time
 
 if TYPE_CHECKING:
     import pandas as pd
-    from dash import Dash
-    from flask_caching import Cache
 
     from ntpd_map.analytics import Priorities
+    from ntpd_map.pages.page import Callbacks, PageDeps
     from ntpd_map.runtime import Runtime
 
 #: constant over a region, so said once in the footnote rather than repeated on every row
@@ -50,16 +61,12 @@ class Period:
 def period_from_dates(start_date: str | None, end_date: str | None, tz: str) -> Period:
     """The period of the date picker (local dates, inclusive; empty: the last 30 days). ValueError when
     the dates are not valid or reversed."""
-    from ntpd_map.http.analytics import period
-
     args = {"from": (start_date or "")[:10], "to": (end_date or "")[:10]}
     date_from, date_to, start, end = period(args, tz)
     return Period(date_from, date_to, start, end)
 
 
 def period_text(p: Period, zone: str, lang: str) -> str:
-    from ntpd_map.http.analytics import window_text
-
     if lang == "id":
         return window_text(p.date_from, p.date_to, zone)
     return f"{p.date_from:%d/%m/%Y} - {p.date_to:%d/%m/%Y} ({zone} time)"
@@ -72,8 +79,6 @@ def _count(n: int, lang: str) -> str:
 # the map ---------------------------------------------------------------------------------------------------
 def map_view(runtime: Runtime, p: Period, metric: str, res: int, lang: str) -> dict[str, Any]:
     """The hexagon layer's url and hideout, the legend and the status line for a period and metric."""
-    from layers.hexes import PRIORITY_METRICS, HexLayer, hideout_from_counts
-
     analytics = runtime.analytics
     pieces = analytics.pieces(int(res))
     counts = analytics.counts(p.start, p.end, pieces.res)
@@ -89,10 +94,6 @@ def map_view(runtime: Runtime, p: Period, metric: str, res: int, lang: str) -> d
 
 
 def legend(hideout: dict[str, Any], lang: str) -> list[Any]:
-    from dash import html
-
-    from layers.hexes import legend_items
-
     note = {"count": "legend_count_note", "share": "legend_share_note", "score": "legend_score_note"}
     items: list[Any] = [html.B(hideout["labels"]["metric"]),
                         html.Div(t(note[hideout["format"]], lang), className="legend-note")]
@@ -105,8 +106,6 @@ def legend(hideout: dict[str, Any], lang: str) -> list[Any]:
 
 # the table -------------------------------------------------------------------------------------------------
 def _header(column: str, metric: str, lang: str) -> str:
-    from ntpd_map.analytics.export import HEADERS, WEIGHTS
-
     if column == "penduduk" and metric == "bts":
         text = "Komponen: penduduk (0-1)" if lang == "id" else "Component: population (0-1)"
     elif column == "kecamatan":
@@ -122,8 +121,6 @@ def _header(column: str, metric: str, lang: str) -> str:
 def table_columns(rows: pd.DataFrame, metric: str, level: str) -> list[str]:
     """Rank, code, name (and kecamatan for desa), score, every component of the score, then every figure behind
     them, in the back end's order."""
-    from ntpd_map.analytics.export import COMPONENTS
-
     first = ["rank", "kode", "nama"] + (["kecamatan"] if level == "desa" else []) + ["score"]
     first += list(COMPONENTS[metric])
     skip = set(first) | set(FOOTNOTE_COLUMNS) | {"kode_kecamatan"}
@@ -132,10 +129,6 @@ def table_columns(rows: pd.DataFrame, metric: str, level: str) -> list[str]:
 
 def table_view(runtime: Runtime, p: Period, index: str, level: str, lang: str) -> dict[str, Any]:
     """The ranking table (rows, columns, styles), its title and footnote for a period and index."""
-    from dash.dash_table.Format import Format, Scheme
-
-    from ntpd_map.analytics.export import COMPONENTS
-
     level = level if index == "bts" else "kecamatan"  # the socialisation index is per kecamatan only
     prio = runtime.analytics.priorities(index, p.start, p.end, level)
     rows = prio.rows.copy()
@@ -182,8 +175,6 @@ def table_view(runtime: Runtime, p: Period, index: str, level: str, lang: str) -
 
 
 def footnote_lines(runtime: Runtime, prio: Priorities, p: Period, lang: str) -> list[str]:
-    from ntpd_map.analytics.export import formula
-
     lines = [f"{t('note_period', lang)}: {period_text(p, runtime.zone, lang)}",
              f"{t('note_formula', lang)}: {formula(prio.metric)}", t("note_smoothing", lang)]
     if prio.metric == "socialisation" and len(prio.rows):
@@ -200,8 +191,6 @@ def footnote_lines(runtime: Runtime, prio: Priorities, p: Period, lang: str) -> 
 
 
 def footnote(lines: list[str]) -> Any:
-    from dash import html
-
     return html.Ul([html.Li(line) for line in lines])
 
 
@@ -209,9 +198,6 @@ def footnote(lines: list[str]) -> Any:
 def export_file(runtime: Runtime, fmt: str, p: Period, index: str, level: str) -> tuple[bytes, str]:
     """The ranking table as CSV or XLSX (ntpd_map.analytics.export, Indonesian headers), and its file name:
     index, level, region, period and SIMULASI when the data is simulated."""
-    from ntpd_map.analytics.export import to_csv, to_xlsx
-    from ntpd_map.http.analytics import window_text
-
     level = level if index == "bts" else "kecamatan"
     prio = runtime.analytics.priorities(index, p.start, p.end, level)
     simulated = runtime.is_simulated()
@@ -236,26 +222,18 @@ def kecamatan_of(runtime: Runtime, kode: str) -> str | None:
 
 
 def kecamatan_bounds(runtime: Runtime, kode: str) -> list[list[float]] | None:
-    from ntpd_map.pages.common import area_bounds
-
     return area_bounds(runtime.region.kecamatan, kode)
 
 
 # wiring ----------------------------------------------------------------------------------------------------
-def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
-    from dash import Input, Output, State, callback_context, dcc, no_update
-    from dash.exceptions import PreventUpdate
-
-    from layers.base import layer_id
-    from layers.hexes import HEX_COMPONENT_ID
-    from ntpd_map.views import local_time
-
+def register(cb: Callbacks, deps: PageDeps) -> None:
+    runtime = deps.runtime
     tz = runtime.settings.tz
 
     def lang_of(config: dict[str, Any] | None) -> str:
         return (config or {}).get("lang", runtime.settings.lang)
 
-    @app.callback(
+    @cb.callback(
         Output(ids.AN_RANGE, "start_date"),
         Output(ids.AN_RANGE, "end_date"),
         Input(ids.AN_QUICK_7, "n_clicks"),
@@ -264,15 +242,13 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
         prevent_initial_call=True,
     )
     def quick_period(*_clicks: int) -> tuple[str, str]:
-        from ntpd_map.pages.analytics.layout import default_period
-
         days = {ids.AN_QUICK_7: 7, ids.AN_QUICK_30: 30, ids.AN_QUICK_90: 90}.get(str(callback_context.triggered_id))
         if days is None:
             raise PreventUpdate
         date_from, date_to = default_period(tz, days)
         return date_from.isoformat(), date_to.isoformat()
 
-    @app.callback(
+    @cb.callback(
         Output(HEX_COMPONENT_ID, "url"),
         Output(HEX_COMPONENT_ID, "hideout"),
         Output(ids.AN_LEGEND, "children"),
@@ -291,8 +267,6 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
     )
     def refresh_map(start_date: str | None, end_date: str | None, metric: str, res: int, _tick: Any,
                     sync: dict[str, Any] | None, config: dict[str, Any] | None) -> tuple:
-        from ntpd_map.geo.hexes import RESOLUTIONS
-
         if not isinstance(metric, str) or res not in RESOLUTIONS:
             raise PreventUpdate  # not a request the page's controls can make
         sync = dict(sync or {})
@@ -319,7 +293,7 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
         status = f"{view['status']} · {t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {runtime.zone}"
         return view["url"], view["hideout"], view["legend"], status, "", sync, published
 
-    @app.callback(
+    @cb.callback(
         Output(ids.AN_TABLE, "data"),
         Output(ids.AN_TABLE, "columns"),
         Output(ids.AN_TABLE, "style_data_conditional"),
@@ -342,14 +316,12 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
             raise PreventUpdate from exc
         return view["data"], view["columns"], view["styles"], view["title"], view["footnote"]
 
-    @app.callback(
+    @cb.callback(
         Output(ids.AN_LEVEL, "options"),
         Input(ids.AN_INDEX, "value"),
         State(ids.AN_CONFIG, "data"),
     )
     def level_options(index: str, config: dict[str, Any] | None) -> list[dict[str, Any]]:
-        from ntpd_map.pages.analytics.layout import LEVELS
-
         lang = lang_of(config)
         # the socialisation index is per kecamatan; the BTS index also per desa
         return [{"label": t(f"level_{lv}", lang), "value": lv, "disabled": index != "bts"} for lv in LEVELS]
@@ -365,7 +337,7 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
         return send
 
     for fmt, button, target in (("csv", ids.AN_CSV, ids.AN_DOWNLOAD_CSV), ("xlsx", ids.AN_XLSX, ids.AN_DOWNLOAD_XLSX)):
-        app.callback(
+        cb.callback(
             Output(target, "data"),
             Input(button, "n_clicks"),
             State(ids.AN_RANGE, "start_date"),
@@ -375,7 +347,7 @@ def register(app: Dash, runtime: Runtime, cache: Cache) -> None:
             prevent_initial_call=True,
         )(download(fmt))
 
-    @app.callback(
+    @cb.callback(
         Output(layer_id("kecamatan"), "hideout"),
         Output(ids.AN_MAP, "viewport"),
         Input(ids.AN_TABLE, "active_cell"),

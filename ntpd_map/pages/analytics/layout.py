@@ -6,10 +6,16 @@ Layout only; the data arrives through ntpd_map/callbacks/analytics.py.
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import dash_leaflet as dl
+from dash import dcc, html
+from dash.dash_table.DataTable import DataTable
+
+from layers.hexes import HexLayer
 from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import region_bounds, simulation_banner
@@ -18,6 +24,7 @@ if TYPE_CHECKING:
     from dash.development.base_component import Component
 
     from layers.base import Layer, LayerContext
+    from ntpd_map.pages.page import PageRequest
 
 PATH = "/analitik"
 QUICK_DAYS = (7, 30, 90)
@@ -49,10 +56,6 @@ def data_table(**props: Any) -> Component:
     version (dash-ag-grid is not a dependency here); requirements.txt pins dash<5, where it stays. The warning is
     silenced for this construction only, by its message, so any other warning still surfaces.
     """
-    import warnings
-
-    from dash.dash_table.DataTable import DataTable
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"\s*The dash_table.DataTable will be removed",
                                 category=DeprecationWarning)
@@ -66,10 +69,6 @@ def analytics_map(ctx: LayerContext, layers: list[Layer], res: int) -> Component
     redrawn (a redraw re-adds them, and on one shared canvas re-added paths are painted last), and that pane
     lets the mouse through (CSS ``.leaflet-ntpdlines-pane``), so hovering a hexagon opens its tooltip.
     """
-    import dash_leaflet as dl
-
-    from layers.hexes import HexLayer
-
     children: list[Component] = []
     tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
     if tile_url:
@@ -85,9 +84,11 @@ def analytics_map(ctx: LayerContext, layers: list[Layer], res: int) -> Component
                   viewport={"bounds": [[south, west], [north, east]], "options": {"padding": [8, 8]}})
 
 
-def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
-    from dash import dcc, html
+def page(request: PageRequest) -> Component:
+    return layout(request.ctx, request.layers)
 
+
+def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
     lang = ctx.lang
     runtime = ctx.runtime
     tz = runtime.settings.tz

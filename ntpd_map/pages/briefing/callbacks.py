@@ -13,21 +13,40 @@ is signed in again, server-side: only planners and admins write (``permissions.E
 
 from __future__ import annotations
 
+import calendar
 import logging
 import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ntpd_map import ids
-from ntpd_map.briefing import GOOD_WHEN_UP, HEADLINE, MONTHS_ID, NOTES_MAX, Period, change_text, number
+from dash import Input, Output, State, callback_context, html, no_update
+from dash.exceptions import PreventUpdate
+
+from layers.choropleth import CHOROPLETH_ID, METRICS, hideout_from_values, legend_items
+from ntpd_map import audit, ids
+from ntpd_map.access.identity import current_identity
+from ntpd_map.access.roles import can_edit_briefing_notes
+from ntpd_map.briefing import (
+    AGENCY_COLUMNS,
+    GOOD_WHEN_UP,
+    HEADLINE,
+    MONTHS_ID,
+    NOTES_MAX,
+    Period,
+    build,
+    change_text,
+    number,
+    save_notes,
+)
+from ntpd_map.briefing.maps import OKABE_ITO as C
 from ntpd_map.i18n import t
 from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.views import local_time
 
 if TYPE_CHECKING:
-    from dash import Dash
-
     from ntpd_map.briefing import Briefing, Change
+    from ntpd_map.pages.page import Callbacks, PageDeps
     from ntpd_map.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -45,8 +64,6 @@ TEXT_COLUMNS = ("agency", "kecamatan", "desa", "reason")
 
 def short_day(day: date, lang: str) -> str:
     """5 Mei / 5 May: a week's first day under a chart's bar."""
-    import calendar
-
     month = MONTHS_ID[day.month - 1][:3] if lang == "id" else calendar.month_abbr[day.month]
     return f"{day.day} {month}"
 
@@ -85,8 +102,6 @@ def change_class(key: str, change: Change) -> str:
 def headline_cards(b: Briefing, lang: str) -> list[Any]:
     """One card per headline number: its value, the change against the period before (coloured by whether
     going up is good news), and the value before."""
-    from dash import html
-
     cards = []
     for key in HEADLINE:
         change = b.headline[key]
@@ -115,8 +130,6 @@ def html_table(columns: list[str], rows: list[dict[str, Any]], lang: str, table_
                total: dict[str, Any] | None = None, row_key: str | None = None) -> Any:
     """A plain table with the bcol_ headers, numbers right-aligned in the page's language, an optional total
     row in the foot. Each row's ``data-kode`` is its code when ``row_key`` names it."""
-    from dash import html
-
     def kind(column: str) -> str:
         return "txt" if column in TEXT_COLUMNS else "num"
 
@@ -143,8 +156,6 @@ def records(frame: Any) -> list[dict[str, Any]]:
 
 
 def agency_table(b: Briefing, lang: str) -> Any:
-    from ntpd_map.briefing import AGENCY_COLUMNS
-
     total = b.agency_total(lang)
     return html_table(list(AGENCY_COLUMNS), records(b.agencies()), lang, "br-agency-table", total=total)
 
@@ -154,8 +165,6 @@ def kecamatan_table(b: Briefing, lang: str) -> Any:
 
 
 def top_tables(b: Briefing, lang: str) -> tuple[Any, Any]:
-    from dash import html
-
     social, bts = records(b.top_socialisation(lang)), records(b.top_bts(lang))
     return (html_table(["rank", "kecamatan", "score", "reason"], social, lang, "br-social-table", row_key="kode")
             if social else html.Div(t("brief_no_socialisation", lang), className="br-hint"),
@@ -181,10 +190,6 @@ def map_data(b: Briefing, lang: str) -> dict[str, Any]:
 
 def map_view(data: dict[str, Any], metric: str, lang: str) -> tuple[dict[str, Any], list[Any]]:
     """The choropleth's hideout for a metric, and its legend."""
-    from dash import html
-
-    from layers.choropleth import hideout_from_values, legend_items
-
     hideout = hideout_from_values(data["values"][metric], metric, lang, data.get("details"))
     legend: list[Any] = [html.B(hideout["labels"]["metric"])]
     for color, label in legend_items(hideout):
@@ -197,8 +202,6 @@ def map_view(data: dict[str, Any], metric: str, lang: str) -> tuple[dict[str, An
 def week_ticks(firsts: list[date], lang: str) -> dict[int, str]:
     """Which weeks a chart labels, and how: every week (5 Mei) when there are few; else the first week of
     each month, by the month's name (Mei; with the year in January and at the start), so labels never pile up."""
-    import calendar
-
     if len(firsts) <= 9:
         return {i: short_day(day, lang) for i, day in enumerate(firsts)}
     out: dict[int, str] = {}
@@ -223,7 +226,6 @@ def weekly_figures(b: Briefing, lang: str) -> tuple[dict[str, Any], dict[str, An
                 "customdata": spans, "hovertemplate": "%{customdata}: %{y:,}<extra>" + name + "</extra>"}
 
     # the printed charts' series, names and colours (ntpd_map/briefing/maps.py weekly_png): screen and paper alike
-    from ntpd_map.briefing.maps import OKABE_ITO as C
 
     def column(key: str) -> list[int]:
         return [int(w[key]) for w in weeks]
@@ -257,11 +259,6 @@ def weekly_figures(b: Briefing, lang: str) -> tuple[dict[str, Any], dict[str, An
 # the whole page --------------------------------------------------------------------------------------------
 def page_view(runtime: Runtime, period: Period, lang: str, now: int | None = None) -> dict[str, Any]:
     """Everything the page shows of ``period`` (raises StoreUnavailable)."""
-    from dash import html
-
-    from ntpd_map.briefing import build
-    from ntpd_map.views import local_time
-
     b = build(runtime, period, now=now)
     tz = runtime.settings.tz
     social, bts = top_tables(b, lang)
@@ -295,12 +292,6 @@ def page_view(runtime: Runtime, period: Period, lang: str, now: int | None = Non
 def save_page_notes(runtime: Runtime, key: str | None, text: str | None, lang: str) -> tuple[bool, str]:
     """Save the Dinas's notes of a period for the signed-in person. Returns (written, message). Only planners
     and admins write; anyone else's attempt writes nothing and is recorded in the audit log."""
-    from ntpd_map import audit
-    from ntpd_map.access.gate import current_identity
-    from ntpd_map.access.roles import can_edit_briefing_notes
-    from ntpd_map.briefing import save_notes
-    from ntpd_map.views import local_time
-
     who = current_identity()
     if who is None:
         return False, t("brief_notes_anonymous", lang)
@@ -345,16 +336,14 @@ FILLED = (
 )
 
 
-def register(app: Dash, runtime: Runtime) -> None:
-    from dash import Input, Output, State, callback_context, no_update
-    from dash.exceptions import PreventUpdate
+def register(cb: Callbacks, deps: PageDeps) -> None:
+    runtime = deps.runtime
 
-    from layers.choropleth import CHOROPLETH_ID, METRICS
 
     def lang_of(config: dict[str, Any] | None) -> str:
         return "en" if (config or {}).get("lang") == "en" else "id"
 
-    @app.callback(
+    @cb.callback(
         Output(ids.BR_PERIOD, "data"),
         Output(ids.BR_PERIOD_MSG, "children"),
         Output(ids.BR_MONTH_WRAP, "className"),
@@ -381,7 +370,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             return (None, t("brief_bad_period", lang, text=str(asked or "")[:40]), *shown)
         return (period.key, "", *shown)
 
-    @app.callback(
+    @cb.callback(
         *(Output(component, prop) for component, prop, _key in FILLED),
         Output(ids.BR_NOTES, "value"),
         Output(ids.BR_DOWN, "children"),
@@ -415,7 +404,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         sync.update(key=period.key, version=version, notes_key=period.key, down=False)
         return (*(view[k] for _c, _p, k in FILLED), notes, "", sync)
 
-    @app.callback(
+    @cb.callback(
         Output(CHOROPLETH_ID, "hideout"),
         Output(ids.BR_LEGEND, "children"),
         Input(ids.BR_MAP_METRIC, "value"),
@@ -427,7 +416,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             raise PreventUpdate
         return map_view(data, str(metric), lang_of(config))
 
-    @app.callback(
+    @cb.callback(
         Output(ids.BR_NOTES_MSG, "children"),
         Input(ids.BR_NOTES_SAVE, "n_clicks"),
         State(ids.BR_NOTES, "value"),
@@ -436,8 +425,6 @@ def register(app: Dash, runtime: Runtime) -> None:
         prevent_initial_call=True,
     )
     def notes(n_clicks: int | None, text: str | None, key: str | None, config: dict[str, Any] | None) -> Any:
-        from dash import html
-
         if not n_clicks:
             raise PreventUpdate
         ok, message = save_page_notes(runtime, key, text, lang_of(config))

@@ -14,15 +14,24 @@ from __future__ import annotations
 
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
+import dash_leaflet as dl
+from dash import dcc, html
+
+from layers.choropleth import METRICS, TITLES, KecamatanChoropleth
 from ntpd_map import ids
-from ntpd_map.briefing import NOTES_MAX, PERIOD_KINDS, Period
+from ntpd_map.access.roles import can_edit_briefing_notes
+from ntpd_map.briefing import NOTES_MAX, PERIOD_KINDS, Period, default_period
 from ntpd_map.i18n import t
+from ntpd_map.pages.analytics.layout import local_today
+from ntpd_map.pages.common import region_bounds
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
 
     from layers.base import Layer, LayerContext
+    from ntpd_map.pages.page import PageRequest
 
 PATH = "/briefing"
 #: how far back the month and quarter lists reach (a custom range reaches anywhere)
@@ -57,11 +66,6 @@ def quarter_options(today: date, lang: str, also: Period | None = None) -> list[
 def period_from_search(search: str | None, tz: str, lang: str) -> tuple[Period, str | None]:
     """The period of ``/briefing?period=...`` (default: the last complete month in the center's zone), and a
     message when the one asked for cannot be read (the default is shown instead)."""
-    from urllib.parse import parse_qs
-
-    from ntpd_map.briefing import default_period
-    from ntpd_map.pages.analytics.layout import local_today
-
     fallback = default_period(local_today(tz))
     asked = parse_qs((search or "").lstrip("?")).get("period", [])
     if not asked:
@@ -75,11 +79,6 @@ def period_from_search(search: str | None, tz: str, lang: str) -> tuple[Period, 
 def briefing_map(ctx: LayerContext, layers: list[Layer]) -> Component:
     """The kecamatan choropleth with the kab/kota outline above it, drawn as SVG (a few dozen polygons; crisp
     in a print of the page), without a basemap: the shading is the subject."""
-    import dash_leaflet as dl
-
-    from layers.choropleth import KecamatanChoropleth
-    from ntpd_map.pages.common import region_bounds
-
     children: list[Component] = [KecamatanChoropleth().component(ctx)]
     children += [layer.component(ctx) for layer in layers if layer.key == "kabkota"]
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
@@ -89,15 +88,17 @@ def briefing_map(ctx: LayerContext, layers: list[Layer]) -> Component:
                   viewport={"bounds": [[south, west], [north, east]], "options": {"padding": [10, 10]}})
 
 
+def page(request: PageRequest) -> Component:
+    """Built without the store; the notes are editable for planners and admins only."""
+    ctx = request.ctx
+    period, notice = period_from_search(request.search, ctx.runtime.settings.tz, ctx.lang)
+    return layout(ctx, request.layers, period, can_edit_briefing_notes(request.role), notice)
+
+
 def layout(ctx: LayerContext, layers: list[Layer], period: Period, may_edit: bool,
            notice: str | None = None) -> Component:
     """The page for ``period`` (its controls set to it). ``may_edit``: the Dinas's notes can be saved (planner,
     admin). ``notice``: a message shown under the chooser (a period in the URL that could not be read)."""
-    from dash import dcc, html
-
-    from layers.choropleth import METRICS, TITLES
-    from ntpd_map.pages.analytics.layout import local_today
-
     lang = ctx.lang
     runtime = ctx.runtime
     region = runtime.region

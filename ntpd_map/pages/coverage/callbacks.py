@@ -5,7 +5,7 @@ desa's panel and audit trail, and marking and undoing for a signed-in planner.
 The work is done by plain functions of the runtime and the page's inputs (``coverage_view``, ``desa_panel``,
 ``save_mark``, ``undo_latest``, ...), so tests call them without a browser; ``register`` only wires them.
 
-Who may mark is asked again in every marking and undo callback, server-side (``accounts.coverage_access``):
+Who may mark is asked again in every marking and undo callback, server-side (``access.identity.coverage_access``):
 a page without the form, a hand-made request to the callback, an account disabled since signing in, are
 all refused with a message, and nothing is written.
 """
@@ -15,23 +15,42 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from dash import Input, Output, State, callback_context, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from layers.base import LayerContext, View, layer_id
+from layers.boundaries import geojson_from_frame
+from layers.coverage import (
+    EMPTY,
+    STATUS_COLORS,
+    STATUS_ORDER,
+    UNMARKED_COLOR,
+    WeakCallsLayer,
+    coverage_hideout,
+    desa_statuses,
+    status_counts,
+    tower_features,
+)
 from ntpd_map import audit, ids
+from ntpd_map.access.identity import coverage_access, current_role
+from ntpd_map.analytics.proposal import proposal_file
 from ntpd_map.domain import SignalStatus
-from ntpd_map.geo.signal import is_missing
+from ntpd_map.geo.signal import PROPOSED_STATUSES, desa_signal, is_missing, mark_from_fields, survey_summary
 from ntpd_map.i18n import t
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.pages.analytics.callbacks import kecamatan_bounds, period_from_dates
+from ntpd_map.pages.common import area_bounds
+from ntpd_map.pages.coverage.layout import LEGEND_PX
+from ntpd_map.store.base import IncidentQuery, StaleChange, StoreUnavailable, UnknownChange
 from ntpd_map.views import decimal_text, local_time
 
 if TYPE_CHECKING:
-
     import pandas as pd
-    from dash import Dash
-    from flask_caching import Cache
 
-    from layers.base import Layer
-    from ntpd_map.access.gate import CoverageAccess
+    from ntpd_map.access.identity import CoverageAccess
+    from ntpd_map.pages.page import Callbacks, PageDeps
     from ntpd_map.runtime import Runtime
 
 #: audit-trail rows shown in the panel (the API and the CLI give the rest)
@@ -53,8 +72,6 @@ def date_text(value: Any) -> str:
     text = _text(value)
     if not text:
         return "-"
-    from datetime import date
-
     try:
         return date.fromisoformat(text[:10]).strftime("%d/%m/%Y")
     except ValueError:
@@ -74,9 +91,6 @@ def summary_text(counts: dict[str, int], towers: int, lang: str) -> str:
 def coverage_view(runtime: Runtime, lang: str, wall: bool) -> dict[str, Any]:
     """The coverage layer's hideout (each marked desa's status), the towers layer's data and the summary line,
     with a digest of them all. Raises StoreUnavailable."""
-    from layers.coverage import coverage_hideout, status_counts, tower_features
-    from ntpd_map.geo.signal import desa_signal
-
     store = runtime.store
     signal = desa_signal(store.coverage_marks())
     hideout = coverage_hideout(signal, lang, wall)
@@ -93,8 +107,6 @@ def coverage_view(runtime: Runtime, lang: str, wall: bool) -> dict[str, Any]:
 def kecamatan_rows(runtime: Runtime, signal: pd.DataFrame) -> list[dict[str, Any]]:
     """Per kecamatan: its area, the area in and out of every known tower's range (``Analytics.uncovered``) and
     how many of its desa have each status; the least covered first."""
-    from layers.coverage import STATUS_ORDER, desa_statuses
-
     region = runtime.region
     uncovered = runtime.analytics.uncovered("kecamatan")
     status, _cells = desa_statuses(signal)
@@ -118,30 +130,6 @@ def kecamatan_rows(runtime: Runtime, signal: pd.DataFrame) -> list[dict[str, Any
         })
     rows.sort(key=lambda r: (-(r["porsi_tak_terjangkau"] or 0.0), r["nama"]))
     return rows
-
-
-def kecamatan_columns(lang: str) -> list[dict[str, Any]]:
-    from dash.dash_table.Format import Format, Scheme
-
-    from layers.coverage import STATUS_ORDER
-
-    def number(decimals: int, scheme: Any = Scheme.fixed) -> Any:
-        fmt = Format(precision=decimals, scheme=scheme, nully="-").group(True)
-        return fmt.group_delimiter(".").decimal_delimiter(",") if lang == "id" else fmt
-
-    columns: list[dict[str, Any]] = [
-        {"id": "nama", "name": t("kecamatan", lang), "type": "text"},
-        {"id": "luas_km2", "name": t("col_area", lang), "type": "numeric", "format": number(1)},
-        {"id": "terjangkau_km2", "name": t("col_covered", lang), "type": "numeric", "format": number(1)},
-        {"id": "tak_terjangkau_km2", "name": t("col_uncovered", lang), "type": "numeric", "format": number(1)},
-        {"id": "porsi_tak_terjangkau", "name": t("col_uncovered_share", lang), "type": "numeric",
-         "format": number(0, Scheme.percentage)},
-    ]
-    columns += [{"id": f"desa_{s}", "name": t("col_desa_status", lang, status=s.label(lang)), "type": "numeric"}
-                for s in STATUS_ORDER]
-    columns.append({"id": "desa_unmarked", "name": t("col_desa_status", lang, status=t("cov_unmarked", lang)),
-                    "type": "numeric"})
-    return columns
 
 
 # the picked desa --------------------------------------------------------------------------------------------
@@ -170,8 +158,6 @@ def desa_info(runtime: Runtime, kode: str, lang: str) -> dict[str, Any]:
     """What the panel says of one desa: its current status (``desa_signal``) with what it rests on and its
     evidence, the field survey in it, its share out of tower range, and its audit trail. Raises
     StoreUnavailable; KeyError for a code that is not a desa of the region."""
-    from ntpd_map.geo.signal import desa_signal, survey_summary
-
     region = runtime.region
     desa = region.desa[region.desa["kode"] == kode]
     if desa.empty:
@@ -196,10 +182,6 @@ def desa_info(runtime: Runtime, kode: str, lang: str) -> dict[str, Any]:
 
 
 def desa_panel(runtime: Runtime, info: dict[str, Any], lang: str) -> Any:
-    from dash import html
-
-    from layers.coverage import STATUS_COLORS, UNMARKED_COLOR
-
     tz, zone = runtime.settings.tz, runtime.zone
     current = info["current"]
     status = _text(current["status"]) if current else None
@@ -282,9 +264,6 @@ def save_mark(runtime: Runtime, kode: str | None, values: dict[str, Any],
               lang: str) -> tuple[bool, str]:
     """Mark a desa for the signed-in person (``values``: status, operators, surveyed_on, evidence, as the
     form has them). Returns (written, message). Nothing is written unless they may mark now."""
-    from ntpd_map.access.gate import coverage_access
-    from ntpd_map.geo.signal import mark_from_fields
-
     tz = runtime.settings.tz
     try:
         access = coverage_access()
@@ -324,9 +303,6 @@ def undo_latest(runtime: Runtime, change_id: Any, lang: str) -> tuple[bool, str]
     """Undo a change (the latest of the picked desa, as the page showed it) for the signed-in person. Returns
     (written, message); a change that is no longer the latest (someone marked since) is refused, naming the
     later one."""
-    from ntpd_map.access.gate import coverage_access
-    from ntpd_map.store.base import StaleChange, UnknownChange
-
     try:
         access = coverage_access()
         if not access.may_edit or access.editor is None:
@@ -348,12 +324,6 @@ def undo_latest(runtime: Runtime, change_id: Any, lang: str) -> tuple[bool, str]
 def page_view(runtime: Runtime, start_date: str | None, end_date: str | None, lang: str) -> dict[str, Any]:
     """The period's weak-signal calls, the line under the map, how many desa the proposal holds, and the
     kecamatan table. ValueError for a bad period; raises StoreUnavailable."""
-    from layers.base import LayerContext, View
-    from layers.coverage import WeakCallsLayer
-    from ntpd_map.geo.signal import PROPOSED_STATUSES, desa_signal
-    from ntpd_map.pages.analytics.callbacks import period_from_dates
-    from ntpd_map.store.base import IncidentQuery
-
     p = period_from_dates(start_date, end_date, runtime.settings.tz)
     calls = WeakCallsLayer().data(LayerContext(runtime, lang), View(IncidentQuery(start=p.start, end=p.end),
                                                                     int(time.time())))
@@ -369,9 +339,6 @@ def page_view(runtime: Runtime, start_date: str | None, end_date: str | None, la
 
 def desa_outline(runtime: Runtime, kode: str | None) -> dict[str, Any]:
     """The picked desa's polygon, for its highlight (empty when none is picked)."""
-    from layers.boundaries import geojson_from_frame
-    from layers.coverage import EMPTY
-
     if not kode:
         return EMPTY
     desa = runtime.region.desa
@@ -380,24 +347,15 @@ def desa_outline(runtime: Runtime, kode: str | None) -> dict[str, Any]:
 
 
 # wiring -----------------------------------------------------------------------------------------------------
-def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> None:
-    from dash import Input, Output, State, callback_context, dcc, no_update
-    from dash.exceptions import PreventUpdate
+def lang_of(runtime: Runtime, config: dict[str, Any] | None) -> str:
+    return (config or {}).get("lang", runtime.settings.lang)
 
-    from layers.base import layer_id
-    from ntpd_map.access.gate import current_role
-    from ntpd_map.http.analytics import proposal_file
-    from ntpd_map.pages.analytics.callbacks import kecamatan_bounds, period_from_dates
-    from ntpd_map.pages.common import area_bounds
-    from ntpd_map.pages.coverage.layout import LEGEND_PX
 
-    tz = runtime.settings.tz
+def register_layers(cb: Callbacks, deps: PageDeps) -> None:
+    """The coverage layers on every page that shows them: the ops map (as toggles), the wall, /cakupan."""
+    runtime = deps.runtime
 
-    def lang_of(config: dict[str, Any] | None) -> str:
-        return (config or {}).get("lang", runtime.settings.lang)
-
-    # every page that shows the coverage layers: the ops map (as toggles), the wall, /cakupan
-    @app.callback(
+    @cb.callback(
         Output(layer_id("coverage"), "hideout"),
         Output(layer_id("towers"), "data"),
         Output(ids.COV_SUMMARY, "children"),
@@ -415,14 +373,28 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         config = config or {}
         try:
             # a wall display gets the wall's view whatever its page claims (no author, no evidence)
-            view = coverage_view(runtime, lang_of(config), bool(config.get("wall")) or current_role() == "wall")
+            wall = bool(config.get("wall")) or current_role() == "wall"
+            view = coverage_view(runtime, lang_of(runtime, config), wall)
         except StoreUnavailable as exc:  # each page's banner says so; the last coverage stays drawn
             raise PreventUpdate from exc
         if (sync or {}).get("sig") == view["sig"]:
             raise PreventUpdate  # nothing changed: nothing goes over the wire
         return view["hideout"], view["towers"], view["summary"], {"sig": view["sig"]}
 
-    @app.callback(
+
+def register(cb: Callbacks, deps: PageDeps) -> None:
+    """The coverage page: its period and table, the proposal's downloads, the picked desa, marking."""
+    register_period(cb, deps)
+    register_downloads(cb, deps)
+    register_desa(cb, deps.runtime)
+    register_marking(cb, deps.runtime)
+
+
+def register_period(cb: Callbacks, deps: PageDeps) -> None:
+    """The period's weak-signal calls, the proposal count and the kecamatan table; a row flies the map there."""
+    runtime = deps.runtime
+    tz = runtime.settings.tz
+    @cb.callback(
         Output(layer_id("weak-calls"), "data"),
         Output(ids.COV_CALLS_NOTE, "children"),
         Output(ids.COV_PROPOSAL_COUNT, "children"),
@@ -436,7 +408,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     )
     def refresh_page(start_date: str | None, end_date: str | None, _tick: Any, _rev: Any,
                      config: dict[str, Any] | None) -> tuple:
-        lang = lang_of(config)
+        lang = lang_of(runtime, config)
         try:
             view = page_view(runtime, start_date, end_date, lang)
         except ValueError as exc:
@@ -446,9 +418,26 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             return no_update, no_update, no_update, no_update, t("store_down", lang, time=now)
         return view["calls"], view["note"], view["proposal"], view["kecamatan"], ""
 
+    @cb.callback(
+        Output(ids.COV_MAP, "viewport", allow_duplicate=True),
+        Input(ids.COV_KEC_TABLE, "active_cell"),
+        prevent_initial_call=True,
+    )
+    def to_kecamatan(cell: dict[str, Any] | None) -> Any:
+        bounds = kecamatan_bounds(runtime, str((cell or {}).get("row_id") or ""))
+        if not bounds:
+            raise PreventUpdate
+        return {"bounds": bounds, "transition": "flyToBounds", "options": {"padding": [30, 30], "duration": 0.6}}
+
+
+def register_downloads(cb: Callbacks, deps: PageDeps) -> None:
+    """The BTS proposal of the period as XLSX or CSV: the same bytes /api/bts-proposal.* serves."""
+    runtime, cache = deps.runtime, deps.cache
+    tz = runtime.settings.tz
+
     def download(fmt: str) -> Any:
         def send(_n: int, start_date: str | None, end_date: str | None, config: dict[str, Any] | None) -> tuple:
-            lang = lang_of(config)
+            lang = lang_of(runtime, config)
             try:
                 p = period_from_dates(start_date, end_date, tz)
                 body, name = proposal_file(runtime, cache, fmt, p.date_from, p.date_to, p.start, p.end)
@@ -462,7 +451,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
 
     for fmt, button, target in (("xlsx", ids.COV_XLSX, ids.COV_DOWNLOAD_XLSX),
                                 ("csv", ids.COV_CSV, ids.COV_DOWNLOAD_CSV)):
-        app.callback(
+        cb.callback(
             Output(target, "data"),
             Output(ids.COV_PROPOSAL_MSG, "children", allow_duplicate=True),
             Input(button, "n_clicks"),
@@ -472,7 +461,11 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             prevent_initial_call=True,
         )(download(fmt))
 
-    @app.callback(
+
+
+def register_desa(cb: Callbacks, runtime: Runtime) -> None:
+    """The picked desa (on the map or in the list): its panel, its outline, and the form filled with its mark."""
+    @cb.callback(
         Output(ids.COV_DESA, "value"),
         Output(ids.COV_CLICKED, "data"),
         Input(layer_id("coverage"), "clickData"),
@@ -484,7 +477,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             raise PreventUpdate
         return str(kode), str(kode)
 
-    @app.callback(
+    @cb.callback(
         Output(ids.COV_PANEL, "children"),
         Output(ids.COV_SELECTED, "data"),
         Output(ids.COV_MAP, "viewport"),
@@ -497,15 +490,11 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     )
     def show_desa(kode: str | None, _rev: Any, _tick: Any, clicked: str | None,
                   config: dict[str, Any] | None) -> tuple:
-        from dash import html
-
-        lang = lang_of(config)
+        lang = lang_of(runtime, config)
         picked = callback_context.triggered_id == ids.COV_DESA
         if not kode:
             if not picked:
                 raise PreventUpdate
-            from layers.coverage import EMPTY
-
             return t("cov_pick_hint", lang), EMPTY, no_update
         try:
             info = desa_info(runtime, kode, lang)
@@ -521,7 +510,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
                                     "maxZoom": 12, "duration": 0.6}}
         return desa_panel(runtime, info, lang), desa_outline(runtime, kode) if picked else no_update, viewport
 
-    @app.callback(
+    @cb.callback(
         Output(ids.COV_FORM, "className"),
         Output(ids.COV_FORM_STATUS, "value"),
         Output(ids.COV_FORM_OPERATORS, "value"),
@@ -535,7 +524,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         State(ids.COV_CONFIG, "data"),
     )
     def fill_form(kode: str | None, _rev: Any, config: dict[str, Any] | None) -> tuple:
-        lang = lang_of(config)
+        lang = lang_of(runtime, config)
         if not kode:
             return "cov-form hidden", None, "", None, "", True, "", None
         try:
@@ -549,7 +538,11 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         return ("cov-form", values["status"], values["operators"], values["surveyed_on"], values["evidence"],
                 latest is None, undo_text(latest, lang), int(latest["id"]) if latest else None)
 
-    @app.callback(
+
+
+def register_marking(cb: Callbacks, runtime: Runtime) -> None:
+    """Saving a mark and undoing the latest change, for a signed-in planner (checked again at every write)."""
+    @cb.callback(
         Output(ids.COV_MSG, "children"),
         Output(ids.COV_REV, "data"),
         Input(ids.COV_SAVE, "n_clicks"),
@@ -564,16 +557,14 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     )
     def save(clicks: int | None, kode: str | None, status: str | None, operators: str | None,
              surveyed_on: str | None, evidence: str | None, rev: int | None, config: dict[str, Any] | None) -> tuple:
-        from dash import html
-
         if not clicks:
             raise PreventUpdate
         ok, message = save_mark(runtime, kode, {"status": status, "operators": operators,
                                                                  "surveyed_on": surveyed_on, "evidence": evidence},
-                                lang_of(config))
+                                lang_of(runtime, config))
         return html.Span(message, className="cov-ok" if ok else "cov-error"), (rev or 0) + 1 if ok else no_update
 
-    @app.callback(
+    @cb.callback(
         Output(ids.COV_MSG, "children", allow_duplicate=True),
         Output(ids.COV_REV, "data", allow_duplicate=True),
         Input(ids.COV_UNDO, "n_clicks"),
@@ -583,20 +574,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         prevent_initial_call=True,
     )
     def undo(clicks: int | None, change_id: Any, rev: int | None, config: dict[str, Any] | None) -> tuple:
-        from dash import html
-
         if not clicks:
             raise PreventUpdate
-        ok, message = undo_latest(runtime, change_id, lang_of(config))
+        ok, message = undo_latest(runtime, change_id, lang_of(runtime, config))
         return html.Span(message, className="cov-ok" if ok else "cov-error"), (rev or 0) + 1 if ok else no_update
-
-    @app.callback(
-        Output(ids.COV_MAP, "viewport", allow_duplicate=True),
-        Input(ids.COV_KEC_TABLE, "active_cell"),
-        prevent_initial_call=True,
-    )
-    def to_kecamatan(cell: dict[str, Any] | None) -> Any:
-        bounds = kecamatan_bounds(runtime, str((cell or {}).get("row_id") or ""))
-        if not bounds:
-            raise PreventUpdate
-        return {"bounds": bounds, "transition": "flyToBounds", "options": {"padding": [30, 30], "duration": 0.6}}

@@ -11,15 +11,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import dash_leaflet as dl
+from dash import dcc, html
+from dash.dash_table.Format import Format, Scheme
+
+from layers.base import js
+from layers.coverage import EMPTY, STATUS_COLORS, STATUS_ORDER, coverage_layers
 from ntpd_map import ids
+from ntpd_map.access.identity import coverage_access
 from ntpd_map.i18n import t
-from ntpd_map.pages.common import coverage_stores, region_bounds, simulation_banner
+from ntpd_map.pages.analytics.layout import data_table, default_period, local_today
+from ntpd_map.pages.common import coverage_stores, legend, region_bounds, signout_form, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
 
     from layers.base import Layer, LayerContext
-    from ntpd_map.access.gate import CoverageAccess
+    from ntpd_map.access.identity import CoverageAccess
+    from ntpd_map.pages.page import PageRequest
 
 PATH = "/cakupan"
 #: outlines drawn above the shading, in a pane that lets the mouse through to the desa (as on /analitik)
@@ -45,11 +54,6 @@ def coverage_map(ctx: LayerContext, layers: list[Layer]) -> Component:
     """The desa shading (always on: it is the page's subject), towers and weak-signal calls as toggles above it,
     the picked desa's outline, and the kab/kota and kecamatan outlines with names in a pane above everything
     that lets the mouse through."""
-    import dash_leaflet as dl
-
-    from layers.base import js
-    from layers.coverage import EMPTY
-
     by_key = {layer.key: layer for layer in layers}
     children: list[Component] = []
     tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
@@ -76,10 +80,6 @@ def coverage_map(ctx: LayerContext, layers: list[Layer]) -> Component:
 
 def account_block(access: CoverageAccess, lang: str) -> Component:
     """Who is signed in, and Keluar; for a role that may not mark, that the page is read-only and who may."""
-    from dash import html
-
-    from ntpd_map.access.gate import signout_form
-
     who = html.Div(t("signed_in_as", lang, name=access.name or "-", role=access.role or "-"), className="cov-who")
     if access.may_edit:
         return html.Div([who, signout_form(lang)], id=ids.COV_ACCOUNT, className="cov-account")
@@ -89,11 +89,6 @@ def account_block(access: CoverageAccess, lang: str) -> Component:
 
 def mark_form(ctx: LayerContext) -> Component:
     """The marking form and Undo, for a session that may mark (hidden until a desa is picked)."""
-    from dash import dcc, html
-
-    from layers.coverage import STATUS_COLORS, STATUS_ORDER
-    from ntpd_map.pages.analytics.layout import local_today
-
     lang = ctx.lang
     options: list[dict[str, Any]] = [{"label": html.Span([html.Span(className="swatch square", style={
         "background": STATUS_COLORS[str(s)]}), s.label(lang)]), "value": str(s)} for s in STATUS_ORDER]
@@ -117,14 +112,32 @@ def mark_form(ctx: LayerContext) -> Component:
     ], id=ids.COV_FORM, className="cov-form hidden")
 
 
+def kecamatan_columns(lang: str) -> list[dict[str, Any]]:
+    def number(decimals: int, scheme: Any = Scheme.fixed) -> Any:
+        fmt = Format(precision=decimals, scheme=scheme, nully="-").group(True)
+        return fmt.group_delimiter(".").decimal_delimiter(",") if lang == "id" else fmt
+
+    columns: list[dict[str, Any]] = [
+        {"id": "nama", "name": t("kecamatan", lang), "type": "text"},
+        {"id": "luas_km2", "name": t("col_area", lang), "type": "numeric", "format": number(1)},
+        {"id": "terjangkau_km2", "name": t("col_covered", lang), "type": "numeric", "format": number(1)},
+        {"id": "tak_terjangkau_km2", "name": t("col_uncovered", lang), "type": "numeric", "format": number(1)},
+        {"id": "porsi_tak_terjangkau", "name": t("col_uncovered_share", lang), "type": "numeric",
+         "format": number(0, Scheme.percentage)},
+    ]
+    columns += [{"id": f"desa_{s}", "name": t("col_desa_status", lang, status=s.label(lang)), "type": "numeric"}
+                for s in STATUS_ORDER]
+    columns.append({"id": "desa_unmarked", "name": t("col_desa_status", lang, status=t("cov_unmarked", lang)),
+                    "type": "numeric"})
+    return columns
+
+
+def page(request: PageRequest) -> Component:
+    """Read-only unless the signed-in person may mark (planner, admin)."""
+    return layout(request.ctx, request.layers, coverage_access())
+
+
 def layout(ctx: LayerContext, layers: list[Layer], access: CoverageAccess) -> Component:
-    from dash import dcc, html
-
-    from layers.coverage import coverage_layers
-    from ntpd_map.pages.analytics.layout import data_table, default_period, local_today
-    from ntpd_map.pages.common import legend
-    from ntpd_map.pages.coverage.callbacks import kecamatan_columns
-
     lang = ctx.lang
     runtime = ctx.runtime
     tz = runtime.settings.tz

@@ -1,12 +1,11 @@
-"""Operations page callbacks: filters and the live refresh of incidents, counters and the list.
+"""Operations page callbacks: filters and the live refresh of incidents, counters and the list; picking an
+incident (its details, the nearest available units) or a unit (its panel, track and status buttons).
 
-A refresh asks the store for its data version first. Nothing new: the callback sends nothing (204). New rows
-only: they are appended to the map with a Patch. Updated rows, changed filters or a window that slid for
-five minutes: the layer is sent again. The view re-fits only when the filters change, or when a new incident
-lies outside the current view, and never while the view is locked.
-
-The last good full refresh of the default view goes to the shared cache (``remember``): a browser that opens
-the page while the store is down is drawn from it, with the banner saying when that data was read (issue 8).
+The incident map follows the store through the live refresh (``pages/live.py``): nothing when nothing changed,
+new incidents appended with a Patch, the window sent again when the filters change, a row on the map was
+updated or five minutes passed. The view re-fits only when the filters change, or when a new incident lies
+outside the current view, and never while the view is locked. The last good view of the default filters goes
+to the shared cache, for a browser that opens the page while the store is down (issue 8).
 """
 
 from __future__ import annotations
@@ -14,15 +13,24 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import weakref
-from dataclasses import astuple, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+from dash import ALL, Input, Output, Patch, State, callback_context, html, no_update
+from dash.exceptions import PreventUpdate
+
+from layers.base import LayerContext, View, layer_id
+from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents
+from layers.responders import EMPTY as EMPTY_LINES
+from layers.responders import TRACK_S, drawn_signature, lines_to_units, track_from_positions
 from ntpd_map import audit, ids
 from ntpd_map.domain import UnitStatus
-from ntpd_map.geo.responders import Staleness, responder_features
+from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR, Staleness, nearest_available, responder_features
 from ntpd_map.i18n import t
-from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery, StoreUnavailable
+from ntpd_map.pages.common import layers_control_id, legend_block_id, region_bounds
+from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, plain_headline, remember
+from ntpd_map.store.base import IncidentQuery, StoreUnavailable
 from ntpd_map.views import (
     Headline,
     decimal_text,
@@ -37,19 +45,15 @@ from ntpd_map.views import (
 )
 
 if TYPE_CHECKING:
-    from dash import Dash
-    from flask_caching import Cache
-
-    from layers.base import Layer, LayerContext
+    from layers.base import Layer
+    from ntpd_map.pages.page import Callbacks, PageDeps
     from ntpd_map.runtime import Runtime
 
-FULL_REFRESH_S = 300
-#: How long a page's last good data stays in the shared cache for a browser that opens the page while the store
-#: is down: past a day, the "last 24 h" it shows would lie wholly outside its window.
-LAST_GOOD_TTL_S = 86_400
 LIST_ROWS = 30  # the newest, a screenful; the rest are on the map (200 rows were 135 KB a refresh, bench/README.md)
 ROW = "incident-row"
 RING = {"color": "#facc15", "weight": 5, "opacity": 1, "fill": False}
+#: the outputs of the refresh, in order
+OUTPUTS = ("bulk", "format", "new", "counters", "list", "sync", "status", "banner", "viewport", "resize")
 
 
 def query_from_filters(
@@ -87,88 +91,11 @@ def outside(features: list[dict[str, Any]], view: list[list[float]] | None) -> b
                     <= east) for f in features)
 
 
-def last_good_key(page: str, region: str, lang: str = "") -> str:
-    return f"last-good:{page}:{region}:{lang}"
-
-
-#: per cache, key -> when this process last kept it there: fifty walls refreshing the same data write it once
-_REMEMBERED: weakref.WeakKeyDictionary[Cache, dict[str, float]] = weakref.WeakKeyDictionary()
-REMEMBER_EVERY_S = 30
-
-
-def remember(cache: Cache, key: str, payload: dict[str, Any]) -> None:
-    """Keep a page's last good data in the shared cache as JSON text (plain values only: every worker and
-    machine reads it back without unpickling objects), at most every REMEMBER_EVERY_S per process; the
-    payload's ``at`` says how old it is when a page is drawn from it."""
-    now = time.monotonic()
-    kept = _REMEMBERED.setdefault(cache, {})
-    if now - kept.get(key, -REMEMBER_EVERY_S) < REMEMBER_EVERY_S:
-        return
-    kept[key] = now
-    cache.set(key, json.dumps(payload, separators=(",", ":")), timeout=LAST_GOOD_TTL_S)
-
-
-def recall(cache: Cache, key: str) -> dict[str, Any] | None:
-    """A page's last good data from the shared cache; None when there is none (or it cannot be read)."""
-    raw = cache.get(key)
-    if not raw:
-        return None
-    try:
-        payload = json.loads(raw)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) and payload.get("at") else None
-
-
-def plain_headline(h: Headline) -> list[Any]:
-    """The counters as plain JSON values, in Headline's field order (``Headline(*values)`` rebuilds them)."""
-    return [None if v is None else (float(v) if isinstance(v, float) else int(v)) for v in astuple(h)]
-
-
-def data_time(at: int | None, now: int, tz: str) -> str:
-    """When the data on screen was read, as the banner says it: the local time, with the date when it is from
-    an earlier day (a wall rebooted during a long outage)."""
-    if not at:
-        return "-"
-    same_day = local_time(at, tz, "%Y-%m-%d") == local_time(now, tz, "%Y-%m-%d")
-    return local_time(at, tz, "%H:%M" if same_day else "%d/%m %H:%M")
-
-
-class OfflineRuntime:
-    """The runtime as a page layout sees it while the store is down: all of it, except that whether the data is
-    simulated comes from the last good data (the simulation banner must not vanish from a simulated wall)."""
-
-    def __init__(self, runtime: Runtime, simulated: bool) -> None:
-        self._runtime = runtime
-        self._simulated = simulated
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._runtime, name)
-
-    def is_simulated(self) -> bool:
-        return self._simulated
-
-
-def offline_context(runtime: Runtime, cache: Cache, lang: str, *, wall: bool = False) -> LayerContext:
-    """A LayerContext to build the wall's or the operations page's layout while the store is down (the router,
-    ntpd_map/factory.py); their refresh then draws the last good data from the cache."""
-    from typing import cast
-
-    from layers.base import LayerContext
-
-    page, key_lang = ("wall", "") if wall else ("ops", lang)
-    last = recall(cache, last_good_key(page, runtime.settings.region, key_lang)) or {}
-    offline = cast("Runtime", OfflineRuntime(runtime, bool(last.get("simulated"))))
-    return LayerContext(offline, lang, wall=wall)
-
-
 def fit(bounds: list[list[float]]) -> dict[str, Any]:
     return {"bounds": bounds, "transition": "flyToBounds", "options": {"padding": [20, 20], "duration": 0.5}}
 
 
 def counters(h: Headline, lang: str) -> list[Any]:
-    from dash import html
-
     items = [
         (t("calls", lang), f"{h.calls:,}".replace(",", ".")),
         (t("genuine", lang), str(h.genuine)),
@@ -183,8 +110,6 @@ def counters(h: Headline, lang: str) -> list[Any]:
 def list_options(rows: list[dict[str, Any]]) -> list[Any]:
     """The incident list: one clickable row per incident (plain children: Dash 4 cannot update components
     inside RadioItems option labels, plotly/dash#3286)."""
-    from dash import html
-
     options = []
     for row in rows:
         what = row["category"] or row["call_type"]
@@ -208,10 +133,6 @@ def device_attr(device: str) -> dict[str, Any]:
 def nearest_section(nearest: list[dict[str, Any]] | None, lang: str, message: str | None = None) -> Any:
     """The selected incident's "nearest available units" block: up to five, with distance and rough ETA, and a
     note saying how rough; or a message saying why there is no list."""
-    from dash import html
-
-    from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR
-
     children: list[Any] = [html.B(t("nearest_title", lang))]
     if message is not None or not nearest:
         children.append(html.Div(message or t("nearest_none", lang), className="nearest-empty"))
@@ -236,13 +157,9 @@ def unit_panel(device: str, units: Any, latest: Any, track: Any, now: int, stale
                lang: str) -> tuple[Any, str | None, dict[str, Any]]:
     """The selected unit's panel content, its status (None when the device is no longer registered) and its
     track, from Store.units, Store.latest_positions and Store.track frames."""
-    from dash import html
-
-    from layers.responders import EMPTY, track_from_positions
-
     mine = units[units["device_id"] == device]
     if mine.empty:
-        return html.Div(t("unit_gone", lang, device=device), className="unit-error"), None, EMPTY
+        return html.Div(t("unit_gone", lang, device=device), className="unit-error"), None, EMPTY_LINES
     unit = mine.iloc[0].to_dict()
     features = responder_features(latest[latest["device_id"] == device], mine, now, staleness)
     props = features[0]["properties"] if features else None
@@ -253,20 +170,26 @@ def unit_panel(device: str, units: Any, latest: Any, track: Any, now: int, stale
     return info, str(unit["status"]), track_from_positions(track, device)
 
 
-def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> None:
-    from dash import ALL, Input, Output, Patch, State, callback_context, no_update
-    from dash.exceptions import PreventUpdate
+def answer(**sent: Any) -> tuple[Any, ...]:
+    """The refresh's outputs by name; what is not named is not sent."""
+    return tuple(sent.get(name, no_update) for name in OUTPUTS)
 
-    from layers.base import LayerContext, View, layer_id
-    from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents, geobuf_from_incidents
-    from layers.responders import EMPTY as EMPTY_LINES
-    from layers.responders import lines_to_units
-    from ntpd_map.geo.responders import nearest_available
-    from ntpd_map.pages.common import layers_control_id, legend_block_id, region_bounds
 
-    responders = next((layer for layer in layers if layer.key == "responders"), None)
+def register(cb: Callbacks, deps: PageDeps) -> None:
+    register_refresh(cb, deps)
+    responders = next((layer for layer in deps.layers if layer.key == "responders"), None)
+    register_selection(cb, deps.runtime, responders)
+    if responders is not None:
+        register_responders(cb, deps.runtime, responders)
+    register_map_controls(cb, deps.runtime, deps.layers)
 
-    @app.callback(
+
+def register_refresh(cb: Callbacks, deps: PageDeps) -> None:
+    """The live refresh: incidents of the filters, counters, the list, the banner when the store is down."""
+    runtime, cache = deps.runtime, deps.cache
+    live = LiveLayer("ops")
+
+    @cb.callback(
         Output(layer_id("incidents"), "data"),
         Output(layer_id("incidents"), "format"),
         Output(layer_id(NEW_LAYER), "data"),
@@ -302,86 +225,64 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         now = int(time.time())
         query = query_from_filters(window, start_date, end_date, call_types, categories, outcomes, agencies,
                                    kecamatan, now, tz)
-        key = hashlib.sha256(json.dumps([window, start_date, end_date, call_types, categories, outcomes, agencies,
-                                         kecamatan]).encode()).hexdigest()
-        ticked = callback_context.triggered_id == ids.TICK
-        same_view = ticked and sync.get("key") == key and sync.get("version") is not None
+        filters = [window, start_date, end_date, call_types, categories, outcomes, agencies, kecamatan]
+        key = hashlib.sha256(json.dumps(filters).encode()).hexdigest()
         # a reloaded page starts with these filters: only their view is worth keeping for the next reload
-        default_view = (window or "24h") == "24h" and not (start_date or end_date) and not any(
-            (call_types, categories, outcomes, agencies, kecamatan))
+        default_view = (window or "24h") == "24h" and not (start_date or end_date) and not any(filters[3:])
         last_key = last_good_key("ops", runtime.settings.region, lang)
         store = runtime.store
         try:
-            version = store.data_version()
-            if (same_view and sync.get("version") == version and not sync.get("down")
-                    and now - sync.get("full_at", 0) < FULL_REFRESH_S):
+            # a changed filter redraws the whole, even when it changed back to the same values
+            delta = live.read(store, sync, query, key, now, force=callback_context.triggered_id != ids.TICK)
+            if delta is None:
                 raise PreventUpdate  # idle: nothing goes over the wire
-            # new or changed rows only, as points; counters and the list come from small queries
-            # (with their rev: rows written after data_version() was read are then not sent twice)
-            columns = ("rev", *POINT_COLUMNS)
-            changed = (store.incidents(replace(query, since_rev=sync["version"], columns=columns))
-                       if same_view else None)
-            full = (changed is None or now - sync.get("full_at", 0) >= FULL_REFRESH_S
-                    or bool((changed["id"] <= sync.get("max_id", 0)).any()))
-            points = store.incidents(replace(query, columns=columns)) if full or changed is None else changed
-            version = max(version, int(points["rev"].max()) if len(points) else 0)
+            # counters and the list come from small queries
             head = headline_from_store(store, query, now)
             recent = store.incidents(replace(query, limit=LIST_ROWS))
+            simulated = runtime.is_simulated() if delta.whole is not None and default_view else None
         except StoreUnavailable:
-            sync["down"] = True
-            last = recall(cache, last_key) if default_view and not (sync.get("ok_at") or sync.get("cached_at")) \
-                else None
+            last = live.down(sync, cache, last_key, may_recall=default_view)
             if last is not None:  # opened while the store is down: the last good data, said to be so
-                sync.update(key=key, cached_at=last["at"])
+                sync["key"] = key
                 status = f"{t('updated', lang)} {local_time(last['at'], tz, '%H:%M:%S')} {runtime.zone}"
-                return (last["bulk"], "geobuf", EMPTY, counters(Headline(*last["head"]), lang),
-                        list_options(last["rows"]), sync, status,
-                        t("store_down", lang, time=data_time(last["at"], now, tz)),
-                        fit(last["bounds"] or region_bounds(LayerContext(runtime, lang))), now)
+                return answer(bulk=last["bulk"], format="geobuf", new=EMPTY,
+                              counters=counters(Headline(*last["head"]), lang), list=list_options(last["rows"]),
+                              sync=sync, status=status,
+                              banner=t("store_down", lang, time=data_time(last["at"], now, tz)),
+                              viewport=fit(last["bounds"] or region_bounds(LayerContext(runtime, lang))), resize=now)
             shown_at = sync.get("ok_at") or sync.get("cached_at")
-            return (*([no_update] * 5), sync, no_update, t("store_down", lang, time=data_time(shown_at, now, tz)),
-                    no_update, no_update)
-
+            return answer(sync=sync, banner=t("store_down", lang, time=data_time(shown_at, now, tz)))
         ctx = LayerContext(runtime, lang)
-        # a full refresh re-sends the bulk layer; otherwise only new rows go to the small "new" layer
-        viewport: Any = no_update
         locked = bool(lock)
-        if full:
-            bulk: Any = geobuf_from_incidents(points)
-            fmt: Any = "geobuf"
-            fresh: Any = EMPTY
+        out: dict[str, Any] = {}
+        whole = delta.whole
+        if whole is not None:  # the bulk layer again; the new incidents' layer empties
+            out.update(bulk=whole.data, format="geobuf", new=EMPTY, resize=now)
             if not locked and sync.get("key") != key:
-                viewport = fit(bounds_of(points) or region_bounds(ctx))
-            sync["full_at"] = now
+                out["viewport"] = fit(whole.bounds or region_bounds(ctx))
         else:
-            bulk = fmt = no_update
-            new_features = features_from_incidents(points)
+            new_features = features_from_incidents(delta.new) if delta.new is not None else []
             fresh = Patch()
             fresh["features"].extend(new_features)
+            out["new"] = fresh
             if not locked and new_features and outside(new_features, view):
                 # widen the view just enough to take in the new incidents
-                viewport = fit(union_bounds(bounds_of(points), view))
+                out["viewport"] = fit(union_bounds(bounds_of(delta.new), view))
         rows = list_rows(recent, runtime.names, tz, lang)
-        options = list_options(rows)
-        max_id = int(points["id"].max()) if len(points) else 0
-        sync.update(key=key, version=version, max_id=max(max_id, sync.get("max_id", 0) if not full else 0),
-                    ok_at=now, down=False)
-        sync.pop("cached_at", None)
-        if full and default_view:
-            try:
-                simulated = runtime.is_simulated()
-            except StoreUnavailable:  # gone since the reads above: keep the last good data that is stored
-                pass
-            else:
-                remember(cache, last_key, {"at": now, "bulk": bulk, "head": plain_headline(head), "rows": rows,
-                                           "bounds": bounds_of(points), "simulated": simulated})
+        sync = live.sent(sync, delta, key, now)
+        if whole is not None and default_view:
+            remember(cache, last_key, {"at": now, "bulk": whole.data, "head": plain_headline(head), "rows": rows,
+                                       "bounds": whole.bounds, "simulated": simulated})
         status = f"{t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {runtime.zone}"
         # the header settles (clock, wrapped title) after Leaflet measured the map: re-measure before any fit
-        resize = now if full else no_update
-        return bulk, fmt, fresh, counters(head, lang), options, sync, status, "", viewport, resize
+        return answer(**out, counters=counters(head, lang), list=list_options(rows), sync=sync, status=status,
+                      banner="")
 
+
+def register_selection(cb: Callbacks, runtime: Runtime, responders: Layer | None) -> None:
+    """Picking an incident, on the map or in the list: the ring, its details and its nearest available units."""
     # one thing is selected at a time: picking an incident drops the unit (and its track), and the reverse
-    @app.callback(
+    @cb.callback(
         Output(ids.PICKED, "data", allow_duplicate=True),
         Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
         Input(layer_id("incidents"), "clickData"),
@@ -395,7 +296,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             raise PreventUpdate
         return int(props["id"]), None
 
-    @app.callback(
+    @cb.callback(
         Output(ids.PICKED, "data", allow_duplicate=True),
         Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
         Input({"type": ROW, "id": ALL}, "n_clicks"),
@@ -407,7 +308,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             raise PreventUpdate
         return int(callback_context.triggered_id["id"]), None
 
-    @app.callback(
+    @cb.callback(
         Output(ids.MAP, "viewport", allow_duplicate=True),
         Output(ids.SELECTED, "center"),
         Output(ids.SELECTED, "pathOptions"),
@@ -418,9 +319,6 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         prevent_initial_call=True,
     )
     def select(incident_id: int | None, config: dict[str, Any]) -> tuple:
-        import pandas as pd
-        from dash import html
-
         lang = (config or {}).get("lang", runtime.settings.lang)
         if incident_id is None:  # a unit was picked instead: no ring, no lines, the hint
             return no_update, no_update, {**RING, "opacity": 0}, t("pick_incident", lang), EMPTY_LINES
@@ -457,10 +355,11 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
             view = {"bounds": box, "transition": "flyToBounds", "options": {"padding": [60, 60], "maxZoom": 15}}
         return view, center, RING, [details, near], lines
 
-    if responders is not None:
-        register_responders(app, runtime, responders)
 
-    app.clientside_callback(
+def register_map_controls(cb: Callbacks, runtime: Runtime, layers: list[Layer]) -> None:
+    """What runs in the browser: desa names from a zoom level, the clock, the legend and the coverage layers
+    following the layers control."""
+    cb.clientside_callback(
         """function(zoom, hideout) {
             if (!hideout) { return window.dash_clientside.no_update; }
             return Object.assign({}, hideout, {zoom: zoom || 0});
@@ -470,7 +369,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         State(layer_id("desa"), "hideout"),
     )
 
-    app.clientside_callback(
+    cb.clientside_callback(
         """function(_n, config) {
             return window.ntpdClock ? window.ntpdClock(config) : "";
         }""",
@@ -482,7 +381,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     # a layer's legend block shows while the layer is switched on (coverage and towers start off)
     explained = [layer.key for layer in layers if layer.legend(runtime.settings.lang)]
     if explained:
-        app.clientside_callback(
+        cb.clientside_callback(
             """function(overlays, keys) {
                 var on = {};
                 (overlays || []).forEach(function (name) { if (keys && keys[name]) { on[keys[name]] = true; } });
@@ -496,7 +395,7 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
     # the coverage layers (signal per desa, towers) are loaded once one of them is switched on
     under = [layer.key for layer in layers if getattr(layer, "underlay", False)]
     if under:
-        app.clientside_callback(
+        cb.clientside_callback(
             """function(overlays, keys, shown) {
                 var on = (overlays || []).some(function (name) { return __KEYS__.indexOf(keys[name]) >= 0; });
                 return on === shown ? window.dash_clientside.no_update : on;
@@ -508,22 +407,16 @@ def register(app: Dash, runtime: Runtime, layers: list[Layer], cache: Cache) -> 
         )
 
 
-def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
+def register_responders(cb: Callbacks, runtime: Runtime, responders: Layer) -> None:
     """The responders on the ops map: the layer follows the store; a click on a unit shows its panel and its
     last 30 minutes of track; the panel's buttons set its status, which the layer shows at once."""
-    from dash import Input, Output, State, callback_context, html, no_update
-    from dash.exceptions import PreventUpdate
-
-    from layers.base import LayerContext, View, layer_id
-    from layers.responders import EMPTY, TRACK_S, drawn_signature
-
     buttons = [f"{ids.UNIT_STATUS_PREFIX}{s}" for s in UnitStatus]
     layer = layer_id(responders.key)
 
     def layer_data(now: int) -> dict[str, Any]:
         return responders.data(LayerContext(runtime), View(IncidentQuery(), now))
 
-    @app.callback(
+    @cb.callback(
         Output(layer, "data"),
         Output(ids.RESPONDER_SIG, "data"),
         Input(ids.TICK, "n_intervals"),
@@ -539,7 +432,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
             raise PreventUpdate
         return data, new_sig
 
-    @app.callback(
+    @cb.callback(
         Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
         Output(ids.PICKED, "data", allow_duplicate=True),
         Input(layer, "clickData"),
@@ -551,7 +444,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
             raise PreventUpdate
         return device, None
 
-    @app.callback(
+    @cb.callback(
         Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
         Input(ids.UNIT_CLOSE, "n_clicks"),
         prevent_initial_call=True,
@@ -564,7 +457,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
     # Callbacks answer in any order: a refresh of the panel asked for on a tick just before the dispatcher
     # picked an incident can arrive after the "nothing picked" answer. What shows therefore follows the
     # selection in the browser: the panel only while a unit is picked, the track only of the picked unit.
-    app.clientside_callback(
+    cb.clientside_callback(
         """function(picked, _info, raw) {
             var track = {type: "FeatureCollection", features: []};
             if (picked && raw && raw.features) {
@@ -579,7 +472,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
         Input(ids.TRACK_RAW, "data"),
     )
 
-    @app.callback(
+    @cb.callback(
         Output(ids.UNIT_INFO, "children"),
         *[Output(b, "className") for b in buttons],
         Output(ids.TRACK_RAW, "data"),
@@ -600,7 +493,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
         if not device:
             if not picked:
                 raise PreventUpdate
-            return [], *status_buttons(None), EMPTY, "", message
+            return [], *status_buttons(None), EMPTY_LINES, "", message
         now = int(time.time())
         store = runtime.store
         try:
@@ -618,7 +511,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
             raise PreventUpdate
         return info, *status_buttons(status), track_data, new_sig, message
 
-    @app.callback(
+    @cb.callback(
         Output(ids.UNIT_MSG, "children", allow_duplicate=True),
         Output(layer, "data", allow_duplicate=True),
         Output(ids.RESPONDER_SIG, "data", allow_duplicate=True),
@@ -658,7 +551,7 @@ def register_responders(app: Dash, runtime: Runtime, responders: Layer) -> None:
             data = sig = no_update
         return saved, data, sig, (rev or 0) + 1
 
-    app.clientside_callback(
+    cb.clientside_callback(
         """function(zoom, selected, hideout) {
             // names from a zoom level, and the selected unit ringed: redraw only when either changes
             if (!hideout) { return window.dash_clientside.no_update; }

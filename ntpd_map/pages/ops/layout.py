@@ -4,26 +4,39 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import dash_leaflet as dl
+from dash import dcc, html
+
+from layers.base import js
+from layers.responders import EMPTY
 from ntpd_map import ids
 from ntpd_map.domain import AgencyKind, CallType, Category, Outcome, UnitStatus
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import coverage_stores, leaflet_map, legend, simulation_banner
+from ntpd_map.pages.live import last_good_key, offline_context
+from ntpd_map.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
 
     from layers.base import Layer, LayerContext
+    from ntpd_map.pages.page import PageRequest
 
 WINDOW_CHOICES = ("1h", "6h", "24h", "7d", "30d", "custom")
 
 
+def page(request: PageRequest) -> Component:
+    """The page for the router. Built without the store, except whether the data is simulated: while the store
+    is down that comes from the last good data, and the refresh draws it (pages/live.py)."""
+    try:
+        return layout(request.ctx, request.layers)
+    except StoreUnavailable:
+        ctx = request.ctx
+        key = last_good_key("ops", ctx.runtime.settings.region, ctx.lang)
+        return layout(offline_context(ctx.runtime, request.cache, ctx.lang, key), request.layers)
+
+
 def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
-    import dash_leaflet as dl
-    from dash import dcc, html
-
-    from layers.base import js
-    from layers.responders import EMPTY
-
     lang = ctx.lang
     region = ctx.runtime.region
     kec_options = [{"label": n, "value": k} for k, n in

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import dash_leaflet as dl
+from dash import dcc, html
+
+from layers.base import js
+from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
 from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import coverage_stores, leaflet_map, region_bounds, simulation_banner
+from ntpd_map.pages.live import last_good_key, offline_context
+from ntpd_map.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
 
     from layers.base import Layer, LayerContext
+    from ntpd_map.pages.page import PageRequest
 
 WALL_LAYERS = ("kabkota", "kecamatan", "incidents", "responders")
 #: the coverage view's layers (its own map: the wall never shows a layers control)
 COVERAGE_LAYERS = ("coverage", "towers")
-#: the views the wall rotates through, in order (ntpd_map/callbacks/wall.py)
+#: the views the wall rotates through, in order (pages/wall/callbacks.py)
 PANELS = (ids.WALL_PANEL_MAP, ids.WALL_PANEL_TABLE, ids.WALL_PANEL_COVERAGE)
 
 
@@ -32,12 +40,6 @@ def wall_layers(layers: list[Layer]) -> list[Layer]:
 def coverage_panel(ctx: LayerContext, layers: list[Layer]) -> Component:
     """Desa shaded by their signal status and the towers with their range, on a map nobody can move or click,
     with a legend legible from across the room and the counts per status."""
-    import dash_leaflet as dl
-    from dash import html
-
-    from layers.base import js
-    from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
-
     children: list[Component] = []
     tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
     if tile_url:
@@ -72,9 +74,17 @@ def coverage_panel(ctx: LayerContext, layers: list[Layer]) -> Component:
     ], id=ids.WALL_PANEL_COVERAGE, className="wall-panel wall-hidden")
 
 
-def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
-    from dash import dcc, html
+def page(request: PageRequest) -> Component:
+    """The page for the router; while the store is down, built as it was when last good (pages/live.py)."""
+    try:
+        return layout(request.ctx, request.layers)
+    except StoreUnavailable:
+        ctx = request.ctx
+        key = last_good_key("wall", ctx.runtime.settings.region)
+        return layout(offline_context(ctx.runtime, request.cache, ctx.lang, key, wall=True), request.layers)
 
+
+def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
     lang = ctx.lang
     settings = ctx.runtime.settings
     return html.Div([

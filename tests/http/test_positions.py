@@ -347,7 +347,7 @@ def test_store_down_answers_503_so_the_phone_retries(app, runtime, keys, unit, m
 
 
 def test_old_positions_are_pruned_by_the_retention_setting(app, runtime, unit) -> None:
-    from ntpd_map.http.positions import Retention
+    from ntpd_map.ingest.write import Retention
 
     client = app.server.test_client()
     now = int(time.time())

@@ -12,7 +12,7 @@ import pandas as pd
 
 from tests.ingest import recap_table
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TYPES = {"terputus": "dropped", "Panggilan Kosong": "ghost", "iseng": "prank", "darurat": "genuine",
          "salah sambung": "wrong_number", "informasi": "info", "uji": "test"}
 

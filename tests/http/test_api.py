@@ -138,7 +138,8 @@ def test_openapi_document_fuzzed_without_server_errors(app, keys) -> None:
         ("GET", "/api/responders"), ("GET", "/api/responders/{device}/track"), ("POST", "/api/units/{device}/status"),
         ("GET", "/api/responders/unknown"), ("POST", "/api/coverage/marks"),
         ("POST", "/api/coverage/marks/{id}/undo"), ("GET", "/api/coverage/history"),
-        ("GET", "/api/bts-proposal.xlsx"), ("GET", "/api/bts-proposal.csv")}
+        ("GET", "/api/bts-proposal.xlsx"), ("GET", "/api/bts-proposal.csv"), ("GET", "/api/priorities.csv"),
+        ("GET", "/api/priorities.xlsx"), ("GET", "/api/health")}  # (schemathesis leaves out the document itself)
     for operation in operations:
 
         @given(case=operation.as_strategy())

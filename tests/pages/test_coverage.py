@@ -20,7 +20,7 @@ def signed_in(kind: str | None, name: str = "", role: str = ""):
     """A request as the gate leaves it: ``g.ntpd_identity`` (None: anonymous)."""
     from flask import Flask, g
 
-    from ntpd_map.access.gate import Identity
+    from ntpd_map.access.identity import Identity
 
     with Flask(__name__).test_request_context("/_dash-update-component", method="POST"):
         if kind is not None:

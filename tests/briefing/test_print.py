@@ -27,7 +27,7 @@ from ntpd_map.ingest.simulate import REPORTED, load_scenario
 pypdf = pytest.importorskip("pypdf")
 openpyxl = pytest.importorskip("openpyxl")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TTU_PERIOD = Period.parse("2025-05-01..2025-09-30")
 PRODUCED = int(datetime(2025, 10, 6, 1, 0, tzinfo=UTC).timestamp())  # 09:00 WITA
 

@@ -20,9 +20,9 @@ from ntpd_map.analytics.priority import BTS_WEIGHTS, tower_distance_km
 from ntpd_map.domain import CoverageMark, PopulationFigure, SignalSample, SignalStatus, Tower
 from ntpd_map.ingest.write import locate_frame
 from ntpd_map.store import IncidentQuery
-from tests.test_analytics import DAY, T0, incidents
+from tests.analytics.test_analytics import DAY, T0, incidents
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

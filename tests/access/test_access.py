@@ -75,9 +75,9 @@ def client_as(app: Any, who: str | None) -> tuple[Any, str | None]:
     if who is None:
         return client, None
     if who == "display":
-        from ntpd_map.access import users
+        from ntpd_map.access import displays
 
-        _id, token = users.create_display_token(store, f"layar-{time.monotonic_ns()}", actor="test")
+        _id, token = displays.create_display_token(store, f"layar-{time.monotonic_ns()}", actor="test")
         assert client.get(f"/wall?token={token}").status_code == 200
         return client, client.get_cookie("_csrf_token").value
     return client, sign_in(client, store, who)
@@ -262,11 +262,11 @@ def test_a_session_ends_after_its_hours_and_with_a_new_password_role_or_a_disabl
 
 
 def test_a_revoked_display_token_locks_the_wall_out_at_its_next_refresh(app, store, monkeypatch) -> None:
+    from ntpd_map.access import displays
     from ntpd_map.access import gate as accounts
-    from ntpd_map.access import users
 
     monkeypatch.setattr(accounts, "DISPLAY_RECHECK_S", 0)
-    token_id, token = users.create_display_token(store, "layar-cabut", actor="test")
+    token_id, token = displays.create_display_token(store, "layar-cabut", actor="test")
     client = app.server.test_client()
     assert client.get(f"/wall?token={token}").status_code == 200
     csrf = client.get_cookie("_csrf_token").value
@@ -275,7 +275,7 @@ def test_a_revoked_display_token_locks_the_wall_out_at_its_next_refresh(app, sto
                        {"id": "url", "property": "search", "value": ""}], "changedPropIds": []}
     assert client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf}).status_code == 200
     assert client.get("/wall").status_code == 200  # the session holds; the URL may drop the token
-    assert users.revoke_display_token(store, token_id, actor="test")
+    assert displays.revoke_display_token(store, token_id, actor="test")
     assert client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf}).status_code == 401
     again = client.get(f"/wall?token={token}")
     assert again.status_code == 403 and "dicabut" in again.text

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Makassar")
 
 #: what attackers type into a filter: SQL, a second statement, comments, unicode, NUL, a very long value
@@ -157,7 +157,8 @@ def test_every_get_parameter_is_known(app) -> None:
     ops = {path: (query, path_params) for path, query, path_params in get_operations(app.server.test_client())}
     assert set(ops) == {"/api/recap", "/api/priorities", "/api/hexes", "/api/positions/osmand", "/api/responders",
                         "/api/responders/{device}/track", "/api/responders/unknown", "/api/coverage/history",
-                        "/api/bts-proposal.xlsx", "/api/bts-proposal.csv"}
+                        "/api/bts-proposal.xlsx", "/api/bts-proposal.csv", "/api/priorities.csv",
+                        "/api/priorities.xlsx", "/api/health", "/api/openapi.json"}
     assert set(ops["/api/priorities"][0]) == {"from", "to", "metric", "level"}
     assert set(ops["/api/hexes"][0]) == {"from", "to", "res", "empty"}
     assert set(ops["/api/coverage/history"][0]) == {"kode_desa", "limit"}
@@ -320,9 +321,9 @@ def test_injection_in_posted_incidents_is_data_or_a_reason(app, rt, keys, seeded
 def test_injection_in_an_imported_file_is_data_or_a_reason(rt, tmp_path) -> None:
     """A CSV import (what ``import incidents`` runs) with the same strings; the rejects file it writes opens in
     a spreadsheet without running a formula."""
-    from ntpd_map.http.incidents import write_batch
     from ntpd_map.ingest.files import table_from_file, write_rejects_csv
     from ntpd_map.ingest.records import incidents_from_table
+    from ntpd_map.ingest.write import write_batch
 
     records = injected_records("CSV")
     path = tmp_path / "injected.csv"
