@@ -1,6 +1,6 @@
 """UI benchmark of the operations page (issue 3, "Performance").
 
-    python -m bench ui [--window-n 100000] [--stored 1000000] [--region 53.03] [--runs 20]
+    python -m bench ui [--window-n 100000] [--stored 1000000] [--region 53.03] [--runs 20] [--results-dir DIR]
 
 1. Fills a fresh SQLite store (temporary NTPD_DATA_DIR) with ``--stored`` simulated incidents over 150 days,
    ``--window-n`` of them in the last 24 hours (the page's default window), written as ingest writes them
@@ -20,7 +20,13 @@
 4. Idle: NTPD_REFRESH_SECONDS=2, every /_dash-update-component over ~12 s -> max and median bytes.
 5. 100 incidents received now are written into the store; the bytes of the update(s) that carried them
    (a Patch to the 'incidents-new' layer) and the time until the map draws them.
-6. bench/results/ui.json (with the machine) and a markdown table on stdout.
+6. bench/results/ui.json (or ``--out``, or ``--results-dir``/ui.json; with the machine) and a markdown table on
+   stdout.
+
+The bench signs in as a user would: it adds an operator account (``bench-operator``, a random password) to its
+store, signs Flask's test client in through ``/login`` for step 2, and types the name and password into the
+sign-in form in Chromium before the cold load of step 3 (landing on ``/api/health``, so nothing of the
+operations page is cached before it); every callback carries the CSRF token from the ``_csrf_token`` cookie.
 
 Sizes: PerformanceResourceTiming (transferSize: Chrome reports encoded body + a fixed 300 bytes for headers)
 and, from the DevTools network log, the real bytes both ways (request line, headers and body up; status,
@@ -880,6 +886,8 @@ def table(result: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------------- driver
 def add_parser(sub: Any) -> None:
+    from bench.run import add_results_dir
+
     p = sub.add_parser("ui", help="operations page: server time, first clustered render, idle and new-incident bytes",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--window-n", type=int, default=100_000, help="incidents in the last 24 h")
@@ -893,7 +901,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="longest wait for the map to draw (s)")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "ntpd-bench-ui-cache",
                    help="boundaries and locator built once, copied into each run's temporary data dir")
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ui.json")
+    p.add_argument("--out", type=Path, default=None, help="the results file (default <--results-dir>/ui.json)")
+    add_results_dir(p)
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir (store) afterwards")
     p.add_argument("--profile", action="store_true", help="cProfile of one first-load refresh (printed, in the JSON)")
     p.add_argument("--js-profile", action="store_true",
@@ -901,12 +910,15 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.run import machine
+    from bench.run import copy_boundaries, machine, results_dir
 
+    out = args.out or results_dir(args) / "ui.json"
     data_dir = Path(tempfile.mkdtemp(prefix="ntpd-bench-ui-"))
     cached = args.cache_dir / "boundaries"
     if cached.is_dir():
         shutil.copytree(cached, data_dir / "boundaries")
+    else:  # the app's own cache (<NTPD_DATA_DIR>/boundaries), when it has the region
+        copy_boundaries(args.region, data_dir)
     try:
         runtime = make_runtime(data_dir, args.region, args.refresh_seconds)
         t = time.perf_counter()
@@ -962,9 +974,9 @@ def run(args: argparse.Namespace) -> int:
             "browser": browser,
         }
         result["table"] = table(result)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2, default=str))
-        say(f"wrote {args.out}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str))
+        say(f"wrote {out}")
         print(result["table"], flush=True)
         runtime.store.close()
         return 0
