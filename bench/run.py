@@ -214,7 +214,7 @@ def run_case(backend: str, n: int, region_code: str, pg_url: str | None, baselin
         "interior_cells": locator.interior_cell_count,
         "locate_rows_per_s": round(n / locate_s),
         "insert_rows_per_s": round(n / write_s),
-        "count_30d_by_kecamatan_ms": round(1000 * float(np.median(times)), 1),
+        "count_30d_by_kecamatan_ms": round(1000 * float(np.median(times)), 2),
         "rows_in_30d_window": in_window,
         "store_bytes": size,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
