@@ -196,7 +196,6 @@ def run_case(backend: str, n: int, region_code: str, pg_url: str | None, baselin
     if backend == "sqlite":
         store.close()
         size = sum(p.stat().st_size for p in tmp.iterdir())
-        shutil.rmtree(tmp, ignore_errors=True)
     else:
         import psycopg
 
@@ -205,6 +204,7 @@ def run_case(backend: str, n: int, region_code: str, pg_url: str | None, baselin
             row = conn.execute("SELECT pg_total_relation_size('incidents')").fetchone()
             size = int(row[0]) if row else 0
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    shutil.rmtree(tmp, ignore_errors=True)
 
     result: dict[str, Any] = {
         "backend": backend,
