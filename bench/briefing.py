@@ -1,6 +1,6 @@
 """The Bupati's briefing (issue 9): what a user waits for after one click, on the TTU period and on a big store.
 
-    python -m bench briefing [--n 1000000] [--region 53.03]
+    python -m bench briefing [--n 1000000] [--region 53.03] [--wait-idle 300] [--runs N] [--results-dir DIR]
 
 Two stores, each in its own data dir under a temp dir (the region's cached boundaries copied from
 data/boundaries, SQLite), each filled in one process and measured in a fresh one (so the figures and the peak
@@ -18,7 +18,9 @@ columns from the store; region, store and modules already open as in a started w
 the page's whole callback (``callbacks.briefing.page_view``, median of 3), ``briefing.pdf.render`` (the first
 one, then the median of 3; pages by pypdf, bytes) and ``briefing.xlsx.render`` (median of 3; bytes); peak RSS.
 When a target is missed, cProfile's top 15 by cumulative time of a warm build and of a PDF go with the result.
-Results: bench/results/briefing-<UTC timestamp>.json; a markdown table and the README row on stdout.
+Before measuring, it waits up to ``--wait-idle`` s (default 300) for the 1-minute load average to drop under 1.5.
+Results: bench/results/briefing-<UTC timestamp>.json (or ``--results-dir``); a markdown table and the README row
+on stdout.
 """
 
 from __future__ import annotations
@@ -169,7 +171,9 @@ def fill_big(data_dir: Path, region_code: str, n: int) -> dict[str, Any]:
 
 
 def measure_period(runtime: Any, period: Any, cold: bool, profile_on_miss: dict[str, float] | None,
-                   lang: str = "id") -> dict[str, Any]:
+                   lang: str = "id", runs: int | None = None) -> dict[str, Any]:
+    """One period's figures; ``runs`` (None: 5 warm builds, 3 of each other step) how often each timed step runs
+    after its first."""
     import pypdf
 
     from ntpd_map.briefing import build, pdf, xlsx
@@ -180,23 +184,23 @@ def measure_period(runtime: Any, period: Any, cold: bool, profile_on_miss: dict[
     start, end = window_bounds("custom", 0, period.first.isoformat(), period.last.isoformat(), runtime.settings.tz)
     first, b = _timed(lambda: build(runtime, period), 1)
     out["build_cold_s" if cold else "build_first_s"] = first[0]
-    warm, b = _timed(lambda: build(runtime, period), 5)
+    warm, b = _timed(lambda: build(runtime, period), runs or 5)
     out.update(build_warm_s=_median(warm), build_warm_runs=warm)
     out["in_period"] = b.recap["calls"]["total"]
     out["in_previous"] = b.previous_headline["calls"]
     out["headline"] = {k: c.value for k, c in b.headline.items()}
     out["window"] = [start, end]
-    views, _ = _timed(lambda: page_view(runtime, period, lang), 3)
+    views, _ = _timed(lambda: page_view(runtime, period, lang), runs or 3)
     out["page_view_s"] = _median(views)
     out.update({f"after_build_{k}": v for k, v in _rss_mb().items()})
 
     first_pdf, doc = _timed(lambda: pdf.render(b, runtime.region, lang), 1)
-    times, doc = _timed(lambda: pdf.render(b, runtime.region, lang), 3)
+    times, doc = _timed(lambda: pdf.render(b, runtime.region, lang), runs or 3)
     reader = pypdf.PdfReader(io.BytesIO(doc))
     out.update(pdf_first_s=first_pdf[0], pdf_s=_median(times), pdf_runs=times, pdf_pages=len(reader.pages),
                pdf_bytes=len(doc))
     assert pdf.page_count(doc) == len(reader.pages)
-    times, book = _timed(lambda: xlsx.render(b, lang), 3)
+    times, book = _timed(lambda: xlsx.render(b, lang), runs or 3)
     out.update(xlsx_s=_median(times), xlsx_runs=times, xlsx_bytes=len(book))
     out.update({f"after_prints_{k}": v for k, v in _rss_mb().items()})
 
@@ -237,7 +241,7 @@ def build_parts(runtime: Any, period: Any) -> dict[str, Any]:
     return {name: _median(_timed(fn, 3)[0]) for name, fn in parts.items()}
 
 
-def measure(case: str, data_dir: Path, region_code: str) -> dict[str, Any]:
+def measure(case: str, data_dir: Path, region_code: str, runs: int | None = None) -> dict[str, Any]:
     # what a started worker already holds: the modules, the region, the open store, the names
     import ntpd_map.briefing.maps
     import ntpd_map.briefing.pdf
@@ -259,7 +263,7 @@ def measure(case: str, data_dir: Path, region_code: str) -> dict[str, Any]:
 
         reported = REPORTED["ttu-2025"]
         period = Period.custom(reported.first_day, reported.last_day)
-        out["periods"] = [measure_period(runtime, period, True, TARGETS["ttu"])]
+        out["periods"] = [measure_period(runtime, period, True, TARGETS["ttu"], runs=runs)]
         h = out["periods"][0]["headline"]
         assert (h["calls"], h["genuine"], h["resolved"], h["not_followed_up"]) == (
             reported.calls, reported.genuine, reported.resolved, reported.not_followed_up), h
@@ -269,8 +273,8 @@ def measure(case: str, data_dir: Path, region_code: str) -> dict[str, Any]:
         today = datetime.now(ZoneInfo(runtime.settings.tz)).date()
         quarter = Period.custom(today - timedelta(days=90), today)
         month = default_period(today)
-        out["periods"] = [measure_period(runtime, quarter, True, TARGETS["big"]),
-                          measure_period(runtime, month, False, TARGETS["big"])]
+        out["periods"] = [measure_period(runtime, quarter, True, TARGETS["big"], runs=runs),
+                          measure_period(runtime, month, False, TARGETS["big"], runs=runs)]
     out.update(_rss_mb())
     return out
 
@@ -304,14 +308,14 @@ class LoadWatch:
         return {"min": min(s), "median": round(statistics.median(s), 2), "max": max(s)}
 
 
-def wait_quiet() -> dict[str, Any]:
-    """Wait up to WAIT_S for the 1-minute load average to drop under BUSY_LOAD; run anyway after that."""
+def wait_quiet(limit_s: float = WAIT_S) -> dict[str, Any]:
+    """Wait up to ``limit_s`` for the 1-minute load average to drop under BUSY_LOAD; run anyway after that."""
     t = time.monotonic()
     first = os.getloadavg()
-    while os.getloadavg()[0] > BUSY_LOAD and time.monotonic() - t < WAIT_S:
-        print(f"load average {os.getloadavg()[0]:.2f} > {BUSY_LOAD}: waiting (up to {WAIT_S} s)", file=sys.stderr,
-              flush=True)
-        time.sleep(15)
+    while os.getloadavg()[0] > BUSY_LOAD and time.monotonic() - t < limit_s:
+        print(f"load average {os.getloadavg()[0]:.2f} > {BUSY_LOAD}: waiting (up to {limit_s:.0f} s)",
+              file=sys.stderr, flush=True)
+        time.sleep(min(15.0, max(0.0, limit_s - (time.monotonic() - t))))
     last = os.getloadavg()
     return {"load_at_start": [round(x, 2) for x in first], "waited_s": round(time.monotonic() - t),
             "load_when_started": [round(x, 2) for x in last], "busy": last[0] > BUSY_LOAD}
@@ -331,16 +335,14 @@ def _commit() -> str:
     return proc.stdout.strip()
 
 
-def run(n: int, region_code: str) -> dict[str, Any]:
-    from bench.run import machine
+def run(n: int, region_code: str, wait_idle_s: float = WAIT_S, runs: int | None = None) -> dict[str, Any]:
+    from bench.run import copy_boundaries, machine
 
     work = Path(tempfile.mkdtemp(prefix="ntpd-bench-briefing-"))
     dirs = {case: work / case / "data" for case in ("ttu", "big")}
     for d in dirs.values():
-        (d / "boundaries").mkdir(parents=True)
-        for f in (ROOT / "data" / "boundaries").glob(f"region_{region_code}.*"):
-            shutil.copy2(f, d / "boundaries" / f.name)
-    report: dict[str, Any] = {"n": n, "region": region_code, "commit": _commit(), "machine": machine()}
+        copy_boundaries(region_code, d)  # the region and its locator index when cached (filling is not timed)
+    report: dict[str, Any] = {"n": n, "runs": runs, "region": region_code, "commit": _commit(), "machine": machine()}
     try:
         print("== filling the TTU store", file=sys.stderr, flush=True)
         report["ttu_fill"] = _case(["--case", "fill-ttu", "--data-dir", str(dirs["ttu"]), "--region", region_code])
@@ -351,12 +353,13 @@ def run(n: int, region_code: str) -> dict[str, Any]:
         print(f"== filling the big store ({n:,} incidents)", file=sys.stderr, flush=True)
         report["big_fill"] = _case(["--case", "fill-big", "--data-dir", str(dirs["big"]), "--region", region_code,
                                     "--n", str(n)])
-        report["quiet"] = wait_quiet()
+        report["quiet"] = wait_quiet(wait_idle_s)
         report["when_utc"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
         with LoadWatch() as watch:
             for case in ("ttu", "big"):
                 print(f"== measuring {case}", file=sys.stderr, flush=True)
                 report[case] = _case(["--case", f"measure-{case}", "--data-dir", str(dirs[case]),
+                                      *(["--runs", str(runs)] if runs else []),
                                       "--region", region_code])
         report["load_during"] = watch.summary()
     finally:
@@ -396,9 +399,18 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def add_parser(sub: Any) -> None:
+    from bench.run import add_results_dir
+
     p = sub.add_parser("briefing", help="the Bupati briefing: build, page, PDF, XLSX; TTU period and 1M (issue 9)")
     p.add_argument("--n", type=int, default=1_000_000, help="incidents of the big store")
     p.add_argument("--region", default="53.03")
+    p.add_argument("--wait-idle", type=float, default=WAIT_S,
+                   help="before measuring, wait up to this many seconds for the load average to drop under "
+                        f"{BUSY_LOAD} (0: do not wait)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="runs of each timed step after its first (default: 5 warm builds, 3 page callbacks, PDFs "
+                        "and XLSX)")
+    add_results_dir(p)
     p.add_argument("--case", help=argparse.SUPPRESS)  # internal: fill-ttu, fill-big, measure-ttu, measure-big
     p.add_argument("--data-dir", help=argparse.SUPPRESS)
 
@@ -411,14 +423,15 @@ def main(args: Any) -> int:
         elif args.case == "fill-big":
             result = fill_big(data_dir, args.region, args.n)
         elif args.case in ("measure-ttu", "measure-big"):
-            result = measure(args.case.split("-")[1], data_dir, args.region)
+            result = measure(args.case.split("-")[1], data_dir, args.region, args.runs)
         else:
             raise SystemExit(f"unknown case {args.case}")
         print(json.dumps(result))
         return 0
-    report = run(args.n, args.region)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+    from bench.run import results_dir
+
+    report = run(args.n, args.region, args.wait_idle, args.runs)
+    out = results_dir(args)
     path = out / f"briefing-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     path.write_text(json.dumps(report, indent=2))
     for case in ("ttu", "big"):
@@ -433,6 +446,6 @@ def main(args: Any) -> int:
         summary["figures"][case].append({"stored": report[case]["stored"], "peak_rss_mb": report[case]["peak_rss_mb"]})
     print(json.dumps(summary, indent=2))
     print(markdown(report))
-    print(f"raw results: {path.relative_to(ROOT)}", file=sys.stderr)
+    print(f"raw results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}", file=sys.stderr)
     return 0
 

@@ -2,7 +2,7 @@
 
     python -m bench positions [--units 500] [--history-hours 6] [--duration 20] [--warmup 5] [--connections 16]
                               [--servers sync:2 sync:4 gthread:2x4 gthread:3x4 gthread:2x8]
-                              [--backend sqlite|postgis --pg-url URL] [--wait-idle 120]
+                              [--backend sqlite|postgis --pg-url URL] [--wait-idle 120] [--results-dir DIR]
 
 1. Setup (not timed): a fresh data dir (the region's cached boundaries copied in, no simulated scenario),
    ``--units`` units registered with ``Store.upsert_units``, ``--history-hours`` of 10 s reports per unit written
@@ -20,7 +20,7 @@
    ``/api/responders`` answer in process (Flask test client: server time without the network), median and p95 of
    ``--layer-runs`` runs, with the store's ``latest_positions`` and ``units`` reads beside them.
 
-Raw results go to bench/results/positions.json.
+Raw results go to bench/results/positions.json (or ``--results-dir``).
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ REPORT_EVERY_S = 10  # the history's reporting interval (Traccar Client's defaul
 
 
 def add_parser(sub: Any) -> None:
+    from bench.run import add_results_dir
+
     p = sub.add_parser("positions", help="OsmAnd position reports per second over HTTP, responder layer (issue 6)")
     p.add_argument("--units", type=int, default=500, help="registered units (devices) reporting")
     p.add_argument("--history-hours", type=float, default=6.0, help="hours of 10 s reports per unit stored first")
@@ -66,6 +68,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--keep", action="store_true", help="keep the data dir (printed) for profiling")
     p.add_argument("--wait-idle", type=float, default=120.0,
                    help="before each configuration, wait up to this many seconds for the machine to be idle")
+    add_results_dir(p)
     p.add_argument("--load", help=argparse.SUPPRESS)  # internal: run the load generator with this JSON spec
 
 
@@ -73,10 +76,10 @@ def main(args: Any) -> int:
     if args.load:
         print(json.dumps(asyncio.run(load(json.loads(args.load)))))
         return 0
+    from bench.run import results_dir
+
     report = run(args)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "positions.json").write_text(json.dumps(report, indent=2))
+    (results_dir(args) / "positions.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     print(markdown(report))
     return 0
@@ -399,11 +402,10 @@ def wait_idle(limit_s: float, busy_cores: float = 0.3) -> float:
 
 def prepare(args: Any) -> tuple[Path, dict[str, str], str | None]:
     """A data dir with boundaries, units, the position history and a read key; the server's environment."""
+    from bench.run import copy_boundaries
+
     work = Path(tempfile.mkdtemp(prefix="ntpd-bench-positions-"))
-    cached = ROOT / "data" / "boundaries"
-    (work / "boundaries").mkdir()
-    for f in cached.glob(f"region_{args.region}.*"):  # the region's cache: no rebuild from the mirror
-        shutil.copy2(f, work / "boundaries" / f.name)
+    copy_boundaries(args.region, work)  # the region's cache: no rebuild from the mirror
     env = {**os.environ, "NTPD_DATA_DIR": str(work), "NTPD_REGION": args.region, "NTPD_SIMULATE": "never",
            "NTPD_LOG_LEVEL": "WARNING"}
     schema = None

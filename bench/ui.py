@@ -1,6 +1,6 @@
 """UI benchmark of the operations page (issue 3, "Performance").
 
-    python -m bench ui [--window-n 100000] [--stored 1000000] [--region 53.03] [--runs 20]
+    python -m bench ui [--window-n 100000] [--stored 1000000] [--region 53.03] [--runs 20] [--results-dir DIR]
 
 1. Fills a fresh SQLite store (temporary NTPD_DATA_DIR) with ``--stored`` simulated incidents over 150 days,
    ``--window-n`` of them in the last 24 hours (the page's default window), written as ingest writes them
@@ -20,7 +20,13 @@
 4. Idle: NTPD_REFRESH_SECONDS=2, every /_dash-update-component over ~12 s -> max and median bytes.
 5. 100 incidents received now are written into the store; the bytes of the update(s) that carried them
    (a Patch to the 'incidents-new' layer) and the time until the map draws them.
-6. bench/results/ui.json (with the machine) and a markdown table on stdout.
+6. bench/results/ui.json (or ``--out``, or ``--results-dir``/ui.json; with the machine) and a markdown table on
+   stdout.
+
+The bench signs in as a user would: it adds an operator account (``bench-operator``, a random password) to its
+store, signs Flask's test client in through ``/login`` for step 2, and types the name and password into the
+sign-in form in Chromium before the cold load of step 3 (landing on ``/api/health``, so nothing of the
+operations page is cached before it); every callback carries the CSRF token from the ``_csrf_token`` cookie.
 
 Sizes: PerformanceResourceTiming (transferSize: Chrome reports encoded body + a fixed 300 bytes for headers)
 and, from the DevTools network log, the real bytes both ways (request line, headers and body up; status,
@@ -42,6 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +70,9 @@ CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 UPDATE_URL = "/_dash-update-component"
 MAP_ID = "ops-map"
+#: the operator account the bench creates in its store and signs in as
+BENCH_USER = "bench-operator"
+CSRF_COOKIE = "_csrf_token"
 POLL_MS = 50
 
 #: Targets of issue 3 (KB = 1000 bytes).
@@ -210,6 +220,47 @@ def new_incidents(runtime: Runtime, n: int, first_id: int, seed: int = 11) -> An
     return frame
 
 
+@dataclass(frozen=True)
+class Account:
+    """The operator the bench signs in as (the operations page is for operators and admins)."""
+
+    username: str
+    password: str
+
+
+def make_operator(runtime: Runtime) -> Account:
+    """An operator account in the bench's store, as `python -m ntpd_map users add` makes one: the bench signs in
+    with it through /login, in process and in the browser, as a dispatcher does."""
+    import secrets
+
+    from ntpd_map import users
+
+    account = Account(BENCH_USER, secrets.token_urlsafe(18))
+    users.add_user(runtime.store, account.username, "operator", account.password, actor="bench")
+    return account
+
+
+def sign_in(client: Any, account: Account) -> str:
+    """Sign a Flask test client in through the sign-in form (GET /login for its CSRF token, POST /login);
+    returns the CSRF token Dash callbacks must carry (``X-CSRFToken``, from the ``_csrf_token`` cookie the
+    operations page sets, as dash-renderer reads it)."""
+    import re
+
+    page = client.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    if page.status_code != 200 or found is None:
+        raise SystemExit(f"the sign-in page did not answer with its form ({page.status_code})")
+    answer = client.post("/login", data={"username": account.username, "password": account.password,
+                                         "csrf_token": found.group(1)})
+    if answer.status_code != 303:
+        raise SystemExit(f"signing in as {account.username} failed ({answer.status_code})")
+    shell = client.get("/")
+    cookie = client.get_cookie(CSRF_COOKIE)
+    if shell.status_code != 200 or cookie is None:
+        raise SystemExit(f"the operations page did not open after signing in ({shell.status_code})")
+    return str(cookie.value)
+
+
 # ------------------------------------------------------------------------------------- 2. server, in process
 def window_query(runtime: Runtime, now: int) -> Any:
     from ntpd_map.callbacks.ops import query_from_filters
@@ -294,11 +345,12 @@ class InProcessPage:
     work, the serialisation and the bytes of a browser's request, without the network. Inputs and states take
     the values of the layout the router serves for "/", as a browser's first request does."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, account: Account) -> None:
         from ntpd_map import ids
 
         self.ids = ids
         self.client = app.server.test_client()
+        self.csrf = sign_in(self.client, account)  # the access gate answers 401 to an anonymous callback
         self.callbacks = app.callback_map
         self.refresh_key = next(k for k in self.callbacks if f"{ids.SYNC}.data" in k and "layer-incidents.data" in k)
         route_key = next(k for k in self.callbacks if k.strip(".") == f"{ids.PAGE}.children")
@@ -342,7 +394,7 @@ class InProcessPage:
         body = {"output": key, "outputs": outputs if key.startswith("..") else outputs[0],
                 "inputs": items(spec["inputs"]), "changedPropIds": changed, "state": items(spec.get("state", []))}
         t = time.perf_counter()
-        response = self.client.post(UPDATE_URL, json=body)
+        response = self.client.post(UPDATE_URL, json=body, headers={"X-CSRFToken": self.csrf})
         data = response.get_data()
         seconds = time.perf_counter() - t
         return response.status_code, seconds, len(data), (json.loads(data) if response.status_code == 200 else None)
@@ -728,11 +780,36 @@ def new_phase(driver: WebDriver, network: Network, runtime: Runtime, n: int, fir
     return out
 
 
-def browser_phase(runtime: Runtime, expected: int, new_n: int, first_new_id: int, warm_loads: int,
-                  idle_s: float, timeout: float, js_profile: bool = False) -> dict[str, Any]:
+def browser_sign_in(driver: WebDriver, base_url: str, account: Account, timeout: float) -> dict[str, Any]:
+    """Sign in as a dispatcher does: type the name and password into the sign-in form and submit it. The form
+    is opened with ``next=/api/health`` so that the browser lands on a page without the map: nothing of the
+    operations page (its scripts, its data) is loaded or cached before the cold load. Only the sign-in page's
+    stylesheet is in the browser's cache by then."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    t = time.perf_counter()
+    driver.get(f"{base_url}/login?next=/api/health")
+    driver.find_element(By.ID, "username").send_keys(account.username)
+    driver.find_element(By.ID, "password").send_keys(account.password)
+    driver.find_element(By.ID, "login-submit").click()
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: "/login" not in d.current_url)
+    except Exception as exc:  # selenium's TimeoutException: say what the page said instead
+        message = driver.find_elements(By.ID, "login-msg")
+        raise SystemExit(f"signing in as {account.username} in the browser failed: "
+                         f"{message[0].text if message else driver.current_url}") from exc
+    return {"user": account.username, "landed": driver.current_url.removeprefix(base_url),
+            "seconds": round(time.perf_counter() - t, 2)}
+
+
+def browser_phase(runtime: Runtime, account: Account, expected: int, new_n: int, first_new_id: int,
+                  warm_loads: int, idle_s: float, timeout: float, js_profile: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with live_app(runtime) as base_url, chromium() as driver:
         network = Network(driver)
+        out["sign_in"] = browser_sign_in(driver, base_url, account, timeout)
+        say(f"signed in as {account.username} in the browser")
         loads = [page_load(driver, network, base_url + "/", expected, timeout, "cold")]
         say(f"cold load: drawn at {loads[-1]['drawn_ms']} ms")
         for i in range(warm_loads if loads[0]["drawn_ms"] is not None else 0):
@@ -809,6 +886,8 @@ def table(result: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------------- driver
 def add_parser(sub: Any) -> None:
+    from bench.run import add_results_dir
+
     p = sub.add_parser("ui", help="operations page: server time, first clustered render, idle and new-incident bytes",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--window-n", type=int, default=100_000, help="incidents in the last 24 h")
@@ -822,7 +901,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="longest wait for the map to draw (s)")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "ntpd-bench-ui-cache",
                    help="boundaries and locator built once, copied into each run's temporary data dir")
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ui.json")
+    p.add_argument("--out", type=Path, default=None, help="the results file (default <--results-dir>/ui.json)")
+    add_results_dir(p)
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir (store) afterwards")
     p.add_argument("--profile", action="store_true", help="cProfile of one first-load refresh (printed, in the JSON)")
     p.add_argument("--js-profile", action="store_true",
@@ -830,12 +910,15 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.run import machine
+    from bench.run import copy_boundaries, machine, results_dir
 
+    out = args.out or results_dir(args) / "ui.json"
     data_dir = Path(tempfile.mkdtemp(prefix="ntpd-bench-ui-"))
     cached = args.cache_dir / "boundaries"
     if cached.is_dir():
         shutil.copytree(cached, data_dir / "boundaries")
+    else:  # the app's own cache (<NTPD_DATA_DIR>/boundaries), when it has the region
+        copy_boundaries(args.region, data_dir)
     try:
         runtime = make_runtime(data_dir, args.region, args.refresh_seconds)
         t = time.perf_counter()
@@ -848,6 +931,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"filling the store: {args.stored:,} incidents, {args.window_n:,} in the last 24 h")
         store_info = fill_store(runtime, args.stored, args.window_n)
         say(f"store filled in {store_info['write_s']} s")
+        account = make_operator(runtime)  # before create_app: no bootstrap admin is made beside it
         now = int(time.time())
         expected = runtime.store.count_incidents(window_query(runtime, now))
         if expected != args.window_n:
@@ -857,14 +941,14 @@ def run(args: argparse.Namespace) -> int:
         with instrumented(runtime):
             from ntpd_map.factory import create_app
 
-            page = InProcessPage(create_app(runtime=runtime))
+            page = InProcessPage(create_app(runtime=runtime), account)
             server, first_sync = server_times(page, args.runs, args.profile)
         say(f"first-load full refresh p95 {server['first_load']['total']['p95_ms']} ms")
         if args.profile:
             print(server["profile_first_load"], flush=True)
 
-        browser = browser_phase(runtime, expected, args.new_n, args.stored, args.warm_loads, args.idle_seconds,
-                                args.timeout, js_profile=args.js_profile)
+        browser = browser_phase(runtime, account, expected, args.new_n, args.stored, args.warm_loads,
+                                args.idle_seconds, args.timeout, js_profile=args.js_profile)
         new = browser.get("new")
         if new and new.get("inserted"):
             version_before = new["version_before"]
@@ -890,9 +974,9 @@ def run(args: argparse.Namespace) -> int:
             "browser": browser,
         }
         result["table"] = table(result)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2, default=str))
-        say(f"wrote {args.out}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str))
+        say(f"wrote {out}")
         print(result["table"], flush=True)
         runtime.store.close()
         return 0
