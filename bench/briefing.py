@@ -96,8 +96,8 @@ def _profile(fn: Any, top: int = 15) -> str:
 
 
 def fill_ttu(data_dir: Path, region_code: str) -> dict[str, Any]:
+    from ntpd_map.ingest.simulate import REPORTED, load_scenario
     from ntpd_map.runtime import Runtime
-    from ntpd_map.simulate import REPORTED, load_scenario
 
     runtime = Runtime(_settings(data_dir, region_code))
     t = time.perf_counter()
@@ -110,7 +110,7 @@ def fill_ttu(data_dir: Path, region_code: str) -> dict[str, Any]:
 def enrich(frame: Any, rng: np.random.Generator, kab_short: str) -> Any:
     """Give the genuine calls of a bench chunk what the briefing reads of them: a category and its agency, an
     outcome (about 86% resolved, 14% not followed up, as in TTU) and dispatch/arrival/resolution times."""
-    from ntpd_map.simulate import AGENCY_BY_CATEGORY, CATEGORY_MIX, RESOLVED_SHARE
+    from ntpd_map.ingest.simulate import AGENCY_BY_CATEGORY, CATEGORY_MIX, RESOLVED_SHARE
 
     genuine = (frame["call_type"] == "genuine").to_numpy()
     idx = np.flatnonzero(genuine)
@@ -141,9 +141,9 @@ def enrich(frame: Any, rng: np.random.Generator, kab_short: str) -> Any:
 
 def fill_big(data_dir: Path, region_code: str, n: int) -> dict[str, Any]:
     from bench.run import CHUNK, incident_chunk
-    from ntpd_map.incidents import locate_frame
+    from ntpd_map.ingest.simulate import short_name, simulate
+    from ntpd_map.ingest.write import locate_frame
     from ntpd_map.runtime import Runtime
-    from ntpd_map.simulate import short_name, simulate
 
     runtime = Runtime(_settings(data_dir, region_code))
     store, region = runtime.store, runtime.region
@@ -177,7 +177,7 @@ def measure_period(runtime: Any, period: Any, cold: bool, profile_on_miss: dict[
     import pypdf
 
     from ntpd_map.briefing import build, pdf, xlsx
-    from ntpd_map.callbacks.briefing import page_view
+    from ntpd_map.pages.briefing.callbacks import page_view
     from ntpd_map.views import window_bounds
 
     out: dict[str, Any] = {"period": period.key, "kind": period.kind, "days": period.days}
@@ -223,7 +223,7 @@ RECAP_COLUMNS = ("received_at", "call_type", "category", "outcome", "agency", "k
 def build_parts(runtime: Any, period: Any) -> dict[str, Any]:
     """Where a build's time goes, each part timed alone (median of 3): the recap of the period (of which the read
     of its rows, every column), the same read with only the columns the recap uses, the two priority rankings."""
-    from ntpd_map.recap import recap, recap_bounds
+    from ntpd_map.analytics.recap import recap, recap_bounds
     from ntpd_map.store.base import IncidentQuery
     from ntpd_map.views import window_bounds
 
@@ -243,11 +243,6 @@ def build_parts(runtime: Any, period: Any) -> dict[str, Any]:
 
 def measure(case: str, data_dir: Path, region_code: str, runs: int | None = None) -> dict[str, Any]:
     # what a started worker already holds: the modules, the region, the open store, the names
-    import ntpd_map.briefing.maps
-    import ntpd_map.briefing.pdf
-    import ntpd_map.briefing.xlsx
-    import ntpd_map.callbacks.briefing
-    import ntpd_map.recap  # noqa: F401
     from ntpd_map.briefing import Period, default_period
     from ntpd_map.runtime import Runtime
 
@@ -259,7 +254,7 @@ def measure(case: str, data_dir: Path, region_code: str, runs: int | None = None
     out: dict[str, Any] = {"case": case, "stored": runtime.store.count_incidents(),
                            "worker_setup_s": round(time.perf_counter() - t, 2), **_rss_mb()}
     if case == "ttu":
-        from ntpd_map.simulate import REPORTED
+        from ntpd_map.ingest.simulate import REPORTED
 
         reported = REPORTED["ttu-2025"]
         period = Period.custom(reported.first_day, reported.last_day)

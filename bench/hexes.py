@@ -65,7 +65,7 @@ def run(n: int, res: int, region_code: str) -> dict[str, Any]:
     from ntpd_map.config import Settings
     from ntpd_map.factory import create_app
     from ntpd_map.geo.hexes import build_pieces
-    from ntpd_map.incidents import locate_frame
+    from ntpd_map.ingest.write import locate_frame
     from ntpd_map.runtime import Runtime
 
     work = Path(tempfile.mkdtemp(prefix="ntpd-bench-hexes-"))
@@ -101,7 +101,7 @@ def run(n: int, res: int, region_code: str) -> dict[str, Any]:
     assert counts.piece_type.sum() == first.piece_type.sum() == counts.kec_type.sum()
 
     app = create_app(runtime=runtime)
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
 
     key = create_api_key(runtime.store, "bench", "read")[1]
     client = app.server.test_client()

@@ -7,7 +7,7 @@
 1. Setup (not timed): a fresh data dir (the region's cached boundaries copied in); the app's first start once
    (``create_app``: the locator, the labelled SIMULATED scenario in a fresh SQLite store, the first account), so
    the workers find it done; an ingest key (``python -m ntpd_map keys create``) and one display token per wall
-   (``python -m ntpd_map tokens create --name wall-NN``; without that command, ``users.create_display_token``
+   (``python -m ntpd_map tokens create --name wall-NN``; without that command, ``displays.create_display_token``
    that it calls, and without that either, an app before the access gate of issue 8, no token). A
    redis-server on a free loopback port (no persistence) as the shared cache (``NTPD_REDIS_URL``), or files
    with ``--no-redis``.
@@ -34,7 +34,7 @@
    every post updates a stored incident (new time, place and status): the data version still changes before
    every wall tick (each then a full refresh, as an updated incident redraws the whole 24 h) but the store
    and the 24 h window stop growing. With new ids a tick sends only the incidents new since the wall's last
-   tick, and the whole window every 5 minutes (ntpd_map/callbacks/wall.py).
+   tick, and the whole window every 5 minutes (ntpd_map/pages/wall/callbacks.py, pages/live.py).
 5. Every 10 s: the RSS of the gunicorn master and each worker (and of redis-server) from /proc, and the incidents
    in the wall's 24 h window (what a full refresh reads and sends).
 6. ``--memtrace`` (a diagnostic): gunicorn runs with ``-c bench/memtrace.py``, which in each worker records
@@ -637,18 +637,19 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def display_tokens(env: dict[str, str], walls: int) -> list[str | None]:
     """One display token per wall from ``python -m ntpd_map tokens create``. Without that command: what it
-    calls (``users.create_display_token``) if the app has it, else [None, ...] (an app before the gate)."""
+    calls (``displays.create_display_token``) if the app has it, else [None, ...] (an app before the gate)."""
     first = cli(env, "tokens", "create", "--name", "wall-00")
     if first.returncode != 0:
         if "invalid choice" not in first.stderr:
             raise RuntimeError(f"tokens create failed: {first.stderr.strip()[-500:]}")
-        code = ("import json, sys\nfrom ntpd_map.runtime import Runtime\ntry:\n    from ntpd_map.users import "
-                "create_display_token\nexcept ImportError:\n    print('[]'); sys.exit()\nstore = Runtime().store\n"
+        code = ("import json, sys\nfrom ntpd_map.runtime import Runtime\ntry:\n"
+                "    from ntpd_map.access.displays import create_display_token\n"
+                "except ImportError:\n    print('[]'); sys.exit()\nstore = Runtime().store\n"
                 f"print(json.dumps([create_display_token(store, f'wall-{{n:02d}}', actor='bench')[1] "
                 f"for n in range({walls})]))")
         made = json.loads(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                                          text=True, check=True).stdout)
-        print("no `tokens` command in this app: " + ("tokens made with users.create_display_token" if made else
+        print("no `tokens` command in this app: " + ("tokens made with displays.create_display_token" if made else
                                                      "walls open /wall without a token"), file=sys.stderr)
         return list(made) if made else [None] * walls
 

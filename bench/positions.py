@@ -431,7 +431,7 @@ def populate(env: dict[str, str], units: int, hours: float, base_ts: int) -> dic
 
     import numpy as np
 
-    from ntpd_map.auth import create_api_key
+    from ntpd_map.access.keys import create_api_key
     from ntpd_map.config import Settings
     from ntpd_map.domain import AgencyKind, ResponderPosition, Unit
     from ntpd_map.runtime import Runtime

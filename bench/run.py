@@ -134,7 +134,7 @@ def incident_chunk(region: Any, n: int, start_id: int, rng: np.random.Generator,
 def run_case(backend: str, n: int, region_code: str, pg_url: str | None, baseline_n: int) -> dict[str, Any]:
     from ntpd_map.config import Settings
     from ntpd_map.geo.locate import Locator
-    from ntpd_map.incidents import locate_frame
+    from ntpd_map.ingest.write import locate_frame
     from ntpd_map.runtime import Runtime
     from ntpd_map.store import IncidentQuery, open_store
 

@@ -173,8 +173,8 @@ def fill_store(runtime: Runtime, stored: int, window_n: int, seed: int = 7) -> d
     rest older than 25 h; written located, in chunks of 1M, ids rising with time. Plus the region's simulated
     responders (so idle refreshes include the responder check the page makes)."""
     from bench.run import CHUNK, DAYS, incident_chunk
-    from ntpd_map.incidents import write_incidents
-    from ntpd_map.simulate import simulate
+    from ntpd_map.ingest.simulate import simulate
+    from ntpd_map.ingest.write import write_incidents
 
     if not 0 <= window_n <= stored:
         raise SystemExit("--window-n must be between 0 and --stored")
@@ -233,7 +233,7 @@ def make_operator(runtime: Runtime) -> Account:
     with it through /login, in process and in the browser, as a dispatcher does."""
     import secrets
 
-    from ntpd_map import users
+    from ntpd_map.access import users
 
     account = Account(BENCH_USER, secrets.token_urlsafe(18))
     users.add_user(runtime.store, account.username, "operator", account.password, actor="bench")
@@ -263,7 +263,7 @@ def sign_in(client: Any, account: Account) -> str:
 
 # ------------------------------------------------------------------------------------- 2. server, in process
 def window_query(runtime: Runtime, now: int) -> Any:
-    from ntpd_map.callbacks.ops import query_from_filters
+    from ntpd_map.pages.ops.callbacks import query_from_filters
 
     return query_from_filters("24h", None, None, [], [], [], [], [], now, runtime.settings.tz)
 
@@ -272,13 +272,13 @@ def window_query(runtime: Runtime, now: int) -> Any:
 #: and store methods, wrapped while the bench times requests. Times are inclusive (a function's time includes
 #: the wrapped functions it calls); a name the app no longer has is skipped.
 TIMED_FUNCTIONS = (
-    ("layers.incidents", "geobuf_from_incidents"), ("layers.incidents", "features_from_incidents"),
-    ("ntpd_map.callbacks.ops", "bounds_of"), ("ntpd_map.callbacks.ops", "headline_from_store"),
-    ("ntpd_map.callbacks.ops", "headline"), ("ntpd_map.callbacks.ops", "counters"),
-    ("ntpd_map.callbacks.ops", "list_rows"), ("ntpd_map.callbacks.ops", "list_options"),
+    ("ntpd_map.pages.live", "geobuf_from_batches"), ("ntpd_map.pages.ops.callbacks", "features_from_incidents"),
+    ("ntpd_map.pages.ops.callbacks", "bounds_of"), ("ntpd_map.pages.ops.callbacks", "headline_from_store"),
+    ("ntpd_map.pages.ops.callbacks", "counters"), ("ntpd_map.pages.ops.callbacks", "list_rows"),
+    ("ntpd_map.pages.ops.callbacks", "list_options"),
     ("dash._callback", "to_json"),  # the response's JSON, as Dash writes it
 )
-TIMED_STORE_METHODS = ("data_version", "incidents", "count_by", "count_incidents")
+TIMED_STORE_METHODS = ("data_version", "incidents", "incident_batches", "count_by", "count_incidents")
 
 
 class Timings:
@@ -757,7 +757,7 @@ def idle_phase(driver: WebDriver, network: Network, seconds: float) -> dict[str,
 
 def new_phase(driver: WebDriver, network: Network, runtime: Runtime, n: int, first_id: int, expected_before: int,
               timeout: float) -> dict[str, Any]:
-    from ntpd_map.incidents import write_incidents
+    from ntpd_map.ingest.write import write_incidents
 
     version_before = runtime.store.data_version()
     frame = new_incidents(runtime, n, first_id)
@@ -953,7 +953,7 @@ def run(args: argparse.Namespace) -> int:
         if new and new.get("inserted"):
             version_before = new["version_before"]
         else:  # the page never got that far: write the new incidents here, for the Patch path's server time
-            from ntpd_map.incidents import write_incidents
+            from ntpd_map.ingest.write import write_incidents
 
             version_before = runtime.store.data_version()
             write_incidents(runtime.store, runtime.locator, new_incidents(runtime, args.new_n, args.stored))

@@ -368,7 +368,7 @@ def test_load(redis_server: None, tmp_path: Path, bench_data_dir: Path) -> None:
 
 @smoke("briefing")
 def test_briefing(tmp_path: Path, bench_data_dir: Path) -> None:
-    from ntpd_map.simulate import REPORTED
+    from ntpd_map.ingest.simulate import REPORTED
 
     n = 2000
     results = run_bench("briefing", "--n", str(n), "--wait-idle", "0", "--runs", "1", tmp_path=tmp_path,
