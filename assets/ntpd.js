@@ -59,6 +59,12 @@
       var wall = context.hideout && context.hideout.wall;
       return {color: wall ? "#e5e7eb" : "#111827", weight: 3, fill: false, opacity: 0.9};
     },
+    /* The plain basemap (issue 18), when no tiles are configured: the region's land filled against the sea
+     * colour of .map, in a pane under every other layer. */
+    landStyle: function (feature, context) {
+      var wall = context.hideout && context.hideout.wall;
+      return {stroke: false, fill: true, fillColor: wall ? "#334155" : "#f4f1e8", fillOpacity: 1};
+    },
     kecamatanStyle: function (feature, context) {
       var h = context.hideout || {};
       if (h.selected && h.selected === feature.properties.kode) {  // picked in the analytics table

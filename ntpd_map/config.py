@@ -61,7 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
         "A point this close to a desa but outside every polygon (coast, river mouth) is assigned to the "
         "nearest desa and flagged.",
     ),
-    Setting("NTPD_H3_RES", "8", "H3 resolution of the hexagon layer (7 about 5 km2, 8 about 0.7 km2, 9)."),
+    Setting("NTPD_H3_RES", "8", "Default H3 resolution of the hexagon analytics (7 about 5 km2, 8 about 0.7 km2, "
+            "9 about 0.1 km2); the page and /api/hexes can ask for another of 7-9."),
     Setting("NTPD_REFRESH_SECONDS", "5", "How often open pages poll for new data."),
     Setting("NTPD_WALL_ROTATE_SECONDS", "30",
             "Wall display: seconds between its views (incident map, kecamatan table, signal coverage)."),
@@ -75,11 +76,22 @@ SETTINGS: tuple[Setting, ...] = (
             "stays bounded); the latest position of each unit is always kept."),
     Setting("NTPD_PG_POOL_MAX", "10", "Largest PostgreSQL connection pool per worker."),
     Setting(
+        "NTPD_BASEMAP_FILE",
+        "",
+        "A local MBTiles file of raster basemap tiles (PNG, JPEG or WebP; MBTiles 1.3) for the center's region, "
+        "served by the app at /tiles/{z}/{x}/{y}: a basemap with no internet. Takes precedence over NTPD_TILE_URL.",
+    ),
+    Setting(
         "NTPD_TILE_URL",
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-        "Basemap tiles, fetched by the browser when reachable; boundaries and data show without them. "
-        "Empty: no basemap at all.",
+        "Upstream basemap tiles, fetched by the app (never by the browser) as they are viewed and kept in a disk "
+        "cache, so a room that loses its internet keeps the map it has seen. Empty (and no NTPD_BASEMAP_FILE): "
+        "a plain basemap drawn from the boundaries.",
     ),
+    Setting("NTPD_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors",
+            "Credit shown for the tiles of NTPD_TILE_URL (an MBTiles file credits itself from its metadata)."),
+    Setting("NTPD_TILE_CACHE_MB", "500", "Largest size of the disk cache of upstream tiles "
+            "(<NTPD_DATA_DIR>/tiles); the least recently used tiles go first."),
     Setting("NTPD_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING)."),
     Setting(
         "NTPD_SECRET_KEY",

@@ -7,12 +7,14 @@ import os
 import secrets
 import threading
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.analytics import Analytics
 from ntpd_map.config import Settings
 from ntpd_map.geo.boundaries import load_region
 from ntpd_map.geo.locate import Locator
+from ntpd_map.geo.tiles import MBTiles, TileProxy, TileSource
 from ntpd_map.ingest.simulate import load_scenario
 from ntpd_map.ingest.write import Retention
 from ntpd_map.store import open_store
@@ -60,6 +62,18 @@ class Runtime:
             tolerance_m=float(self.settings.get("NTPD_OFFSHORE_TOLERANCE_M")),
             cache_path=self.settings.boundaries_dir / f"locator_{region.code}.npz",
         )
+
+    @cached_property
+    def basemap(self) -> TileSource | None:
+        """What /tiles serves: the NTPD_BASEMAP_FILE, else NTPD_TILE_URL through the disk cache, else None (the
+        maps then draw a plain basemap from the boundaries). MBTilesError for a file that cannot be served."""
+        settings = self.settings
+        if settings.get("NTPD_BASEMAP_FILE"):
+            return MBTiles(Path(settings.get("NTPD_BASEMAP_FILE")).expanduser())
+        if settings.get("NTPD_TILE_URL"):
+            return TileProxy(settings.get("NTPD_TILE_URL"), settings.data_dir / "tiles",
+                             settings.int("NTPD_TILE_CACHE_MB") * 2**20, attribution=settings.get("NTPD_TILE_ATTRIBUTION"))
+        return None
 
     @cached_property
     def analytics(self) -> Analytics:

@@ -16,7 +16,7 @@
 - **CSRF**: every state-changing request that carries no key (the login form, ``/logout``, every Dash
   callback) carries a token (Flask-WTF). dash-renderer sends the cookie ``_csrf_token`` back as ``X-CSRFToken``.
 - **Headers**: a Content-Security-Policy that lets the map work (scripts from this server and Dash's own
-  inline scripts by hash; tiles from ``NTPD_TILE_URL``'s host), no framing, nosniff, no referrer (a wall's
+  inline scripts by hash; images, tiles included, from the app only), no framing, nosniff, no referrer (a wall's
   URL carries its token), HSTS with ``NTPD_SECURE_COOKIES``.
 - When the store is down, a session already signed in is trusted as its signed cookie says (role and name),
   so a wall keeps its last good data and its banner, and recovers by itself; new sign-ins wait for the store.
@@ -307,17 +307,11 @@ class Access:
     # headers ---------------------------------------------------------------------------------------------
     def csp(self) -> str:
         if self._csp is None:
-            from urllib.parse import urlsplit
-
-            tiles = urlsplit(self.runtime.settings.get("NTPD_TILE_URL").replace("{s}", "a"))
-            tile_src = f"{tiles.scheme}://{tiles.netloc}" if tiles.netloc else ""
-            if tile_src and "{s}" in self.runtime.settings.get("NTPD_TILE_URL"):
-                tile_src = f"{tiles.scheme}://*.{tiles.netloc.split('.', 1)[1]}"
             self._csp = "; ".join([
                 "default-src 'self'",
                 "script-src " + " ".join(["'self'", *self._script_hashes]),
                 "style-src 'self' 'unsafe-inline'",  # React and Leaflet position elements with inline styles
-                "img-src " + " ".join(filter(None, ["'self'", "data:", "blob:", tile_src])),
+                "img-src 'self' data: blob:",  # basemap tiles too: the app serves them (/tiles, issue 18)
                 "font-src 'self' data:",
                 "connect-src 'self'",
                 "object-src 'none'",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from dash.exceptions import DependencyException
 from flask import jsonify
 
-from ntpd_map.http import analytics, briefing, coverage, incidents, layers, meta, positions, routes
+from ntpd_map.http import analytics, briefing, coverage, incidents, layers, meta, positions, routes, tiles
 from ntpd_map.http.routes import Call, Route, fail
 from ntpd_map.pages.login import callbacks as login
 
@@ -23,6 +23,7 @@ ROUTES: tuple[Route, ...] = (
     *coverage.ROUTES,  # signal marks and their audit trail
     *analytics.ROUTES,  # priorities, hexagons, the BTS proposal
     *layers.ROUTES,  # static map layers by URL
+    *tiles.ROUTES,  # the basemap, from a local MBTiles file or the cached upstream
     *briefing.ROUTES,  # the briefing's PDF and XLSX
     *login.ROUTES,  # signing in and out
 )

@@ -9,6 +9,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 from flask_wtf.csrf import generate_csrf
 
+from layers.base import js
 from layers.coverage import UNDERLAY_PANE
 from ntpd_map import ids
 from ntpd_map.access.identity import current_identity
@@ -43,6 +44,24 @@ def layers_control_id(map_id: str) -> str:
     return f"{map_id}-layers"
 
 
+#: the pane of the plain basemap's land: under the signal coverage (350) and every overlay
+LAND_PANE = "ntpdland"
+
+
+def basemap_layer(ctx: LayerContext, opacity: float) -> list[Component]:
+    """The basemap, served by the app at its own /tiles (issue 18: a local MBTiles file, or the upstream through
+    a disk cache), credited as its source says. None configured: a plain basemap from what the app has, the
+    region's land filled against the sea colour of `.map` under the boundary layers (their lines and names),
+    crediting only the boundaries."""
+    source = ctx.runtime.basemap
+    if source is None:
+        land = dl.GeoJSON(url="/layers/kabkota.geojson", style=js("landStyle"), hideout={"wall": ctx.wall},
+                          interactive=False)
+        return [dl.Pane(land, name=LAND_PANE, style={"zIndex": 250})]  # above tiles (200), below all else
+    return [dl.TileLayer(url="/tiles/{z}/{x}/{y}", maxZoom=18, maxNativeZoom=source.max_zoom, opacity=opacity,
+                         attribution=source.attribution)]
+
+
 def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list[Component] | None = None,
                 **props: Any) -> Component:
     """A Leaflet map with every layer loaded once; the layers control flips visibility (no re-send).
@@ -52,14 +71,9 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
     starts as the names switched on (dash-leaflet only keeps it up to date from there), so a page can follow
     which layers are shown (the legend does).
 
-    The basemap is drawn by the browser from NTPD_TILE_URL when reachable; without internet the map still
-    shows boundaries, names and data on the plain background colour of `.map`.
+    The basemap comes from the app's own ``/tiles`` (``basemap_layer``).
     """
-    tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
-    children: list[Component] = []
-    if tile_url:
-        children.append(dl.TileLayer(url=tile_url, maxZoom=18, opacity=0.55 if ctx.wall else 0.9,
-                                     attribution="&copy; OpenStreetMap contributors"))
+    children: list[Component] = basemap_layer(ctx, 0.55 if ctx.wall else 0.9)
     overlays: list[Component] = []
     under: list[Component] = []
     for layer in layers:

@@ -18,7 +18,7 @@ from dash.dash_table.DataTable import DataTable
 from layers.hexes import HexLayer
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.pages.common import region_bounds, simulation_banner
+from ntpd_map.pages.common import basemap_layer, region_bounds, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -69,11 +69,7 @@ def analytics_map(ctx: LayerContext, layers: list[Layer], res: int) -> Component
     redrawn (a redraw re-adds them, and on one shared canvas re-added paths are painted last), and that pane
     lets the mouse through (CSS ``.leaflet-ntpdlines-pane``), so hovering a hexagon opens its tooltip.
     """
-    children: list[Component] = []
-    tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
-    if tile_url:
-        children.append(dl.TileLayer(url=tile_url, maxZoom=18, opacity=0.8,
-                                     attribution="&copy; OpenStreetMap contributors"))
+    children: list[Component] = basemap_layer(ctx, 0.8)
     children.append(HexLayer(res).component(ctx))
     lines = [layer.component(ctx) for key in LINE_LAYERS for layer in layers if layer.key == key]
     children.append(dl.Pane(lines, name=LINES_PANE, style={"zIndex": 450}))

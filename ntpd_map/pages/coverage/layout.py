@@ -21,7 +21,7 @@ from ntpd_map import ids
 from ntpd_map.access.identity import coverage_access
 from ntpd_map.i18n import t
 from ntpd_map.pages.analytics.layout import data_table, default_period, local_today
-from ntpd_map.pages.common import coverage_stores, legend, region_bounds, signout_form, simulation_banner
+from ntpd_map.pages.common import basemap_layer, coverage_stores, legend, region_bounds, signout_form, simulation_banner
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -55,11 +55,7 @@ def coverage_map(ctx: LayerContext, layers: list[Layer]) -> Component:
     the picked desa's outline, and the kab/kota and kecamatan outlines with names in a pane above everything
     that lets the mouse through."""
     by_key = {layer.key: layer for layer in layers}
-    children: list[Component] = []
-    tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
-    if tile_url:
-        children.append(dl.TileLayer(url=tile_url, maxZoom=18, opacity=0.8,
-                                     attribution="&copy; OpenStreetMap contributors"))
+    children: list[Component] = basemap_layer(ctx, 0.8)
     children.append(by_key["coverage"].component(ctx))
     toggles = [by_key[k] for k in ("towers", "weak-calls") if k in by_key]
     children.append(dl.LayersControl(

@@ -16,7 +16,7 @@ from layers.base import js
 from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.pages.common import coverage_stores, leaflet_map, region_bounds, simulation_banner
+from ntpd_map.pages.common import basemap_layer, coverage_stores, leaflet_map, region_bounds, simulation_banner
 from ntpd_map.pages.live import last_good_key, offline_context
 from ntpd_map.store.base import StoreUnavailable
 
@@ -40,11 +40,7 @@ def wall_layers(layers: list[Layer]) -> list[Layer]:
 def coverage_panel(ctx: LayerContext, layers: list[Layer]) -> Component:
     """Desa shaded by their signal status and the towers with their range, on a map nobody can move or click,
     with a legend legible from across the room and the counts per status."""
-    children: list[Component] = []
-    tile_url = ctx.runtime.settings.get("NTPD_TILE_URL")
-    if tile_url:
-        children.append(dl.TileLayer(url=tile_url, maxZoom=18, opacity=0.55,
-                                     attribution="&copy; OpenStreetMap contributors"))
+    children: list[Component] = basemap_layer(ctx, 0.55)
     children += [layer.component(ctx) for layer in layers if layer.key in COVERAGE_LAYERS]
     # the outlines under their own ids: the incident map of the wall already holds layer-kabkota/-kecamatan
     children.append(dl.GeoJSON(id="wall-cov-kabkota", url="/layers/kabkota.geojson", style=js("kabkotaStyle"),
