@@ -6,7 +6,7 @@ if __name__ == "__main__":
     import threading
 
     from ntpd_map.config import Settings
-    from ntpd_map.store.base import StoreUnavailable
+    from ntpd_map.store.model import StoreUnavailable
 
     settings = Settings.from_env()
     app = create_app(settings)

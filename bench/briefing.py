@@ -224,7 +224,7 @@ def build_parts(runtime: Any, period: Any) -> dict[str, Any]:
     """Where a build's time goes, each part timed alone (median of 3): the recap of the period (of which the read
     of its rows, every column), the same read with only the columns the recap uses, the two priority rankings."""
     from ntpd_map.analytics.recap import recap, recap_bounds
-    from ntpd_map.store.base import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
     from ntpd_map.views import window_bounds
 
     tz, store, analytics = runtime.settings.tz, runtime.store, runtime.analytics

@@ -616,7 +616,7 @@ def time_layer(env: dict[str, str], key: str, runs: int) -> dict[str, Any]:
     from ntpd_map.config import Settings
     from ntpd_map.factory import create_app
     from ntpd_map.runtime import Runtime
-    from ntpd_map.store import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
 
     runtime = Runtime(Settings.from_env(env))
     store = runtime.store

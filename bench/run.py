@@ -136,7 +136,8 @@ def run_case(backend: str, n: int, region_code: str, pg_url: str | None, baselin
     from ntpd_map.geo.locate import Locator
     from ntpd_map.ingest.write import locate_frame
     from ntpd_map.runtime import Runtime
-    from ntpd_map.store import IncidentQuery, open_store
+    from ntpd_map.store import open_store
+    from ntpd_map.store.model import IncidentQuery
 
     settings = Settings.from_env()
     region = Runtime(settings).region_for(region_code)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from dash.development.base_component import Component
 
     from ntpd_map.runtime import Runtime
-    from ntpd_map.store.base import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
 
 
 @dataclass(frozen=True)

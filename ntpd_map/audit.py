@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import g, has_request_context
 
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from ntpd_map.store.base import Store

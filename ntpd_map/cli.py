@@ -38,7 +38,7 @@ from ntpd_map.ingest.write import write_batch
 from ntpd_map.privacy import install_log_redaction
 from ntpd_map.runtime import Runtime
 from ntpd_map.store import open_store
-from ntpd_map.store.base import StoreUnavailable, UnknownChange
+from ntpd_map.store.model import StoreUnavailable, UnknownChange
 from ntpd_map.views import zone_label
 
 

@@ -22,7 +22,7 @@ from ntpd_map.pages import table as page_table
 from ntpd_map.pages.page import Callbacks, PageDeps
 from ntpd_map.privacy import install_log_redaction
 from ntpd_map.runtime import Runtime
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from layers.base import Layer

@@ -72,7 +72,8 @@ class Runtime:
             return MBTiles(Path(settings.get("NTPD_BASEMAP_FILE")).expanduser())
         if settings.get("NTPD_TILE_URL"):
             return TileProxy(settings.get("NTPD_TILE_URL"), settings.data_dir / "tiles",
-                             settings.int("NTPD_TILE_CACHE_MB") * 2**20, attribution=settings.get("NTPD_TILE_ATTRIBUTION"))
+                             settings.int("NTPD_TILE_CACHE_MB") * 2**20,
+                             attribution=settings.get("NTPD_TILE_ATTRIBUTION"))
         return None
 
     @cached_property

@@ -17,7 +17,8 @@ from ntpd_map.i18n import STRINGS, t, vocabulary_labels
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ntpd_map.store.base import IncidentQuery, Store
+    from ntpd_map.store.base import Store
+    from ntpd_map.store.model import IncidentQuery
 
 WINDOWS_S = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 NOISE = ("prank", "ghost", "dropped")

@@ -51,7 +51,7 @@ def test_health_reports_store_and_simulation(client, runtime) -> None:
 
 
 def test_health_says_when_the_store_is_down(client, runtime, monkeypatch) -> None:
-    from ntpd_map.store import StoreUnavailable
+    from ntpd_map.store.model import StoreUnavailable
 
     def down() -> None:
         raise StoreUnavailable("database at 127.0.0.1 refused the connection")

@@ -233,7 +233,7 @@ def test_loading_the_simulation_is_audited(rt, cli) -> None:
 
 def test_audit_command_filters_and_shows_the_centers_time(rt, cli, monkeypatch) -> None:
     at = {"now": LATE_EVENING_UTC - 3600}  # 1 May 23:30 WITA
-    monkeypatch.setattr("ntpd_map.store._common.now_s", lambda: at["now"])
+    monkeypatch.setattr("ntpd_map.store.model.now_s", lambda: at["now"])
     rt.store.audit("cli:ana", "unit.add", "hp-01", {"added": True})
     at["now"] = LATE_EVENING_UTC  # 2 May 00:30 WITA
     rt.store.audit("api:simrs", "api.incidents", "api:simrs:abc", {"inserted": 3, "rejected": 0})
@@ -316,7 +316,7 @@ def test_posting_incidents_is_audited_with_counts_only(rt, client) -> None:
 def test_unit_status_is_audited_and_position_reports_are_not(rt, client, monkeypatch) -> None:
     from urllib.parse import urlencode
 
-    from ntpd_map.store import StoreUnavailable
+    from ntpd_map.store.model import StoreUnavailable
 
     rt.store.upsert_units([Unit("hp-07", "Ambulans RSUD 1", "RSUD Kefamenanu", AgencyKind.MEDICAL)])
     for minute in range(3):

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from ntpd_map.store import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 RETRY_AFTER = "30"
 
@@ -159,7 +159,7 @@ def test_every_sqlite_connection_is_wal_with_a_busy_timeout(tmp_path: Path) -> N
 def _write_incidents(path: str, worker: int, batches: int, start: Any) -> int:
     """In a separate process: ``batches`` incident batches of 50 rows, then a meta value; rows written."""
     from ntpd_map.store import open_store
-    from tests.store.test_contract import frame
+    from tests.store.fixtures import frame
 
     store = open_store(f"sqlite:///{path}")
     start.wait(30)  # both processes write at the same moment
@@ -176,8 +176,9 @@ def _write_incidents(path: str, worker: int, batches: int, start: Any) -> int:
 def test_two_processes_writing_incidents_at_once_both_succeed(tmp_path: Path) -> None:
     """Incident batches are not serialised by the position writers' lock file: two processes writing at once
     rely on WAL and the busy timeout, and neither loses a row or fails (the positions' own test is in
-    tests/store/test_contract.py)."""
-    from ntpd_map.store import IncidentQuery, open_store
+    tests/store/)."""
+    from ntpd_map.store import open_store
+    from ntpd_map.store.model import IncidentQuery
 
     path = str(tmp_path / "two.sqlite")
     open_store(f"sqlite:///{path}").migrate()
@@ -368,7 +369,7 @@ def test_a_unit_status_set_on_the_ops_page_is_audited(with_incidents) -> None:
 def test_bookkeeping_writes_on_a_locked_file_say_the_store_is_unavailable(faulty) -> None:
     """Meta values (the briefing's notes), rejects and API keys go through the same write path as incidents: a
     locked file is StoreUnavailable (a 503 and a banner upstream), not a raw sqlite3 error, and nothing half-done."""
-    from ntpd_map.store.base import StoreUnavailable
+    from ntpd_map.store.model import StoreUnavailable
 
     store = faulty["runtime"].store
     keys_before, meta_before = len(store.api_keys()), store.get_meta("briefing_notes:2025-05")

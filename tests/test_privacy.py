@@ -342,7 +342,7 @@ def _layer(key: str, wall: bool) -> Callable[[Any, dict[str, str]], bytes]:
         import time
 
         from layers.base import LayerContext, View
-        from ntpd_map.store import IncidentQuery
+        from ntpd_map.store.model import IncidentQuery
 
         runtime = client.application.extensions["ntpd_runtime"]
         (layer,) = [la for la in all_layers() if la.key == key]

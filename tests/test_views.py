@@ -60,10 +60,10 @@ def test_list_rows_translate_and_carry_no_personal_data() -> None:
 
 
 def test_headline_from_store_equals_headline_of_the_rows(store) -> None:
-    from ntpd_map.store import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
     from ntpd_map.views import headline_from_store
-    from tests.store.test_contract import T0
-    from tests.store.test_contract import frame as contract_frame
+    from tests.store.fixtures import T0
+    from tests.store.fixtures import frame as contract_frame
 
     store.write_incidents(contract_frame(40, outcome="open"))
     now = T0 + 3600

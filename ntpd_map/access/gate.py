@@ -43,7 +43,7 @@ from ntpd_map.access.identity import Identity, User, current_identity, session_s
 from ntpd_map.access.roles import USER_ROLES, home
 from ntpd_map.http.routes import DEVICE, KEY, PUBLIC
 from ntpd_map.pages.login.layout import LOGIN_PATH, render
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from dash import Dash

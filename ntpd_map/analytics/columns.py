@@ -17,7 +17,7 @@ import numpy as np
 
 from ntpd_map.domain import CallType, Category, LocationFlag, LocationSource
 from ntpd_map.geo.locate import cells_from_latlon
-from ntpd_map.store.base import IncidentQuery
+from ntpd_map.store.model import IncidentQuery
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ntpd_map.domain import ACTIVE_OUTCOMES, CallType
-from ntpd_map.store.base import IncidentQuery
+from ntpd_map.store.model import IncidentQuery
 from ntpd_map.views import window_bounds
 
 if TYPE_CHECKING:

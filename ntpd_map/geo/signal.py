@@ -18,6 +18,7 @@ import numpy as np
 
 from ntpd_map.domain import CoverageMark, SignalStatus
 from ntpd_map.geo.boundaries import normalise_code
+from ntpd_map.store.coverage import MARK_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,8 +111,6 @@ def desa_signal(marks: pd.DataFrame | None) -> pd.DataFrame:
     import pandas as pd
 
     if marks is None or not len(marks):
-        from ntpd_map.store._common import MARK_COLUMNS
-
         return pd.DataFrame(columns=[*MARK_COLUMNS, "dasar", "sel_ditandai"])
     frame = marks.copy()
     is_cell = frame["h3"].notna().to_numpy()

@@ -20,7 +20,7 @@ from ntpd_map.analytics.proposal import proposal_file
 from ntpd_map.geo.hexes import RESOLUTIONS
 from ntpd_map.http.openapi import ERROR, PERIOD, XLSX, answer, file_answer
 from ntpd_map.http.routes import KEY, Call, Route, fail
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from flask import Response, request
 from ntpd_map.briefing import Period, build, pdf, xlsx
 from ntpd_map.http.routes import RETRY_AFTER_S, SESSION, Route
 from ntpd_map.i18n import t
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from ntpd_map.briefing import Briefing

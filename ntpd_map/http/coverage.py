@@ -23,7 +23,7 @@ from ntpd_map.geo.boundaries import normalise_code
 from ntpd_map.geo.signal import mark_from_fields
 from ntpd_map.http.openapi import ERROR, answer
 from ntpd_map.http.routes import KEY, Call, Route, fail
-from ntpd_map.store.base import StaleChange, StoreUnavailable, UnknownChange
+from ntpd_map.store.model import StaleChange, StoreUnavailable, UnknownChange
 
 if TYPE_CHECKING:
     import pandas as pd

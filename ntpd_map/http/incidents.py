@@ -19,7 +19,7 @@ from ntpd_map.analytics.recap import recap
 from ntpd_map.http.openapi import ERROR, answer
 from ntpd_map.http.routes import KEY, Call, Route, fail
 from ntpd_map.ingest.write import ingest_records
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from flask import Response, jsonify
 
 from ntpd_map.http.openapi import ERROR, answer, openapi_document
 from ntpd_map.http.routes import PUBLIC, Call, Route
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 
 def health(call: Call) -> Response | tuple[Response, int]:

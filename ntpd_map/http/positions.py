@@ -29,7 +29,7 @@ from ntpd_map.geo.responders import Staleness, responder_features
 from ntpd_map.http.openapi import ERROR, PLAIN, answer
 from ntpd_map.http.routes import DEVICE, KEY, RETRY_AFTER_S, Call, Route, fail
 from ntpd_map.ingest.positions import BadReport, parse_osmand_json, parse_osmand_query, parse_traccar_forward
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from ntpd_map.ingest.positions import Report

@@ -25,7 +25,7 @@ from flask import jsonify, request
 
 from ntpd_map.access.keys import key_from_header
 from ntpd_map.access.roles import KEY_ROLES
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from flask import Flask, Response

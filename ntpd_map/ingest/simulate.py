@@ -34,7 +34,7 @@ from ntpd_map.domain import (
 )
 from ntpd_map.geo.boundaries import timezone_for_code
 from ntpd_map.ingest.write import write_incidents
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -14,13 +14,14 @@ import pandas as pd
 
 from ntpd_map.domain import LocationFlag
 from ntpd_map.ingest.records import incidents_from_records
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from ntpd_map.geo.locate import Locator
     from ntpd_map.ingest.records import ParsedBatch
     from ntpd_map.runtime import Runtime
-    from ntpd_map.store.base import Store, WriteResult
+    from ntpd_map.store.base import Store
+    from ntpd_map.store.model import WriteResult
 
 log = logging.getLogger(__name__)
 

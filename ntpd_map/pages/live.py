@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from layers.base import LayerContext
 from layers.incidents import geobuf_from_batches
-from ntpd_map.store.base import POINT_COLUMNS, IncidentQuery
+from ntpd_map.store.model import POINT_COLUMNS, IncidentQuery
 from ntpd_map.views import Headline, local_time
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from ntpd_map.access.identity import current_role
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import forbidden, with_account
 from ntpd_map.pages.page import Callbacks, Page, PageDeps, PageRequest
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -14,40 +14,28 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
-from ntpd_map.store._common import (
-    POPULATION_COLUMNS,
-    POPULATION_DTYPES,
-    SAMPLE_DTYPES,
-    TOWER_COLUMNS,
-    TOWER_DTYPES,
+from ntpd_map.store import model
+from ntpd_map.store.accounts import AccountMethods, AccountSQL
+from ntpd_map.store.audit import AuditMethods, AuditSQL
+from ntpd_map.store.base import migrations, record_migration
+from ntpd_map.store.bookkeeping import BookkeepingMethods
+from ntpd_map.store.coverage import CoverageMethods, CoverageSQL
+from ntpd_map.store.incidents import (
     UPDATABLE,
-    AccountSQL,
-    CoverageSQL,
-    ResponderSQL,
-    SharedMethods,
-    check_groupable,
-    frame_from_rows,
+    IncidentMethods,
     last_per_key,
-    now_s,
     rows_from_frame,
-    select_incidents,
-    typed_frame,
-    undo_change,
-    where_from_query,
     whole_seconds,
-    write_marks,
-    write_population,
-    write_samples,
-    write_towers,
 )
-from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
+from ntpd_map.store.model import IncidentQuery, StoreUnavailable, WriteResult, frame_from_rows
+from ntpd_map.store.reference import ReferenceMethods
+from ntpd_map.store.responders import ResponderMethods, ResponderSQL
 
 if TYPE_CHECKING:
     import pandas as pd
     import psycopg
     from psycopg_pool import ConnectionPool
 
-    from ntpd_map.domain import CoverageMark, PopulationFigure, SignalSample, Tower
 
 _COLS = ", ".join(INCIDENT_COLUMNS)
 
@@ -65,7 +53,6 @@ _UPSERT = (
     "RETURNING (i.xmax = 0) AS fresh) "
     "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM written"
 )
-_COVERAGE = CoverageSQL("%s")
 #: seconds the pool keeps retrying one failed connect (doubling delays) before it starts afresh on demand
 RECONNECT_S = 5.0
 #: seconds a request waits for a connection while the server is known to be down (else the pool's timeout)
@@ -73,15 +60,20 @@ DOWN_WAIT_S = 1.0
 #: seconds a "server down" probe is trusted before the next request probes again
 PROBE_EVERY_S = 2.0
 # Several workers may start at once and all call migrate(); the lock is per schema so test schemas stay independent.
+#: tables whose writers take turns (compare, then write): ``_locked``
+LOCKABLE = ("coverage_marks", "signal_samples", "population", "towers")
 _MIGRATION_LOCK = (
     "SELECT pg_advisory_xact_lock(hashtextextended('ntpd_map.migrate.' || coalesce(current_schema(), ''), 0))"
 )
 
 
-class PostGISStore(SharedMethods):
+class PostGISStore(IncidentMethods, ResponderMethods, CoverageMethods, ReferenceMethods, AccountMethods, AuditMethods,
+                  BookkeepingMethods):
+    _PH = '%s'
     _SQL = ResponderSQL("%s")
-    _COVERAGE = _COVERAGE
+    _COVERAGE = CoverageSQL("%s")
     _ACCOUNTS = AccountSQL("%s")
+    _AUDIT = AuditSQL("%s")
     _BOOLEAN = bool
     backend = "postgis"
 
@@ -164,10 +156,6 @@ class PostGISStore(SharedMethods):
         with self._transaction() as conn:
             return conn.execute(sql, params).fetchall()
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self._transaction() as conn:
-            conn.execute(sql, params)
-
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         if self._password:
@@ -226,7 +214,7 @@ class PostGISStore(SharedMethods):
                 if conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (version,)).fetchone():
                     continue
                 conn.execute(sql)  # several statements, no parameters: sent as one simple query
-                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (version, now_s()))
+                conn.execute(record_migration(self._PH), (version, model.now_s()))
         return self.schema_version()
 
     def schema_version(self) -> int:
@@ -254,33 +242,15 @@ class PostGISStore(SharedMethods):
             inserted, updated = cur.execute(_UPSERT, {"rev": rev}).fetchone()  # type: ignore[misc]
         return WriteResult(inserted=inserted, updated=updated, unchanged=len(rows) + superseded - inserted - updated)
 
-    def incidents(self, query: IncidentQuery) -> pd.DataFrame:
-        sql, params, columns = select_incidents(query, "%s")
-        return frame_from_rows(self._query(sql, params), columns)
-
     def incident_batches(self, query: IncidentQuery, size: int = 1000) -> Iterator[pd.DataFrame]:
-        sql, params, columns = select_incidents(query, "%s")
+        sql, params, columns = self._select(query)
         # a server-side cursor: the rows come over in batches, never all at once
         with self._transaction() as conn, conn.cursor(name="ntpd_incident_batches") as cursor:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(size):
                 yield frame_from_rows(rows, columns)
 
-    def count_incidents(self, query: IncidentQuery = IncidentQuery()) -> int:
-        where, params = where_from_query(query, "%s")
-        return int(self._query(f"SELECT count(*) FROM incidents{where}", params)[0][0])
-
-    def count_by(self, column: str, query: IncidentQuery = IncidentQuery()) -> dict[str, int]:
-        column = check_groupable(column)
-        where, params = where_from_query(query, "%s")
-        rows = self._query(f"SELECT coalesce({column}, ''), count(*) FROM incidents{where} GROUP BY 1", params)
-        return {k: int(n) for k, n in rows}
-
-    def data_version(self) -> int:
-        # max(rev) over rows, not the sequence: a batch that changed nothing leaves the version alone
-        return int(self._query("SELECT coalesce(max(rev), 0) FROM incidents")[0][0])
-
-    # responders -------------------------------------------------------------------------------------------
+    # writing: the hooks of the shared concern methods ---------------------------------------------------------
     def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """Run (sql, rows) pairs with executemany in one transaction; rows changed by each."""
         changed = []
@@ -294,115 +264,14 @@ class PostGISStore(SharedMethods):
         """One statement in one transaction (committed when it ends); the rows it returns (RETURNING)."""
         return self._query(sql, params)
 
-    # coverage ---------------------------------------------------------------------------------------------
-    # A change records the target's current change as its previous_id, and an undo checks it is undoing the
-    # current one: writers go one at a time (SHARE ROW EXCLUSIVE blocks other writers, not readers).
     @contextmanager
-    def _coverage_write(self) -> Iterator[psycopg.Cursor[Any]]:
+    def _locked(self, table: str) -> Iterator[psycopg.Cursor[Any]]:
+        """A transaction holding SHARE ROW EXCLUSIVE on ``table``: other writers of it wait, readers do not."""
+        if table not in LOCKABLE:
+            raise ValueError(f"no write lock for table {table!r}")
         with self._transaction() as conn, conn.cursor() as cur:
-            cur.execute("LOCK TABLE coverage_marks IN SHARE ROW EXCLUSIVE MODE")
+            cur.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
             yield cur
-
-    def add_coverage_marks(self, marks: Sequence[CoverageMark], *, skip_unchanged: bool = False) -> int:
-        with self._coverage_write() as cur:
-            ids = write_marks(cur, _COVERAGE, marks, skip_unchanged=skip_unchanged)
-        return sum(1 for i in ids if i is not None)
-
-    def mark_coverage(self, mark: CoverageMark) -> int:
-        with self._coverage_write() as cur:
-            (change,) = write_marks(cur, _COVERAGE, [mark])
-        assert change is not None
-        return change
-
-    def undo_coverage_change(self, change_id: int, author: str) -> int:
-        with self._coverage_write() as cur:
-            return undo_change(cur, _COVERAGE, change_id, author)
-
-    def add_signal_samples(self, samples: Sequence[SignalSample]) -> WriteResult:
-        with self._transaction() as conn, conn.cursor() as cur:
-            cur.execute("LOCK TABLE signal_samples IN SHARE ROW EXCLUSIVE MODE")
-            return write_samples(cur, samples, "%s")
-
-    def signal_samples(self, kode_desa: str | None = None) -> pd.DataFrame:
-        sql, params = (_COVERAGE.samples, []) if kode_desa is None else (_COVERAGE.samples_desa, [kode_desa])
-        return typed_frame(self._query(sql + " ORDER BY id", params), SAMPLE_DTYPES)
-
-    # population and towers ---------------------------------------------------------------------------------
-    # The compare-then-write of write_population/write_towers needs writers one at a time (two concurrent
-    # imports would both insert the same new tower); SHARE ROW EXCLUSIVE blocks other writers, not readers.
-    def set_population(self, rows: Sequence[PopulationFigure]) -> WriteResult:
-        with self._transaction() as conn, conn.cursor() as cur:
-            cur.execute("LOCK TABLE population IN SHARE ROW EXCLUSIVE MODE")
-            return write_population(cur, rows, "%s")
-
-    def population(self) -> pd.DataFrame:
-        rows = self._query(f"SELECT {', '.join(POPULATION_COLUMNS)} FROM population ORDER BY kode")
-        return typed_frame(rows, POPULATION_DTYPES)
-
-    def add_towers(self, towers: Sequence[Tower]) -> WriteResult:
-        with self._transaction() as conn, conn.cursor() as cur:
-            cur.execute("LOCK TABLE towers IN SHARE ROW EXCLUSIVE MODE")
-            return write_towers(cur, towers, "%s")
-
-    def towers(self) -> pd.DataFrame:
-        return typed_frame(self._query(f"SELECT {', '.join(TOWER_COLUMNS)} FROM towers ORDER BY id"), TOWER_DTYPES)
-
-    # bookkeeping ------------------------------------------------------------------------------------------
-    def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:
-        import json
-
-        now = now_s()
-        with self._transaction() as conn, conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO rejects (batch, row_number, reason, original, created_at) VALUES (%s, %s, %s, %s, %s)",
-                [(batch, r.get("row_number"), r["reason"],
-                  json.dumps(r.get("original", {}), ensure_ascii=False, default=str), now) for r in rows],
-            )
-        return len(rows)
-
-    def rejects(self, batch: str | None = None) -> pd.DataFrame:
-        cols = ("id", "batch", "row_number", "reason", "original", "created_at")
-        sql = f"SELECT {', '.join(cols)} FROM rejects"
-        params: list[Any] = []
-        if batch is not None:
-            sql += " WHERE batch = %s"
-            params.append(batch)
-        return frame_from_rows(self._query(sql + " ORDER BY id", params), cols)  # psycopg parses json already
-
-    # API keys ---------------------------------------------------------------------------------------------
-    def add_api_key(self, name: str, role: str, key_hash: str) -> int:
-        rows = self._query(
-            "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (%s, %s, %s, %s) RETURNING id",
-            (name, role, key_hash, now_s()),
-        )
-        return int(rows[0][0])
-
-    def find_api_key(self, key_hash: str) -> dict[str, Any] | None:
-        rows = self._query(
-            "SELECT id, name, role FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL", (key_hash,)
-        )
-        return {"id": int(rows[0][0]), "name": str(rows[0][1]), "role": str(rows[0][2])} if rows else None
-
-    def revoke_api_key(self, key_id: int) -> bool:
-        rows = self._query(
-            "UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL RETURNING id", (now_s(), key_id)
-        )
-        return len(rows) == 1
-
-    def api_keys(self) -> pd.DataFrame:
-        cols = ("id", "name", "role", "created_at", "revoked_at")
-        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM api_keys ORDER BY id"), cols)
-
-    def get_meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = %s", (key,))
-        return str(rows[0][0]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._execute(
-            "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
     """Session settings for every pooled connection; must leave the connection idle (the pool checks)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sqlite3
@@ -13,38 +12,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.domain import INCIDENT_COLUMNS
-from ntpd_map.store._common import (
-    POPULATION_COLUMNS,
-    POPULATION_DTYPES,
-    SAMPLE_DTYPES,
-    TOWER_COLUMNS,
-    TOWER_DTYPES,
+from ntpd_map.store import model
+from ntpd_map.store.accounts import AccountMethods, AccountSQL
+from ntpd_map.store.audit import AuditMethods, AuditSQL
+from ntpd_map.store.base import migrations, record_migration
+from ntpd_map.store.bookkeeping import BookkeepingMethods
+from ntpd_map.store.coverage import CoverageMethods, CoverageSQL
+from ntpd_map.store.incidents import (
     UPDATABLE,
-    AccountSQL,
-    CoverageSQL,
-    ResponderSQL,
-    SharedMethods,
+    IncidentMethods,
     arrow_from_frame,
-    check_groupable,
-    frame_from_rows,
     last_per_key,
-    now_s,
     rows_from_frame,
     select_incidents,
-    typed_frame,
-    undo_change,
-    where_from_query,
-    write_marks,
-    write_population,
-    write_samples,
-    write_towers,
 )
-from ntpd_map.store.base import IncidentQuery, StoreUnavailable, WriteResult, migrations
+from ntpd_map.store.model import IncidentQuery, StoreUnavailable, WriteResult, frame_from_rows
+from ntpd_map.store.reference import ReferenceMethods
+from ntpd_map.store.responders import ResponderMethods, ResponderSQL
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ntpd_map.domain import CoverageMark, PopulationFigure, SignalSample, Tower
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +51,19 @@ _UPSERT_FROM_STAGE = (
     f"SELECT {', '.join(INCIDENT_COLUMNS)}, ? FROM stage.batch WHERE true ORDER BY received_at "
     + _UPSERT[_UPSERT.index("ON CONFLICT"):]
 )
-_COVERAGE = CoverageSQL("?")
 
 
 #: SQLite's page cache per connection (one per thread), KiB
 CACHE_KIB = 512
 
 
-class SQLiteStore(SharedMethods):
+class SQLiteStore(IncidentMethods, ResponderMethods, CoverageMethods, ReferenceMethods, AccountMethods, AuditMethods,
+                  BookkeepingMethods):
+    _PH = '?'
     _SQL = ResponderSQL("?")
-    _COVERAGE = _COVERAGE
+    _COVERAGE = CoverageSQL("?")
     _ACCOUNTS = AccountSQL("?")
+    _AUDIT = AuditSQL("?")
     _BOOLEAN = int
     backend = "sqlite"
 
@@ -146,7 +136,7 @@ class SQLiteStore(SharedMethods):
                 for statement in sql.split(";\n"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, now_s()))
+                conn.execute(record_migration(self._PH), (version, model.now_s()))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -204,10 +194,6 @@ class SQLiteStore(SharedMethods):
                      "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
         return int(conn.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0])
 
-    def incidents(self, query: IncidentQuery) -> pd.DataFrame:
-        sql, params, columns = self._select(query)
-        return frame_from_rows(self._query(sql, params), columns)
-
     def incident_batches(self, query: IncidentQuery, size: int = 1000) -> Iterator[pd.DataFrame]:
         sql, params, columns = self._select(query)
         try:
@@ -217,27 +203,12 @@ class SQLiteStore(SharedMethods):
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
 
-    @staticmethod
-    def _select(query: IncidentQuery) -> tuple[str, list[Any], tuple[str, ...]]:
+    def _select(self, query: IncidentQuery) -> tuple[str, list[Any], tuple[str, ...]]:
         # new rows since a version: the rev index finds them in under a millisecond; left to itself the planner
         # takes the time index and scans the window (40-60 ms on a 100k window)
         return select_incidents(query, hint=" INDEXED BY incidents_rev" if query.since_rev is not None else "")
 
-    def count_incidents(self, query: IncidentQuery = IncidentQuery()) -> int:
-        where, params = where_from_query(query)
-        return int(self._query(f"SELECT count(*) FROM incidents{where}", params)[0][0])
-
-    def count_by(self, column: str, query: IncidentQuery = IncidentQuery()) -> dict[str, int]:
-        column = check_groupable(column)
-        where, params = where_from_query(query)
-        rows = self._query(f"SELECT coalesce({column}, ''), count(*) FROM incidents{where} GROUP BY 1", params)
-        return {k: int(n) for k, n in rows}
-
-    def data_version(self) -> int:
-        # max(rev) over rows, not the counter: a batch that changed nothing leaves the version alone
-        return int(self._query("SELECT coalesce(max(rev), 0) FROM incidents")[0][0])
-
-    # responders -------------------------------------------------------------------------------------------
+    # writing: the hooks of the shared concern methods ---------------------------------------------------------
     def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """(sql, rows) pairs through executemany in one write transaction; the rows each changed."""
         with self._write() as cur:
@@ -252,31 +223,10 @@ class SQLiteStore(SharedMethods):
         with self._write() as cur:
             return cur.execute(sql, params).fetchall()
 
-    # coverage ---------------------------------------------------------------------------------------------
-    def add_coverage_marks(self, marks: Sequence[CoverageMark], *, skip_unchanged: bool = False) -> int:
-        with self._write() as cur:
-            ids = write_marks(cur, _COVERAGE, marks, skip_unchanged=skip_unchanged, boolean=int)
-        return sum(1 for i in ids if i is not None)
+    def _locked(self, table: str) -> contextlib.AbstractContextManager[sqlite3.Cursor]:
+        """Every write of the file goes one at a time already (``_write``), whatever the table."""
+        return self._write()
 
-    def mark_coverage(self, mark: CoverageMark) -> int:
-        with self._write() as cur:
-            (change,) = write_marks(cur, _COVERAGE, [mark], boolean=int)
-        assert change is not None
-        return change
-
-    def undo_coverage_change(self, change_id: int, author: str) -> int:
-        with self._write() as cur:
-            return undo_change(cur, _COVERAGE, change_id, author, boolean=int)
-
-    def add_signal_samples(self, samples: Sequence[SignalSample]) -> WriteResult:
-        with self._write() as cur:
-            return write_samples(cur, samples, "?", int)
-
-    def signal_samples(self, kode_desa: str | None = None) -> pd.DataFrame:
-        sql, params = (_COVERAGE.samples, []) if kode_desa is None else (_COVERAGE.samples_desa, [kode_desa])
-        return typed_frame(self._query(sql + " ORDER BY id", params), SAMPLE_DTYPES)
-
-    # population and towers ---------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _writers_in_turn(self) -> Iterator[None]:
         """Writers of this file take turns: threads on a lock, processes (gunicorn workers) on an flock of
@@ -317,73 +267,6 @@ class SQLiteStore(SharedMethods):
                 raise
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
-
-    def set_population(self, rows: Sequence[PopulationFigure]) -> WriteResult:
-        with self._write() as cur:
-            return write_population(cur, rows, "?")
-
-    def population(self) -> pd.DataFrame:
-        rows = self._query(f"SELECT {', '.join(POPULATION_COLUMNS)} FROM population ORDER BY kode")
-        return typed_frame(rows, POPULATION_DTYPES)
-
-    def add_towers(self, towers: Sequence[Tower]) -> WriteResult:
-        with self._write() as cur:
-            return write_towers(cur, towers, "?")
-
-    def towers(self) -> pd.DataFrame:
-        return typed_frame(self._query(f"SELECT {', '.join(TOWER_COLUMNS)} FROM towers ORDER BY id"), TOWER_DTYPES)
-
-    # bookkeeping ------------------------------------------------------------------------------------------
-    def add_rejects(self, batch: str, rows: Sequence[dict[str, Any]]) -> int:
-        now = now_s()
-        with self._write() as cur:
-            cur.executemany(
-                "INSERT INTO rejects (batch, row_number, reason, original, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(batch, r.get("row_number"), r["reason"], json.dumps(r.get("original", {}), ensure_ascii=False,
-                                                                       default=str), now) for r in rows],
-            )
-        return len(rows)
-
-    def rejects(self, batch: str | None = None) -> pd.DataFrame:
-        cols = ("id", "batch", "row_number", "reason", "original", "created_at")
-        sql = f"SELECT {', '.join(cols)} FROM rejects"
-        params: list[Any] = []
-        if batch is not None:
-            sql += " WHERE batch = ?"
-            params.append(batch)
-        frame = frame_from_rows(self._query(sql + " ORDER BY id", params), cols)
-        frame["original"] = [json.loads(v) for v in frame["original"]]
-        return frame
-
-    def add_api_key(self, name: str, role: str, key_hash: str) -> int:
-        with self._write() as cur:
-            cur.execute("INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?)",
-                        (name, role, key_hash, now_s()))
-            return int(cur.lastrowid or 0)
-
-    def find_api_key(self, key_hash: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT id, name, role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-                           (key_hash,))
-        return {"id": int(rows[0][0]), "name": str(rows[0][1]), "role": str(rows[0][2])} if rows else None
-
-    def revoke_api_key(self, key_id: int) -> bool:
-        with self._write() as cur:
-            cur.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_s(), key_id))
-            return cur.rowcount == 1
-
-    def api_keys(self) -> pd.DataFrame:
-        cols = ("id", "name", "role", "created_at", "revoked_at")
-        return frame_from_rows(self._query(f"SELECT {', '.join(cols)} FROM api_keys ORDER BY id"), cols)
-
-    def get_meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._write() as cur:
-            cur.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
-
 
 def _stage_with_adbc(frame: pd.DataFrame) -> Path | None:
     """Write the batch into a scratch SQLite file with ADBC; None when ADBC is not installed."""

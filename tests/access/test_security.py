@@ -278,7 +278,7 @@ def injected_records(prefix: str) -> list[dict[str, Any]]:
 
 
 def test_injection_in_posted_incidents_is_data_or_a_reason(app, rt, keys, seeded) -> None:
-    from ntpd_map.store import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
 
     client = app.server.test_client()
     before = table_counts(rt)

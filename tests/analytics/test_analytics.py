@@ -328,7 +328,7 @@ def test_api_priorities_and_hexes(rt) -> None:
 def test_api_answers_503_when_the_store_is_down(rt, monkeypatch: pytest.MonkeyPatch) -> None:
     from ntpd_map.access.keys import create_api_key
     from ntpd_map.factory import create_app
-    from ntpd_map.store.base import StoreUnavailable
+    from ntpd_map.store.model import StoreUnavailable
 
     client = create_app(runtime=rt).server.test_client()
     read = {"Authorization": f"Bearer {create_api_key(rt.store, 'dinas', 'read')[1]}"}

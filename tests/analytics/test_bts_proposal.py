@@ -19,7 +19,7 @@ from ntpd_map.access.keys import create_api_key
 from ntpd_map.analytics.priority import BTS_WEIGHTS, tower_distance_km
 from ntpd_map.domain import CoverageMark, PopulationFigure, SignalSample, SignalStatus, Tower
 from ntpd_map.ingest.write import locate_frame
-from ntpd_map.store import IncidentQuery
+from ntpd_map.store.model import IncidentQuery
 from tests.analytics.test_analytics import DAY, T0, incidents
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,7 +264,7 @@ def test_proposal_endpoints(rt, client, scene) -> None:
 
 
 def test_proposal_endpoint_answers_503_when_the_store_is_down(rt, client, monkeypatch) -> None:
-    from ntpd_map.store.base import StoreUnavailable
+    from ntpd_map.store.model import StoreUnavailable
 
     read = bearer(rt, "read")
 

@@ -238,7 +238,7 @@ def test_briefing_api_and_wall_counters_agree(ttu_rt, ttu_briefing) -> None:
 
     from ntpd_map.access.keys import create_api_key
     from ntpd_map.factory import create_app
-    from ntpd_map.store.base import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
     from ntpd_map.views import headline_from_store, window_bounds
 
     app = create_app(runtime=ttu_rt)

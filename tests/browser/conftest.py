@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 
     from ntpd_map.runtime import Runtime
-    from ntpd_map.store.base import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
 
 T = TypeVar("T")
 
@@ -114,7 +114,7 @@ class LiveApp:
         The window's start moves with time, so an incident can slide out while a test runs: the count at
         t_to is the least, at t_from the most. Both include everything received up to t_to.
         """
-        from ntpd_map.store.base import IncidentQuery
+        from ntpd_map.store.model import IncidentQuery
 
         store = self.runtime.store
         least = store.count_incidents(IncidentQuery(start=t_to - window_s, end=t_to + 1, **filters))
@@ -135,7 +135,7 @@ class LiveApp:
 
         from ntpd_map.domain import INCIDENT_COLUMNS
         from ntpd_map.ingest.write import write_incidents
-        from ntpd_map.store.base import IncidentQuery
+        from ntpd_map.store.model import IncidentQuery
 
         row: dict[str, Any] = dict.fromkeys(INCIDENT_COLUMNS)
         row.update(source="test-browser", external_id=uuid.uuid4().hex, received_at=int(time.time()),
@@ -238,7 +238,7 @@ class Browser:
         """Wait until the map draws every located incident of a window that ended 'now' at some moment since
         t_from (clusters count their points), and has come to rest: the first fit flies to the incidents and
         re-clusters where it lands. Returns what is drawn."""
-        from ntpd_map.store.base import IncidentQuery
+        from ntpd_map.store.model import IncidentQuery
 
         def complete() -> dict[str, Any] | None:
             now = int(time.time())

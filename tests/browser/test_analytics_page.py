@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 
 from layers.hexes import YLGNBU, YLORRD
 from ntpd_map.analytics.export import COMPONENTS, HEADERS
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Browser, LiveApp

@@ -24,7 +24,7 @@ from ntpd_map.access.keys import create_api_key
 from ntpd_map.analytics.proposal import HEADERS
 from ntpd_map.domain import CoverageMark, SignalStatus
 from ntpd_map.geo.signal import PROPOSED_STATUSES, desa_signal
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 from tests.browser.conftest import geojson_from_layer_data
 
 if TYPE_CHECKING:

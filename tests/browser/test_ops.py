@@ -14,7 +14,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from ntpd_map.pages.ops.callbacks import LIST_ROWS
-from ntpd_map.store.base import IncidentQuery, StoreUnavailable
+from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Browser, LiveApp

@@ -32,7 +32,7 @@ from layers.responders import (
 )
 from ntpd_map.domain import AgencyKind, ResponderPosition, Unit, UnitStatus
 from ntpd_map.geo.responders import Staleness, nearest_available, responder_features
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 from ntpd_map.views import nearest_rows
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 
-from ntpd_map.store.base import IncidentQuery
+from ntpd_map.store.model import IncidentQuery
 from tests.browser.conftest import geojson_from_layer_data
 
 if TYPE_CHECKING:

@@ -92,7 +92,7 @@ def test_caller_number_never_stored_in_full(app, keys, runtime) -> None:
 
 
 def test_store_down_answers_503_with_retry_after(app, keys, runtime, monkeypatch) -> None:
-    from ntpd_map.store import StoreUnavailable
+    from ntpd_map.store.model import StoreUnavailable
 
     client = app.server.test_client()
     key_hash_lookup = runtime.store.find_api_key

@@ -333,7 +333,7 @@ def test_track_of_the_last_minutes(app, runtime, keys, unit) -> None:
 
 
 def test_store_down_answers_503_so_the_phone_retries(app, runtime, keys, unit, monkeypatch) -> None:
-    from ntpd_map.store import StoreUnavailable
+    from ntpd_map.store.model import StoreUnavailable
 
     def down(*_args: object, **_kw: object) -> None:
         raise StoreUnavailable("database is locked")

@@ -250,7 +250,7 @@ def _check_spreadsheet(batch, expected: dict[int, str], n: int) -> None:
 
 def test_spreadsheet_of_thousands_of_rows_as_csv(tmp_path: Path, spreadsheet, ttu, ttu_locator) -> None:
     from ntpd_map.ingest.write import locate_frame
-    from ntpd_map.store._common import rows_from_frame
+    from ntpd_map.store.incidents import rows_from_frame
 
     full, expected, n = spreadsheet
     path = tmp_path / "rekap.csv"

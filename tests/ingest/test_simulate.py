@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from ntpd_map.ingest.simulate import CALLS_PER_PERSON_DAY, load_scenario, short_name, simulate
-from ntpd_map.store import IncidentQuery, open_store
+from ntpd_map.store import open_store
+from ntpd_map.store.model import IncidentQuery
 
 END = datetime(2025, 10, 1, tzinfo=UTC)
 

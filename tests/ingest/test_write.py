@@ -8,7 +8,7 @@ import pandas as pd
 
 from ntpd_map.domain import INCIDENT_COLUMNS, LocationFlag
 from ntpd_map.ingest.write import locate_frame, write_incidents
-from ntpd_map.store import IncidentQuery
+from ntpd_map.store.model import IncidentQuery
 
 
 def batch(ttu) -> pd.DataFrame:

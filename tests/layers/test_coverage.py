@@ -166,7 +166,7 @@ def test_weak_signal_calls_are_grouped_per_spot_with_their_counts() -> None:
 
 def test_weak_calls_layer_reads_the_period_from_the_store(rt) -> None:
     from ntpd_map.ingest.write import locate_frame
-    from ntpd_map.store.base import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
     from tests.analytics.test_analytics import T0, incidents
 
     frame = incidents(np.array([-9.45, -9.45, -9.46]), np.array([124.48, 124.48, 124.47]),

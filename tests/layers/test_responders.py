@@ -22,7 +22,7 @@ from layers.responders import (
     track_from_positions,
 )
 from ntpd_map.config import Settings
-from ntpd_map.store.base import IncidentQuery, StoreUnavailable
+from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 
 NOW = 1_750_000_000  # 2025-06-15 15:06:40 UTC, 23:06:40 WITA
 

@@ -31,7 +31,7 @@ from ntpd_map.pages.analytics.callbacks import (
     period_from_dates,
     table_view,
 )
-from ntpd_map.store.base import IncidentQuery
+from ntpd_map.store.model import IncidentQuery
 from tests.conftest import sign_in
 
 PIECE_PROPERTIES = {"i", "h3", "kode_kecamatan", "kecamatan", "area_km2"}

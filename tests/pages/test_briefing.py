@@ -12,7 +12,7 @@ import pytest
 
 from ntpd_map.briefing import Period, read_notes
 from ntpd_map.ingest.simulate import REPORTED, load_scenario
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 from tests.conftest import sign_in
 
 TTU = REPORTED["ttu-2025"]

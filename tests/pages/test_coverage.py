@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ntpd_map.domain import CoverageMark, SignalStatus
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from flask_caching import Cache
 
 from ntpd_map.domain import INCIDENT_COLUMNS
 from ntpd_map.pages.live import FULL_REFRESH_S, LiveLayer, last_good_key, recall, remember
-from ntpd_map.store import IncidentQuery, open_store
+from ntpd_map.store import open_store
+from ntpd_map.store.model import IncidentQuery
 
 NOW = int(time.time())
 DAY = IncidentQuery(start=NOW - 86400, end=NOW + 1)

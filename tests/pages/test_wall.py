@@ -1,7 +1,7 @@
-"""The wall's refresh (ntpd_map/callbacks/wall.py): the whole 24 h goes out on the first tick and then only every
-few minutes; in between, new incidents are appended to the ring layer with a Patch and the counters are counted
-again, so a tick's answer does not grow with the window (bench/README.md, "Load"). An updated incident redraws
-the whole; a row written while a tick reads is sent once, not twice."""
+"""The wall's refresh (pages/wall/callbacks.py over pages/live.py): the whole 24 h goes out on the first tick and
+then only every few minutes; in between, new incidents are appended to the ring layer with a Patch and the
+counters are counted again, so a tick's answer does not grow with the window (bench/README.md, "Load"). An
+updated incident redraws the whole; a row written while a tick reads is sent once, not twice."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def calls_shown(answer: dict[str, Any]) -> int:
 
 
 def ids_of(rt: Any) -> dict[str, int]:
-    from ntpd_map.store.base import IncidentQuery
+    from ntpd_map.store.model import IncidentQuery
 
     frame = rt.store.incidents(IncidentQuery(columns=("id", "external_id")))
     return dict(zip(frame["external_id"], frame["id"].astype(int), strict=True))

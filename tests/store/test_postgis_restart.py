@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from ntpd_map.store import IncidentQuery, StoreUnavailable
+from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 from tests.conftest import ROOT, missing
-from tests.store.test_contract import frame
+from tests.store.fixtures import frame
 
 SCRIPT = ROOT / "scripts" / "pg_cluster.sh"
 #: the pool's own timeout (PostGISStore's default): the first call after the server died waits for it

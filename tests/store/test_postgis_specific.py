@@ -12,9 +12,9 @@ from urllib.parse import quote
 import pandas as pd
 import pytest
 
-from ntpd_map.store import IncidentQuery, StoreUnavailable
+from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 from tests.conftest import ROOT, missing, postgres_url
-from tests.store.test_contract import frame
+from tests.store.fixtures import frame
 
 
 def test_duplicate_keys_in_one_batch_keep_the_last(store) -> None:

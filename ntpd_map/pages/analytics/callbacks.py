@@ -31,7 +31,7 @@ from ntpd_map.geo.hexes import RESOLUTIONS
 from ntpd_map.i18n import COLUMNS_EN, t
 from ntpd_map.pages.analytics.layout import LEVELS, default_period
 from ntpd_map.pages.common import area_bounds
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 from ntpd_map.views import local_time
 
 if TYPE_CHECKING:

@@ -41,7 +41,7 @@ from ntpd_map.briefing import (
 )
 from ntpd_map.briefing.maps import OKABE_ITO as C
 from ntpd_map.i18n import t
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 from ntpd_map.views import local_time
 
 if TYPE_CHECKING:

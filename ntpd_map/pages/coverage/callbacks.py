@@ -43,7 +43,7 @@ from ntpd_map.i18n import t
 from ntpd_map.pages.analytics.callbacks import kecamatan_bounds, period_from_dates
 from ntpd_map.pages.common import area_bounds
 from ntpd_map.pages.coverage.layout import LEGEND_PX
-from ntpd_map.store.base import IncidentQuery, StaleChange, StoreUnavailable, UnknownChange
+from ntpd_map.store.model import IncidentQuery, StaleChange, StoreUnavailable, UnknownChange
 from ntpd_map.views import decimal_text, local_time
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from ntpd_map.access.identity import safe_next
 from ntpd_map.access.roles import home
 from ntpd_map.http.routes import PUBLIC, Call, Route
 from ntpd_map.pages.login.layout import LOGIN_PATH, LOGOUT_PATH, render
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

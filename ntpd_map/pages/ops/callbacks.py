@@ -30,7 +30,7 @@ from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR, Staleness, n
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import layers_control_id, legend_block_id, region_bounds
 from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, plain_headline, remember
-from ntpd_map.store.base import IncidentQuery, StoreUnavailable
+from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 from ntpd_map.views import (
     Headline,
     decimal_text,

@@ -14,7 +14,7 @@ from ntpd_map.domain import AgencyKind, CallType, Category, Outcome, UnitStatus
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import coverage_stores, leaflet_map, legend, simulation_banner
 from ntpd_map.pages.live import last_good_key, offline_context
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component

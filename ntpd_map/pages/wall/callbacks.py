@@ -26,7 +26,7 @@ from ntpd_map.i18n import t
 from ntpd_map.pages.common import region_bounds
 from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, plain_headline, remember
 from ntpd_map.pages.wall.layout import PANELS
-from ntpd_map.store.base import IncidentQuery, StoreUnavailable
+from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 from ntpd_map.views import Headline, duration_text, headline_from_store
 
 if TYPE_CHECKING:

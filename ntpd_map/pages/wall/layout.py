@@ -18,7 +18,7 @@ from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import basemap_layer, coverage_stores, leaflet_map, region_bounds, simulation_banner
 from ntpd_map.pages.live import last_good_key, offline_context
-from ntpd_map.store.base import StoreUnavailable
+from ntpd_map.store.model import StoreUnavailable
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
