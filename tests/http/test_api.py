@@ -10,6 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from ntpd_map.access.keys import create_api_key
+from ntpd_map.store.model import IncidentQuery
 
 PLANTED = "+62 812-3456-7890"
 
@@ -86,7 +87,7 @@ def test_caller_number_never_stored_in_full(app, keys, runtime) -> None:
     conn.close()
     assert digits not in dump and digits[-9:] not in dump
     row = conn = None
-    stored = runtime.store.incidents(__import__("ntpd_map.store", fromlist=["IncidentQuery"]).IncidentQuery())
+    stored = runtime.store.incidents(IncidentQuery())
     row = stored[stored["external_id"] == "API-PRIV"].iloc[0]
     assert row["caller_last3"] == "890" and len(row["caller_hash"]) == 64
 
