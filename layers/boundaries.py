@@ -44,7 +44,6 @@ class _Boundary:
         return geojson_from_frame(frame[frame.geometry.geom_type != "Point"], self.columns)
 
     label: str | None = None  # onEachFeature function binding a label or tooltip
-    attribution: str | None = None
     min_zoom = 0
 
     def component(self, ctx: LayerContext) -> Component:
@@ -55,24 +54,18 @@ class _Boundary:
             onEachFeature=js(self.label) if self.label else None,
             hideout={"wall": ctx.wall, "minZoom": self.min_zoom, "zoom": 0},
             interactive=self.label is not None,
-            attribution=self.attribution,
         )
 
     def legend(self, lang: str) -> list[tuple[str, str]]:
         return []
 
 
-#: the credit of the boundaries, drawn on every map (README "Data sources and licenses")
-BOUNDARY_CREDIT = ('Batas wilayah: <a href="https://github.com/cahyadsn/wilayah_boundaries">'
-                   "cahyadsn/wilayah_boundaries</a> (MIT)")
-
 
 class KabKotaLayer(_Boundary):
-    """The region's outline, crediting the boundaries' source."""
+    """The region's outline."""
 
     key = "kabkota"
     style = "kabkotaStyle"
-    attribution = BOUNDARY_CREDIT
 
     def frame(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         return ctx.runtime.region.kabkota

@@ -44,22 +44,28 @@ def layers_control_id(map_id: str) -> str:
     return f"{map_id}-layers"
 
 
+#: the credit of the boundaries (README "Data sources and licenses")
+BOUNDARY_CREDIT = ('Batas wilayah: <a href="https://github.com/cahyadsn/wilayah_boundaries">'
+                   "cahyadsn/wilayah_boundaries</a> (MIT)")
 #: the pane of the plain basemap's land: under the signal coverage (350) and every overlay
 LAND_PANE = "ntpdland"
 
 
 def basemap_layer(ctx: LayerContext, opacity: float) -> list[Component]:
-    """The basemap, served by the app at its own /tiles (issue 18: a local MBTiles file, or the upstream through
-    a disk cache), credited as its source says. None configured: a plain basemap from what the app has, the
-    region's land filled against the sea colour of `.map` under the boundary layers (their lines and names),
-    crediting only the boundaries."""
+    """The basemap and its credit, for a map made with ``attributionControl=False``. The tiles are served by the
+    app at its own /tiles (issue 18: a local MBTiles file, or the upstream through a disk cache), credited as
+    their source says. None configured: a plain basemap from what the app has, the region's land filled against
+    the sea colour of `.map` under the boundary layers (their lines and names). The boundaries are drawn on
+    every map, so they are always credited."""
     source = ctx.runtime.basemap
+    credit = dl.AttributionControl(prefix=f'<a href="https://leafletjs.com">Leaflet</a> | {BOUNDARY_CREDIT}',
+                                   position="bottomright")
     if source is None:
         land = dl.GeoJSON(url="/layers/kabkota.geojson", style=js("landStyle"), hideout={"wall": ctx.wall},
                           interactive=False)
-        return [dl.Pane(land, name=LAND_PANE, style={"zIndex": 250})]  # above tiles (200), below all else
+        return [dl.Pane(land, name=LAND_PANE, style={"zIndex": 250}), credit]  # above tiles (200), below all else
     return [dl.TileLayer(url="/tiles/{z}/{x}/{y}", maxZoom=18, maxNativeZoom=source.max_zoom, opacity=opacity,
-                         attribution=source.attribution)]
+                         attribution=source.attribution), credit]
 
 
 def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list[Component] | None = None,
@@ -96,6 +102,7 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
         "trackViewport": not ctx.wall,  # the wall never pans
     }
     return dl.Map(children, id=map_id, className="map", preferCanvas=True, zoomSnap=0.25,
+                  attributionControl=False,
                   zoomControl=not ctx.wall, **view, **props)
 
 

@@ -76,6 +76,7 @@ def analytics_map(ctx: LayerContext, layers: list[Layer], res: int) -> Component
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
     (south, west), (north, east) = region_bounds(ctx)
     return dl.Map(children, id=ids.AN_MAP, className="map an-map", preferCanvas=True, zoomSnap=0.25,
+                  attributionControl=False,
                   center=[(south + north) / 2, (west + east) / 2], zoom=9, trackViewport=True,
                   viewport={"bounds": [[south, west], [north, east]], "options": {"padding": [8, 8]}})
 

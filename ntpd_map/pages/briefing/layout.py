@@ -25,7 +25,7 @@ from ntpd_map.access.roles import can_edit_briefing_notes
 from ntpd_map.briefing import NOTES_MAX, PERIOD_KINDS, Period, default_period
 from ntpd_map.i18n import t
 from ntpd_map.pages.analytics.layout import local_today
-from ntpd_map.pages.common import region_bounds
+from ntpd_map.pages.common import BOUNDARY_CREDIT, region_bounds
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -82,8 +82,10 @@ def briefing_map(ctx: LayerContext, layers: list[Layer]) -> Component:
     children: list[Component] = [KecamatanChoropleth().component(ctx)]
     children += [layer.component(ctx) for layer in layers if layer.key == "kabkota"]
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
+    children.append(dl.AttributionControl(prefix=BOUNDARY_CREDIT, position="bottomright"))
     (south, west), (north, east) = region_bounds(ctx)
-    return dl.Map(children, id=ids.BR_MAP, className="map br-map", preferCanvas=False, zoomSnap=0.25,
+    return dl.Map(children, id=ids.BR_MAP, attributionControl=False, className="map br-map", preferCanvas=False,
+                  zoomSnap=0.25,
                   center=[(south + north) / 2, (west + east) / 2], zoom=9, scrollWheelZoom=False,
                   viewport={"bounds": [[south, west], [north, east]], "options": {"padding": [10, 10]}})
 

@@ -68,6 +68,7 @@ def coverage_map(ctx: LayerContext, layers: list[Layer]) -> Component:
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
     (south, west), (north, east) = region_bounds(ctx)
     return dl.Map(children, id=ids.COV_MAP, className="map cov-map", preferCanvas=True, zoomSnap=0.25,
+                  attributionControl=False,
                   center=[(south + north) / 2, (west + east) / 2], zoom=9, trackViewport=True,
                   # the region fitted beside the legend (lower left, ``.cov-legend``), not under it
                   viewport={"bounds": [[south, west], [north, east]],

@@ -52,6 +52,7 @@ def coverage_panel(ctx: LayerContext, layers: list[Layer]) -> Component:
     still = {"dragging": False, "scrollWheelZoom": False, "doubleClickZoom": False, "boxZoom": False,
              "keyboard": False, "touchZoom": False, "zoomControl": False}
     cov_map = dl.Map(children, id=ids.WALL_COVERAGE_MAP, className="map", preferCanvas=True, zoomSnap=0.25,
+                     attributionControl=False,
                      center=[(south + north) / 2, (west + east) / 2], zoom=9, trackViewport=False,
                      viewport={"bounds": [[south, west], [north, east]], "options": {"padding": [8, 8]}},
                      style={"height": "100%"}, **still)
