@@ -1,4 +1,4 @@
-"""Command line: ``python -m ntpd_map COMMAND ...`` (every command has --help)."""
+"""Command line: ``.venv/bin/python -m ntpd_map COMMAND ...`` (every command has --help)."""
 
 from __future__ import annotations
 
@@ -299,7 +299,7 @@ def cmd_coverage_undo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         change = store.undo_coverage_change(args.id, args.author)
     except UnknownChange as exc:
-        raise ValueError(f"{exc} (see: python -m ntpd_map coverage history)") from None
+        raise ValueError(f"{exc} (see: .venv/bin/python -m ntpd_map coverage history)") from None
     row = change_row(store, change) or {}
     _audit(store, "coverage.undo", row.get("kode_desa"), change=change, undoes=args.id, h3=row.get("h3"),
            status=row.get("status"), author=args.author.strip())
@@ -346,7 +346,7 @@ def cmd_units_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_units_status(args: argparse.Namespace, settings: Settings) -> int:
     store = Runtime(settings).store
     if not store.set_unit_status(args.device, args.status):
-        raise ValueError(f"no unit has device {args.device!r} (see: python -m ntpd_map units list)")
+        raise ValueError(f"no unit has device {args.device!r} (see: .venv/bin/python -m ntpd_map units list)")
     _audit(store, "unit.status", args.device, status=args.status)
     _print_json({"device": args.device, "status": args.status})
     return 0
@@ -355,7 +355,7 @@ def cmd_units_status(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_units_remove(args: argparse.Namespace, settings: Settings) -> int:
     store = Runtime(settings).store
     if not store.remove_unit(args.device):
-        raise ValueError(f"no unit has device {args.device!r} (see: python -m ntpd_map units list)")
+        raise ValueError(f"no unit has device {args.device!r} (see: .venv/bin/python -m ntpd_map units list)")
     _audit(store, "unit.remove", args.device)
     _print_json({"removed": args.device})
     return 0
@@ -467,7 +467,8 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ntpd_map", description="ntpd-map: NTPD 112 GIS dashboard tools")
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m ntpd_map",
+                                     description="ntpd-map: NTPD 112 GIS dashboard tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("boundaries", help="build and inspect region boundaries from the upstream data").add_subparsers(

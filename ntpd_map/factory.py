@@ -61,8 +61,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         first = users.bootstrap_admin(runtime.store, settings.data_dir / "initial-admin-password")
         if first:
             log.warning("no user yet: created %r (admin); its password is in %s - sign in, then change it with "
-                        "`python -m ntpd_map users passwd %s`", first, settings.data_dir / "initial-admin-password",
-                        first)
+                        "`.venv/bin/python -m ntpd_map users passwd %s`", first,
+                        settings.data_dir / "initial-admin-password", first)
     except StoreUnavailable as exc:
         log.error("store unavailable at start: %s (pages will say so and retry)", exc)
 

@@ -331,9 +331,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "note_period": {"id": "Periode", "en": "Period"},
     "note_population": {
         "id": "Penduduk perkiraan dari penduduk kab/kota (kolom 'Penduduk perkiraan?' = ya); impor data "
-              "Dukcapil: python -m ntpd_map import population FILE",
+              "Dukcapil: .venv/bin/python -m ntpd_map import population FILE",
         "en": "Population estimated from the kab/kota population ('Population estimated?' = yes); import the "
-              "Dukcapil figures: python -m ntpd_map import population FILE",
+              "Dukcapil figures: .venv/bin/python -m ntpd_map import population FILE",
     },
     "note_no_towers": {
         "id": "Belum ada data menara: komponen jarak_menara bernilai 0 untuk semua wilayah (impor data menara).",
@@ -464,8 +464,14 @@ STRINGS: dict[str, dict[str, str]] = {
                    "en": "The database cannot be reached; try again in a moment."},
     "login_limited": {"id": "Terlalu banyak percobaan masuk. Tunggu sebentar, lalu coba lagi.",
                       "en": "Too many sign-in attempts. Wait a little, then try again."},
-    "login_revoked": {"id": "Token layar ini sudah dicabut. Minta token baru kepada admin.",
-                      "en": "This display token was revoked. Ask an admin for a new one."},
+    "login_revoked": {"id": "Token layar ini sudah dicabut. Minta token baru kepada admin, atau masuk dengan akun "
+                            "Anda:",
+                      "en": "This display token was revoked. Ask an admin for a new one, or sign in with your "
+                            "account:"},
+    "login_unknown_token": {"id": "Token layar ini tidak dikenal: periksa alamatnya, atau minta token baru kepada "
+                                  "admin. Atau masuk dengan akun Anda:",
+                            "en": "This display token is unknown: check the address, or ask an admin for a new one. "
+                                  "Or sign in with your account:"},
     "login_forbidden": {"id": "Peran Anda ({role}) tidak boleh membuka halaman ini.",
                         "en": "Your role ({role}) may not open this page."},
     "login_home": {"id": "Ke halaman Anda", "en": "Go to your page"},
@@ -475,9 +481,9 @@ STRINGS: dict[str, dict[str, str]] = {
                    "en": "This dashboard holds personal data of 112 callers (UU 27/2022). Access is logged."},
     "read_only": {
         "id": "Hanya baca. Menandai desa butuh akun berperan planner atau admin; admin membuatnya dengan: "
-              "python -m ntpd_map users add NAMA --role planner",
+              ".venv/bin/python -m ntpd_map users add NAMA --role planner",
         "en": "Read only. Marking villages needs an account with the planner or admin role; an admin makes "
-              "one with: python -m ntpd_map users add NAME --role planner",
+              "one with: .venv/bin/python -m ntpd_map users add NAME --role planner",
     },
     "cov_kec_title": {"id": "Wilayah di luar jangkauan menara per kecamatan (perkiraan)",
                       "en": "Area outside tower range by kecamatan (estimate)"},

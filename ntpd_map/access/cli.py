@@ -81,7 +81,7 @@ def cmd_tokens_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
     if not displays.revoke_display_token(_store(settings), args.id, actor=audit.cli_actor()):
-        raise LookupError(f"no unrevoked display token {args.id} (see: python -m ntpd_map tokens list)")
+        raise LookupError(f"no unrevoked display token {args.id} (see: .venv/bin/python -m ntpd_map tokens list)")
     print(json.dumps({"id": args.id, "revoked": True}))
     return 0
 
@@ -103,7 +103,7 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     if not store.revoke_api_key(args.id):
-        raise ValueError(f"no active key with id {args.id} (see: python -m ntpd_map keys list)")
+        raise ValueError(f"no active key with id {args.id} (see: .venv/bin/python -m ntpd_map keys list)")
     keys = store.api_keys()
     names = keys.loc[keys["id"] == args.id, "name"].tolist()
     audit.record(store, audit.cli_actor(), "key.revoke", str(args.id), name=names[0] if names else None)

@@ -35,6 +35,13 @@ def find_display_token(store: Store, token: str | None) -> dict[str, Any] | None
     return store.find_display_token(hash_key(token))
 
 
+def display_token_revoked(store: Store, token: str | None) -> bool:
+    """Whether the token a URL carries was revoked (else, when not found, it is unknown). StoreUnavailable."""
+    if not token or not token.startswith(DISPLAY_PREFIX) or len(token) > 100:
+        return False
+    return store.display_token_revoked(hash_key(token))
+
+
 def revoke_display_token(store: Store, token_id: int, *, actor: str) -> bool:
     done = store.revoke_display_token(token_id)
     if done:

@@ -269,15 +269,18 @@ class Access:
 
     def _open_display(self, token: str | None) -> Response | None:
         """``/wall?token=``: a valid token signs this browser in as that display (the URL keeps working after
-        a reboot); an unknown or revoked one gets the sign-in page saying so."""
+        a reboot); an unknown or a revoked one gets the sign-in page saying which."""
         try:
             found = displays.find_display_token(self.runtime.store, token)
+            revoked = found is None and displays.display_token_revoked(self.runtime.store, token)
         except StoreUnavailable:
             return None  # a session already opened with it keeps working; otherwise the gate says sign in
         if found is None:
             session.pop("ntpd_display", None)
-            log.warning("wall display refused: unknown or revoked token")
-            return self.page(403, None, message="revoked")
+            log.warning("wall display refused: %s token", "revoked" if revoked else "unknown")
+            # the sign-in page, saying why: a person at the screen may sign in instead
+            return self.page(403, None, message="revoked" if revoked else "unknown_token", form=True,
+                             next_="/wall")
         session["ntpd_display"] = {"id": int(found["id"]), "name": str(found["name"])}
         session.permanent = True
         self._displays[int(found["id"])] = (time.monotonic(), True)

@@ -112,5 +112,5 @@ def bootstrap_admin(store: Store, path: Any) -> str | None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(f"user: admin\npassword: {password}\n"
-                 "Change it: python -m ntpd_map users passwd admin  (then delete this file)\n")
+                 "Change it: .venv/bin/python -m ntpd_map users passwd admin  (then delete this file)\n")
     return "admin"

@@ -133,7 +133,7 @@ def notes(prio: Priorities, simulated: bool, window_text: str) -> list[tuple[str
                       + ("" if prio.towers_known else " (belum ada data menara: komponen 0)")))
     if prio.population_estimated:
         lines.append(("Penduduk", "sebagian PERKIRAAN dari penduduk kab/kota (lihat kolom 'Penduduk perkiraan?'); "
-                      "impor data Dukcapil: python -m ntpd_map import population FILE"))
+                      "impor data Dukcapil: .venv/bin/python -m ntpd_map import population FILE"))
     if simulated:
         lines.append(("SIMULASI", "DATA SIMULASI - bukan data panggilan nyata"))
     return lines

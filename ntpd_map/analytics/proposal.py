@@ -215,7 +215,7 @@ def notes(p: Proposal, window_text: str, generated: str) -> list[tuple[str, str]
         lines.append(("Lisensi data menara", "OpenCelliD Project (opencellid.org), CC BY-SA 4.0"))
     if p.population_estimated:
         lines.append(("Penduduk", "sebagian PERKIRAAN dari penduduk kab/kota (kolom 'Penduduk perkiraan?'); impor "
-                                  "data Dukcapil: python -m ntpd_map import population FILE"))
+                                  "data Dukcapil: .venv/bin/python -m ntpd_map import population FILE"))
     if p.simulated:
         parts = [what for what, n in (("panggilan 112", p.simulated_calls), (f"{p.simulated_marks} tanda desa",
                                       p.simulated_marks), (f"{p.simulated_towers} menara", p.simulated_towers),

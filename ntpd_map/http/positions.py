@@ -2,7 +2,7 @@
 
 * ``GET|POST /api/positions/osmand``: the OsmAnd protocol as the Traccar Client app speaks it. Phones cannot
   send a key, so, as on a Traccar server, the device id is the credential: only ids registered to a unit
-  (``python -m ntpd_map units add``) are accepted; others are refused (403) and counted for the admin.
+  (``.venv/bin/python -m ntpd_map units add``) are accepted; others are refused (403) and counted for the admin.
 * ``POST /api/positions/traccar``: what a Traccar server forwards (``forward.type=json``), with an ingest key
   (``forward.header = Authorization: Bearer KEY``).
 * ``GET /api/responders``, ``GET /api/responders/<device>/track``, ``POST /api/units/<device>/status``,
@@ -64,7 +64,7 @@ def accept(runtime: Runtime, report: Report, source: str) -> tuple[int, str]:
             store.note_unknown_device(report.device_id, source, int(now))
             log.info("refused a %s report from unregistered device %r", source, report.device_id[:40])
             return 403, (f"device {report.device_id!r} is not registered to a unit: an admin adds it with "
-                         "python -m ntpd_map units add --device ID ...")
+                         ".venv/bin/python -m ntpd_map units add --device ID ...")
         store.write_positions(report.fixes)
     except StoreUnavailable:
         log.warning("store unavailable: answered 503 to a %s report", source)

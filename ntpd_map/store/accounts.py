@@ -54,6 +54,7 @@ class AccountSQL:
                           "RETURNING id")
         self.find_token = f"SELECT id, name FROM display_tokens WHERE token_hash = {ph} AND revoked_at IS NULL"
         self.token_active = f"SELECT 1 FROM display_tokens WHERE id = {ph} AND revoked_at IS NULL"
+        self.token_revoked = f"SELECT 1 FROM display_tokens WHERE token_hash = {ph} AND revoked_at IS NOT NULL"
         # workers touch in any order: last_seen_at only moves forward
         self.touch_token = (f"UPDATE display_tokens SET last_seen_at = {ph} WHERE id = {ph} "
                             f"AND (last_seen_at IS NULL OR last_seen_at < {ph}) RETURNING id")
@@ -119,6 +120,9 @@ class AccountStore(Protocol):
 
     def find_display_token(self, token_hash: str) -> dict[str, Any] | None:
         """{"id", "name"} of an unrevoked token, else None."""
+
+    def display_token_revoked(self, token_hash: str) -> bool:
+        """Whether a token with this hash was made and revoked (a wall tells "revoked" from "unknown")."""
 
     def display_token_active(self, token_id: int) -> bool:
         """Whether the token exists and is not revoked."""
@@ -201,6 +205,9 @@ class AccountMethods(SQLBackend):
     def find_display_token(self, token_hash: str) -> dict[str, Any] | None:
         rows = self._query(self._ACCOUNTS.find_token, (token_hash,))
         return {"id": int(rows[0][0]), "name": str(rows[0][1])} if rows else None
+
+    def display_token_revoked(self, token_hash: str) -> bool:
+        return bool(self._query(self._ACCOUNTS.token_revoked, (token_hash,)))
 
     def display_token_active(self, token_id: int) -> bool:
         n = row_id(token_id)

@@ -278,8 +278,11 @@ def test_a_revoked_display_token_locks_the_wall_out_at_its_next_refresh(app, sto
     assert displays.revoke_display_token(store, token_id, actor="test")
     assert client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf}).status_code == 401
     again = client.get(f"/wall?token={token}")
-    assert again.status_code == 403 and "dicabut" in again.text
-    assert client.get(f"/wall?token=wall_{'x' * 32}").status_code == 403
+    assert again.status_code == 403 and "dicabut" in again.text and "tidak dikenal" not in again.text
+    unknown = client.get(f"/wall?token=wall_{'x' * 32}")
+    assert unknown.status_code == 403 and "tidak dikenal" in unknown.text and "dicabut" not in unknown.text
+    for answer in (again, unknown):  # the sign-in page itself, back to the wall once signed in
+        assert 'id="login-form"' in answer.text and 'name="next" value="/wall"' in answer.text
     actions = set(store.audit_log(actor="test")["action"])
     assert {"display.create", "display.revoke"} <= actions
 

@@ -103,6 +103,8 @@ def test_display_tokens_store_only_hashes_and_revoke(store) -> None:
     assert store.revoke_display_token(hall) is False  # already revoked
     assert store.revoke_display_token(lobby + 100) is False
     assert store.find_display_token("a" * 64) is None
+    assert store.display_token_revoked("a" * 64)  # a wall is told "revoked", not "unknown"
+    assert not store.display_token_revoked("b" * 64) and not store.display_token_revoked("c" * 64)
     assert not store.display_token_active(hall)
     assert store.display_token_active(lobby), "revoking one token leaves the others"
     tokens = store.display_tokens()

@@ -15,7 +15,7 @@ LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 #: the sign-in page's texts (``i18n.STRINGS["login_<key>"]``)
 TEXT_KEYS = ("title", "heading", "user", "password", "submit", "bad", "expired", "out", "down", "limited", "revoked",
-             "forbidden", "home", "logout", "lang", "note")
+             "unknown_token", "forbidden", "home", "logout", "lang", "note")
 
 PAGE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
