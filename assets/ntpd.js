@@ -195,6 +195,23 @@
       }
       return L.circleMarker(latlng, style);
     },
+    /* An open emergency (issue 18): a large mark in the category's colour with "!", and a label with the
+     * category and the minutes since the call, amber or red past the thresholds; in its own pane above every
+     * other layer, never clustered. */
+    activePoint: function (feature, latlng, context) {
+      var h = context.hideout || {};
+      var p = feature.properties || {};
+      var colour = (h.colors || {})[p.cat] || "#dc2626";
+      // the wall sizes it from the screen: the same share of its height at 1920x1080 and 3840x2160
+      var size = h.wall ? Math.round(window.innerHeight * 0.055) : 34;
+      var html = '<div class="active-mark" style="background:' + colour + '">!</div>' +
+        '<div class="active-label ' + (p.lvl || "") + '">' + esc(p.what || "") + " \u00b7 " + (p.age || 0) + " " +
+        esc(h.minutes || "") + "</div>";
+      var icon = L.divIcon({html: html, className: "active-icon" + (h.wall ? " active-wall" : "") +
+                            (p.lvl ? " active-" + p.lvl : ""), iconSize: [size, size],
+                            iconAnchor: [size / 2, size / 2]});
+      return L.marker(latlng, {icon: icon, pane: h.pane, keyboard: false, riseOnHover: true});
+    },
     incidentCluster: function (feature, latlng, index, context) {
       var n = feature.properties.point_count;
       var size = n < 10 ? 30 : n < 100 ? 38 : n < 1000 ? 46 : 54;

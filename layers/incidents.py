@@ -43,6 +43,10 @@ CATEGORY_COLORS = {
 #: Calls that are not emergencies (prank, ghost, ...) have no category: a small grey dot.
 NO_CATEGORY_COLOR = "#6b7280"
 NEW_LAYER = "incidents-new"
+#: the open emergencies (issue 18): never clustered, large, in a pane above units, clusters, labels and boundaries
+#: (Leaflet's marker pane is 600, tooltips 650)
+ACTIVE_LAYER = "incidents-active"
+ACTIVE_PANE = "ntpdactive"
 EMPTY: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 
 
@@ -66,6 +70,16 @@ def features_from_incidents(frame: pd.DataFrame) -> list[dict[str, Any]]:
         features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon[i], lat[i]]},
                          "properties": props})
     return features
+
+
+def features_from_active(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The open emergencies (``views.active_rows``) as the active layer draws them: id, category, minutes since
+    the call and their level (amber, red); the label is the category and the minutes."""
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+                 "properties": {"id": row["id"], "cat": row["cat"], "what": row["category"], "age": row["minutes"],
+                                "lvl": row["level"]}}
+                for row in rows if row["lat"] is not None and row["lon"] is not None]
+    return {"type": "FeatureCollection", "features": features}
 
 
 def geobuf_from_incidents(frame: pd.DataFrame) -> str:
@@ -111,6 +125,10 @@ class IncidentsLayer:
                        **common),
             dl.GeoJSON(id=layer_id(NEW_LAYER), data=EMPTY, cluster=False,
                        hideout=self.hideout(ctx.lang, ctx.wall, fresh=True), **common),
+            dl.Pane(dl.GeoJSON(id=layer_id(ACTIVE_LAYER), data=EMPTY, cluster=False, pointToLayer=js("activePoint"),
+                               hideout={**self.hideout(ctx.lang, ctx.wall), "pane": ACTIVE_PANE,
+                                        "minutes": t("minutes", ctx.lang)}),
+                    name=ACTIVE_PANE, style={"zIndex": 640}),
         ])
 
     def data(self, ctx: LayerContext, view: View | None) -> dict[str, Any]:

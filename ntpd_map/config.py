@@ -66,6 +66,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NTPD_REFRESH_SECONDS", "5", "How often open pages poll for new data."),
     Setting("NTPD_WALL_ROTATE_SECONDS", "30",
             "Wall display: seconds between its views (incident map, kecamatan table, signal coverage)."),
+    Setting("NTPD_ACTIVE_AMBER_MIN", "15", "An open emergency (genuine, not yet resolved) is shown amber once this "
+            "many minutes have passed since the call, on the wall and the operations page."),
+    Setting("NTPD_ACTIVE_RED_MIN", "30", "... and red past this many minutes."),
     Setting("NTPD_STALE_PHONE_S", "120", "A unit reporting from a phone (Traccar Client, OsmAnd) is shown stale "
             "(greyed, with its age) when its last position is older than this."),
     Setting("NTPD_STALE_TRACCAR_S", "600", "The same for units forwarded by a Traccar server (vehicle trackers "

@@ -32,6 +32,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "noise_share": {"id": "Iseng+kosong+terputus", "en": "Prank+ghost+dropped"},
     "open_incidents": {"id": "Kejadian aktif", "en": "Open incidents"},
     "oldest_open": {"id": "Aktif terlama", "en": "Oldest open"},
+    "no_open_incidents": {"id": "Tidak ada kejadian darurat yang masih aktif.", "en": "No open emergency."},
+    "no_location": {"id": "lokasi belum diketahui", "en": "location not known yet"},
     "incident_list": {"id": "Daftar kejadian (terbaru di atas)", "en": "Incidents (newest first)"},
     "time": {"id": "Waktu", "en": "Time"},
     "location_source": {"id": "Sumber lokasi", "en": "Location source"},

@@ -118,6 +118,53 @@ def incident_details(row: Any, names: dict[str, str], tz: str, lang: str) -> lis
     ]
 
 
+#: the open emergencies a screen lists and draws on top (a province's worst hour has fewer)
+ACTIVE_LIMIT = 200
+
+
+def active_incidents(store: Store, query: IncidentQuery) -> pd.DataFrame:
+    """The open emergencies of a view (genuine calls whose outcome is open, dispatched or on scene, within its
+    filters), oldest first: what the room must act on."""
+    active = tuple(str(o) for o in ACTIVE_OUTCOMES if not query.outcomes or str(o) in query.outcomes)
+    columns = ("id", "received_at", "category", "category_label", "agency", "kode_desa", "kode_kec", "lat", "lon")
+    if not active or (query.call_types and "genuine" not in query.call_types):  # filtered out of the view
+        import pandas as pd
+
+        return pd.DataFrame(columns=list(columns))
+    frame = store.incidents(replace(query, call_types=("genuine",), outcomes=active, limit=ACTIVE_LIMIT,
+                                    columns=columns))
+    return frame.sort_values(["received_at", "id"], kind="stable").reset_index(drop=True)
+
+
+def age_level(age_s: float, amber_s: float, red_s: float) -> str:
+    """"red", "amber" or "" for an open emergency this old."""
+    return "red" if age_s >= red_s else ("amber" if age_s >= amber_s else "")
+
+
+def active_rows(frame: pd.DataFrame, names: dict[str, str], lang: str, now: int, amber_s: float,
+                red_s: float) -> list[dict[str, Any]]:
+    """The rows of the "Kejadian aktif" panel, oldest first: category, desa and kecamatan, minutes since the call
+    and its level, agency. Never a caller's detail."""
+    labels = vocabulary_labels(lang)
+    rows = []
+    for rec in frame.itertuples(index=False):
+        age = max(0, now - int(rec.received_at))
+        category = labels["cat"].get(rec.category, rec.category_label or "") if isinstance(rec.category, str) else ""
+        rows.append({
+            "id": int(rec.id),
+            "cat": rec.category if isinstance(rec.category, str) else "",
+            "category": category or labels["ct"].get("genuine", "genuine"),
+            "desa": names.get(rec.kode_desa or "", "") if isinstance(rec.kode_desa, str) else "",
+            "kecamatan": names.get(rec.kode_kec or "", "") if isinstance(rec.kode_kec, str) else "",
+            "minutes": age // 60,
+            "level": age_level(age, amber_s, red_s),
+            "agency": rec.agency if isinstance(rec.agency, str) else "",
+            "lat": None if rec.lat != rec.lat else float(rec.lat),  # NaN: not located
+            "lon": None if rec.lon != rec.lon else float(rec.lon),
+        })
+    return rows
+
+
 def headline_from_store(store: Store, query: IncidentQuery, now: int) -> Headline:
     """The same counters as ``headline``, counted by the store (its covering index), so a window of 100k
     incidents costs a few small queries instead of reading every row."""

@@ -70,3 +70,31 @@ def test_headline_from_store_equals_headline_of_the_rows(store) -> None:
     for query in (IncidentQuery(start=T0, end=now), IncidentQuery(call_types=("prank",)),
                   IncidentQuery(outcomes=("resolved",)), IncidentQuery(kode_kec=("53.03.06",))):
         assert headline_from_store(store, query, now) == headline(store.incidents(query), now)
+
+
+def test_the_open_emergencies_are_the_genuine_calls_not_yet_closed_oldest_first(store) -> None:
+    from ntpd_map.store.model import IncidentQuery
+    from ntpd_map.views import active_incidents, active_rows, age_level
+    from tests.store.fixtures import T0
+    from tests.store.fixtures import frame as contract_frame
+
+    # every 4th row is genuine (fixtures.frame); give them every outcome in turn
+    rows = contract_frame(32)
+    outcomes = ["open", "dispatched", "on_scene", "resolved", "not_followed_up"]
+    rows.loc[rows["call_type"] == "genuine", "outcome"] = [outcomes[i % 5] for i in range(8)]
+    store.write_incidents(rows)
+    now = T0 + 3600
+    got = active_incidents(store, IncidentQuery(start=T0, end=now))
+    stored = store.incidents(IncidentQuery(start=T0, end=now))
+    expected = stored[(stored["call_type"] == "genuine") & stored["outcome"].isin(outcomes[:3])]
+    assert sorted(got["id"]) == sorted(expected["id"]) and len(got) == 6
+    assert list(got["received_at"]) == sorted(got["received_at"])  # the oldest, waiting longest, first
+    # the view's filters hold: prank calls only, or resolved only, leave none open
+    assert active_incidents(store, IncidentQuery(call_types=("prank",))).empty
+    assert active_incidents(store, IncidentQuery(outcomes=("resolved",))).empty
+    assert len(active_incidents(store, IncidentQuery(outcomes=("open",)))) == 2
+
+    shown = active_rows(got, {"53.03.06": "Kota Kefamenanu"}, "id", now, amber_s=15 * 60, red_s=30 * 60)
+    assert [r["minutes"] for r in shown] == [(now - int(t)) // 60 for t in got["received_at"]]
+    assert shown[0]["category"] == "Medis" and "RAHASIA" not in repr(shown) and "h" * 64 not in repr(shown)
+    assert [age_level(s, 900, 1800) for s in (0, 899, 900, 1799, 1800)] == ["", "", "amber", "amber", "red"]

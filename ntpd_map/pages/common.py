@@ -174,3 +174,26 @@ def forbidden(role: str | None, lang: str) -> Any:
     return html.Div([html.P(text["forbidden"].format(role=role or "-"), className="forbidden"),
                      dcc.Link(text["home"], href=f"{home(role)}?lang={lang}", refresh=True)],
                     className="login-box")
+
+
+#: the pattern id of a clickable row of the "Kejadian aktif" panel (the ops page selects it on the map)
+ACTIVE_ROW = "active-row"
+
+
+def active_panel(rows: list[dict[str, Any]], lang: str, *, clickable: bool) -> list[Any]:
+    """The "Kejadian aktif" panel (issue 18): the open emergencies oldest first, each with its category, desa and
+    kecamatan, minutes since the call (amber, red past NTPD_ACTIVE_AMBER_MIN / _RED_MIN) and agency."""
+    heading = html.H3(f"{t('open_incidents', lang)} ({len(rows)})")
+    if not rows:
+        return [heading, html.Div(t("no_open_incidents", lang), className="active-none")]
+    items = []
+    for row in rows:
+        where = ", ".join(p for p in (row["desa"], row["kecamatan"]) if p) or t("no_location", lang)
+        body = [html.Span(row["category"], className="what"),
+                html.Span(f"{row['minutes']} {t('minutes', lang)}", className=f"mins {row['level']}".strip()),
+                html.Span(where, className="where")]
+        if row["agency"]:
+            body.append(html.Span(row["agency"], className="who"))
+        attrs: dict[str, Any] = {"id": {"type": ACTIVE_ROW, "id": row["id"]}, "n_clicks": 0} if clickable else {}
+        items.append(html.Div(body, className=f"active-row {row['level']}".strip(), **attrs))
+    return [heading, *items]

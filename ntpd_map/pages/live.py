@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 from layers.base import LayerContext
 from layers.incidents import geobuf_from_batches
 from ntpd_map.store.model import POINT_COLUMNS, IncidentQuery
-from ntpd_map.views import Headline, local_time
+from ntpd_map.views import Headline, active_incidents, active_rows, local_time
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -198,6 +198,13 @@ def recall(cache: Cache, key: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return payload if isinstance(payload, dict) and payload.get("at") else None
+
+
+def open_emergencies(runtime: Runtime, store: Store, query: IncidentQuery, lang: str, now: int) -> list[dict[str, Any]]:
+    """The rows of the "Kejadian aktif" panel (and the active layer) of a view, oldest first."""
+    settings = runtime.settings
+    return active_rows(active_incidents(store, query), runtime.names, lang, now,
+                       60 * settings.int("NTPD_ACTIVE_AMBER_MIN"), 60 * settings.int("NTPD_ACTIVE_RED_MIN"))
 
 
 def plain_headline(h: Headline) -> list[Any]:

@@ -258,8 +258,9 @@ class Browser:
         self.wait(complete, timeout, f"#{map_id} never drew the located incidents of the window ({filters})")
         return self.wait(at_rest, 10, f"#{map_id} never came to rest with every incident drawn")
 
-    def click_map(self, map_id: str, lat: float, lon: float) -> None:
-        """A real mouse click on the map at a coordinate (what a dispatcher does to pick a marker)."""
+    def click_map(self, map_id: str, lat: float, lon: float, top: str = "CANVAS") -> None:
+        """A real mouse click on the map at a coordinate (what a dispatcher does to pick a marker); ``top``: what
+        must lie on top there (the canvas of the incident layers; an open emergency's mark covers it)."""
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.by import By
 
@@ -270,7 +271,7 @@ class Browser:
             "var top = document.elementFromPoint(r.left + p.x, r.top + p.y);"
             "return [p.x, p.y, el.clientWidth, el.clientHeight, top ? top.tagName + '.' + top.className : null];",
             map_id, lat, lon)
-        assert target and target.startswith("CANVAS"), f"something covers the marker at ({lat}, {lon}): {target}"
+        assert target and target.startswith(top), f"not {top} but {target} lies on top at ({lat}, {lon})"
         element = self.driver.find_element(By.ID, map_id)
         ActionChains(self.driver).move_to_element_with_offset(
             element, int(x - width / 2), int(y - height / 2)).click().perform()

@@ -150,7 +150,9 @@ def test_new_incident_appears_live_and_idle_refresh_sends_almost_nothing(browser
         return done if len(done) >= 3 else None
 
     idle = browser.wait(refreshes, 12, "the page stopped polling")
-    assert [u.status for u in idle] == [204] * len(idle), idle
+    # 204 every time, but for the minute's update of the open emergencies' ages (at most one in these seconds)
+    statuses = [u.status for u in idle]
+    assert set(statuses) <= {200, 204} and statuses.count(204) >= len(statuses) - 1, idle
     sizes = browser.js("var t0 = arguments[0]; return performance.getEntriesByType('resource').filter("
                        "function (e) { return e.name.indexOf('/_dash-update-component') >= 0 && e.startTime >= t0; })"
                        ".map(function (e) { return e.transferSize; });", js_mark)
@@ -194,7 +196,9 @@ def test_new_incident_appears_live_and_idle_refresh_sends_almost_nothing(browser
     # a click on it shows its details, from the server, without the notes or the caller's number
     names = live_app.runtime.names
     desa, kecamatan = names[incident["kode_desa"]], names[incident["kode_kec"]]
-    browser.click_map("ops-map", point["lat"], point["lon"])
+    # a genuine call still open: its emergency mark lies above every other layer at its point (issue 18)
+    browser.click_map("ops-map", point["lat"], point["lon"], top="DIV.active-mark")
+
     def details_shown() -> str | None:
         text = browser.text("ops-details")
         return text if text and "Kebakaran" in text else None

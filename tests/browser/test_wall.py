@@ -155,3 +155,53 @@ def test_wall_map_shows_the_whole_region(browser: Browser, live_app: LiveApp) ->
     except TimeoutException:
         pytest.fail(f"the wall map does not show all of {live_app.runtime.region.name}: "
                     f"map view {browser.map_view('wall-map')}, region {[minx, miny, maxx, maxy]}")
+
+
+ACTIVE_AT_POINT_JS = """
+var el = document.getElementById(arguments[0]);
+var map = window.__ntpdMaps.filter(function (m) { return m.getContainer() === el; })[0];
+var p = map.latLngToContainerPoint([arguments[1], arguments[2]]), r = el.getBoundingClientRect();
+var top = document.elementFromPoint(r.left + p.x, r.top + p.y);
+var icon = top && top.closest('.active-icon');
+var label = icon && icon.querySelector('.active-label');
+return top ? {tag: top.tagName + '.' + top.className, icon: !!icon, iconHeight: icon ? icon.offsetHeight : 0,
+              label: label ? label.textContent : null,
+              labelFont: label ? parseFloat(getComputedStyle(label).fontSize) : 0} : null;
+"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
+def test_an_open_emergency_lies_on_top_at_a_units_position_and_heads_the_panel(
+        browser: Browser, live_app: LiveApp, width: int, height: int) -> None:
+    """Issue 18: a genuine fire still open, posted where a unit stands, is the topmost thing at its point on the
+    wall, large in proportion to the screen, and the first row of "Kejadian aktif" with its minutes."""
+    unit = live_app.runtime.store.latest_positions().iloc[0]
+    lat, lon = float(unit["lat"]), float(unit["lon"])
+    fire = live_app.write_incident(source="test-active", category="fire", outcome="open", lat=lat, lon=lon,
+                                   received_at=int(time.time()) - 20 * 60)  # older than every simulated one
+    browser.resize(width, height)
+    browser.open("/wall")
+
+    def on_top() -> dict[str, Any] | None:
+        if "wall-hidden" in (browser.driver.find_element(By.ID, "wall-panel-map").get_attribute("class") or ""):
+            return None
+        found = browser.js(ACTIVE_AT_POINT_JS, "wall-map", lat, lon)
+        return found if found and found["icon"] else None
+
+    try:
+        top = browser.wait(on_top, 30)
+    except TimeoutException:
+        pytest.fail(f"no open-emergency mark on top at the unit's point ({lat}, {lon}): "
+                    f"{browser.js(ACTIVE_AT_POINT_JS, 'wall-map', lat, lon)}")
+    assert top["label"].startswith("Kebakaran") and "20 mnt" in top["label"], top
+    assert top["iconHeight"] >= 0.05 * height, top  # the mark: at least 5% of the screen's height
+    assert top["labelFont"] >= 0.02 * height, top  # its label: at least 2%
+    rows = browser.js("return Array.from(document.querySelectorAll('#wall-active .active-row')).map(function (r) {"
+                      "return [r.textContent, parseFloat(getComputedStyle(r).fontSize), r.className]; });")
+    names = live_app.runtime.names
+    first, font, classes = rows[0]
+    assert first.startswith("Kebakaran20 mnt") and names[fire["kode_kec"]] in first, rows[:2]
+    assert "amber" in classes  # 20 minutes: past NTPD_ACTIVE_AMBER_MIN (15), not yet red (30)
+    assert font >= 0.02 * height, rows[0]
+    assert "Kejadian aktif" in browser.text("wall-active")
+    browser.screenshot(f"active-{width}x{height}")

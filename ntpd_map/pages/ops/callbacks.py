@@ -21,15 +21,15 @@ from dash import ALL, Input, Output, Patch, State, callback_context, html, no_up
 from dash.exceptions import PreventUpdate
 
 from layers.base import LayerContext, View, layer_id
-from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents
+from layers.incidents import ACTIVE_LAYER, EMPTY, NEW_LAYER, features_from_active, features_from_incidents
 from layers.responders import EMPTY as EMPTY_LINES
 from layers.responders import TRACK_S, drawn_signature, lines_to_units, track_from_positions
 from ntpd_map import audit, ids
 from ntpd_map.domain import UnitStatus
 from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR, Staleness, nearest_available, responder_features
 from ntpd_map.i18n import t
-from ntpd_map.pages.common import layers_control_id, legend_block_id, region_bounds
-from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, plain_headline, remember
+from ntpd_map.pages.common import ACTIVE_ROW, active_panel, layers_control_id, legend_block_id, region_bounds
+from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, open_emergencies, plain_headline, remember
 from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 from ntpd_map.views import (
     Headline,
@@ -53,7 +53,8 @@ LIST_ROWS = 30  # the newest, a screenful; the rest are on the map (200 rows wer
 ROW = "incident-row"
 RING = {"color": "#facc15", "weight": 5, "opacity": 1, "fill": False}
 #: the outputs of the refresh, in order
-OUTPUTS = ("bulk", "format", "new", "counters", "list", "sync", "status", "banner", "viewport", "resize")
+OUTPUTS = ("bulk", "format", "new", "counters", "list", "sync", "status", "banner", "viewport", "resize", "active",
+           "active_panel")
 
 
 def query_from_filters(
@@ -200,6 +201,8 @@ def register_refresh(cb: Callbacks, deps: PageDeps) -> None:
         Output(ids.DOWN_BANNER, "children"),
         Output(ids.MAP, "viewport"),
         Output(ids.MAP, "invalidateSize"),
+        Output(layer_id(ACTIVE_LAYER), "data"),
+        Output(ids.OPS_ACTIVE, "children"),
         Input(ids.TICK, "n_intervals"),
         Input(ids.WINDOW, "value"),
         Input(ids.CUSTOM_RANGE, "start_date"),
@@ -234,10 +237,19 @@ def register_refresh(cb: Callbacks, deps: PageDeps) -> None:
         try:
             # a changed filter redraws the whole, even when it changed back to the same values
             delta = live.read(store, sync, query, key, now, force=callback_context.triggered_id != ids.TICK)
+            minute = now // 60
             if delta is None:
-                raise PreventUpdate  # idle: nothing goes over the wire
-            # counters and the list come from small queries
+                if sync.get("active_minute") == minute:
+                    raise PreventUpdate  # idle: nothing goes over the wire
+                # a minute passed: the open emergencies' ages, and nothing else
+                sync["active_minute"] = minute
+                active = open_emergencies(runtime, store, query, lang, now)
+                return answer(sync=sync, active=features_from_active(active),
+                              active_panel=active_panel(active, lang, clickable=True))
+            sync["active_minute"] = minute
+            # counters, the open emergencies and the list come from small queries
             head = headline_from_store(store, query, now)
+            active = open_emergencies(runtime, store, query, lang, now)
             recent = store.incidents(replace(query, limit=LIST_ROWS))
             simulated = runtime.is_simulated() if delta.whole is not None and default_view else None
         except StoreUnavailable:
@@ -245,7 +257,9 @@ def register_refresh(cb: Callbacks, deps: PageDeps) -> None:
             if last is not None:  # opened while the store is down: the last good data, said to be so
                 sync["key"] = key
                 status = f"{t('updated', lang)} {local_time(last['at'], tz, '%H:%M:%S')} {runtime.zone}"
-                return answer(bulk=last["bulk"], format="geobuf", new=EMPTY,
+                shown = last.get("active") or []
+                return answer(bulk=last["bulk"], format="geobuf", new=EMPTY, active=features_from_active(shown),
+                              active_panel=active_panel(shown, lang, clickable=True),
                               counters=counters(Headline(*last["head"]), lang), list=list_options(last["rows"]),
                               sync=sync, status=status,
                               banner=t("store_down", lang, time=data_time(last["at"], now, tz)),
@@ -272,11 +286,12 @@ def register_refresh(cb: Callbacks, deps: PageDeps) -> None:
         sync = live.sent(sync, delta, key, now)
         if whole is not None and default_view:
             remember(cache, last_key, {"at": now, "bulk": whole.data, "head": plain_headline(head), "rows": rows,
-                                       "bounds": whole.bounds, "simulated": simulated})
+                                       "bounds": whole.bounds, "simulated": simulated, "active": active})
         status = f"{t('updated', lang)} {local_time(now, tz, '%H:%M:%S')} {runtime.zone}"
         # the header settles (clock, wrapped title) after Leaflet measured the map: re-measure before any fit
         return answer(**out, counters=counters(head, lang), list=list_options(rows), sync=sync, status=status,
-                      banner="")
+                      banner="", active=features_from_active(active),
+                      active_panel=active_panel(active, lang, clickable=True))
 
 
 def register_selection(cb: Callbacks, runtime: Runtime, responders: Layer | None) -> None:
@@ -287,10 +302,13 @@ def register_selection(cb: Callbacks, runtime: Runtime, responders: Layer | None
         Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
         Input(layer_id("incidents"), "clickData"),
         Input(layer_id(NEW_LAYER), "clickData"),
+        Input(layer_id(ACTIVE_LAYER), "clickData"),
         prevent_initial_call=True,
     )
-    def pick_on_map(bulk_click: dict[str, Any] | None, new_click: dict[str, Any] | None) -> Any:
-        clicked = new_click if callback_context.triggered_id == layer_id(NEW_LAYER) else bulk_click
+    def pick_on_map(bulk_click: dict[str, Any] | None, new_click: dict[str, Any] | None,
+                    active_click: dict[str, Any] | None) -> Any:
+        clicked = {layer_id(NEW_LAYER): new_click, layer_id(ACTIVE_LAYER): active_click}.get(
+            str(callback_context.triggered_id), bulk_click)
         props = (clicked or {}).get("properties") or {}
         if "id" not in props or props.get("cluster"):
             raise PreventUpdate
@@ -300,9 +318,10 @@ def register_selection(cb: Callbacks, runtime: Runtime, responders: Layer | None
         Output(ids.PICKED, "data", allow_duplicate=True),
         Output(ids.UNIT_PICKED, "data", allow_duplicate=True),
         Input({"type": ROW, "id": ALL}, "n_clicks"),
+        Input({"type": ACTIVE_ROW, "id": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def pick_in_list(_clicks: list[int | None]) -> Any:
+    def pick_in_list(_clicks: list[int | None], _active_clicks: list[int | None]) -> Any:
         trigger = callback_context.triggered[0] if callback_context.triggered else {}
         if not trigger.get("value"):  # rows re-rendered, nobody clicked
             raise PreventUpdate

@@ -105,6 +105,8 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         ], className="map-wrap"),
         html.Div([
             html.Div(id=ids.COUNTERS, className="counters"),
+            # the open emergencies first, oldest on top (issue 18); a row selects its incident on the map
+            html.Div(id=ids.OPS_ACTIVE, className="active-panel"),
             unit_panel,
             html.Div([html.B(t("details", lang)), html.Div(t("pick_incident", lang), id=ids.DETAILS)],
                      className="details"),

@@ -19,12 +19,12 @@ from dash import Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from layers.base import LayerContext, View, layer_id
-from layers.incidents import EMPTY, NEW_LAYER, features_from_incidents
+from layers.incidents import ACTIVE_LAYER, EMPTY, NEW_LAYER, features_from_active, features_from_incidents
 from layers.responders import drawn_signature
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.pages.common import region_bounds
-from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, plain_headline, remember
+from ntpd_map.pages.common import active_panel, region_bounds
+from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, open_emergencies, plain_headline, remember
 from ntpd_map.pages.wall.layout import PANELS
 from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 from ntpd_map.views import Headline, duration_text, headline_from_store
@@ -90,7 +90,8 @@ def counts(store: Store, runtime: Any, day: IncidentQuery, now: int) -> tuple[He
 
 
 #: the outputs of the wall's refresh, in order
-OUTPUTS = ("bulk", "format", "new", "responders", "counters", "table", "sync", "banner", "resize", "viewport")
+OUTPUTS = ("bulk", "format", "new", "responders", "counters", "table", "sync", "banner", "resize", "viewport",
+           "active", "active_panel")
 
 
 def answer(**sent: Any) -> tuple[Any, ...]:
@@ -114,6 +115,8 @@ def register(cb: Callbacks, deps: PageDeps) -> None:
         Output(ids.WALL_DOWN, "children"),
         Output(ids.WALL_MAP, "invalidateSize"),
         Output(ids.WALL_MAP, "viewport"),
+        Output(layer_id(ACTIVE_LAYER), "data"),
+        Output(ids.WALL_ACTIVE, "children"),
         Input(ids.WALL_TICK, "n_intervals"),
         State(ids.WALL_SYNC, "data"),
         State("wall-config", "data"),
@@ -143,6 +146,8 @@ def register(cb: Callbacks, deps: PageDeps) -> None:
                     raise PreventUpdate
                 return answer(responders=units, sync=sync)
             head, rows = counts(store, runtime, day, now)
+            # the open emergencies, counted with the counters: at every change and every minute (their ages)
+            active = open_emergencies(runtime, store, day, lang, now)
             simulated = runtime.is_simulated() if delta is not None and delta.whole is not None else None
         except StoreUnavailable:
             sync.pop("responders", None)  # drawn again once the store answers
@@ -150,13 +155,18 @@ def register(cb: Callbacks, deps: PageDeps) -> None:
             # the banner takes room from the map: Leaflet re-measures, then the region is fitted again
             if last is not None:  # a wall (re)opened while the store is down: the last good data, said to be so
                 counter_divs, table = wall_view(Headline(*last["head"]), last["rows"], lang)
+                shown = last.get("active") or []
                 return answer(bulk=last["points"], format="geobuf", new=EMPTY, responders=last.get("responders")
                               or no_update, counters=counter_divs, table=table, sync=sync,
+                              active=features_from_active(shown), active_panel=active_panel(shown, lang,
+                                                                                             clickable=False),
                               banner=t("store_down", lang, time=data_time(last["at"], now, tz)), resize=now,
                               viewport=region_view)
             shown_at = data_time(sync.get("ok_at") or sync.get("cached_at"), now, tz)
             return answer(sync=sync, banner=t("store_down", lang, time=shown_at), resize=now, viewport=region_view)
         counter_divs, table = wall_view(head, rows, lang)
+        drawn_active = {"active": features_from_active(active), "active_panel": active_panel(active, lang,
+                                                                                             clickable=False)}
         whole = delta.whole if delta is not None else None
         units_out = units if units is not None and (whole is not None or moved) else no_update
         sync = live.sent(sync, delta, "wall", now)
@@ -165,12 +175,13 @@ def register(cb: Callbacks, deps: PageDeps) -> None:
             if delta is not None and delta.new is not None and len(delta.new):
                 fresh = Patch()
                 fresh["features"].extend(features_from_incidents(delta.new))
-            return answer(new=fresh, responders=units_out, counters=counter_divs, table=table, sync=sync, banner="")
+            return answer(new=fresh, responders=units_out, counters=counter_divs, table=table, sync=sync, banner="",
+                          **drawn_active)
         remember(cache, last_key, {"at": whole.at, "points": whole.data, "head": plain_headline(head), "rows": rows,
-                                   "responders": units, "simulated": simulated})
+                                   "responders": units, "simulated": simulated, "active": active})
         # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
         return answer(bulk=whole.data, format="geobuf", new=EMPTY, responders=units_out, counters=counter_divs,
-                      table=table, sync=sync, banner="", resize=now, viewport=region_view)
+                      table=table, sync=sync, banner="", resize=now, viewport=region_view, **drawn_active)
 
     # the views in turn: incident map, kecamatan table, signal coverage (pages/wall/layout.py PANELS)
     cb.clientside_callback(

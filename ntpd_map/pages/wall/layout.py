@@ -94,8 +94,12 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         ], className="wall-header"),
         html.Div(id=ids.WALL_COUNTERS, className="wall-counters"),
         html.Div([
-            html.Div(leaflet_map(ids.WALL_MAP, ctx, wall_layers(layers), style={"height": "100%"}),
-                     id=ids.WALL_PANEL_MAP, className="wall-panel"),
+            html.Div(html.Div([
+                html.Div(leaflet_map(ids.WALL_MAP, ctx, wall_layers(layers), style={"height": "100%"}),
+                         className="wall-map-cell"),
+                # the open emergencies beside the map, oldest on top (issue 18)
+                html.Div(id=ids.WALL_ACTIVE, className="active-panel"),
+            ], className="wall-map-row"), id=ids.WALL_PANEL_MAP, className="wall-panel"),
             html.Div(id=ids.WALL_PANEL_TABLE, className="wall-panel wall-hidden",
                      children=[html.Div(t("wall_kecamatan", lang), className="wall-title"),
                                html.Div(id=ids.WALL_TABLE)]),
