@@ -20,6 +20,12 @@
 (function () {
   "use strict";
 
+  /* The wall is drawn for its screen: sizes in proportion to its height (1 at 1080 px, 2 at 2160), so a 4K
+   * wall at 100% scaling reads as a full-HD one does (issue 18). */
+  function wallScale() {
+    return Math.max(1, window.innerHeight / 1080);
+  }
+
   function esc(value) {
     return String(value === null || value === undefined ? "" : value)
       .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -176,7 +182,7 @@
       var h = context.hideout || {};
       var p = feature.properties;
       var color = (p.cat && h.colors && h.colors[p.cat]) || h.noCategory || "#6b7280";
-      var scale = h.wall ? 1.6 : 1;
+      var scale = h.wall ? 1.6 * wallScale() : 1;
       var style = {radius: 4 * scale, color: color, weight: 1, fillColor: color, fillOpacity: 0.5};
       if (p.ct === "genuine") {
         if (ACTIVE[p.out]) {  // needs attention: big, solid, dark ring
@@ -216,7 +222,7 @@
       var n = feature.properties.point_count;
       var size = n < 10 ? 30 : n < 100 ? 38 : n < 1000 ? 46 : 54;
       var wall = context.hideout && context.hideout.wall;
-      if (wall) { size = Math.round(size * 1.4); }
+      if (wall) { size = Math.round(size * 1.4 * wallScale()); }
       var icon = L.divIcon({
         html: "<div><span>" + esc(feature.properties.point_count_abbreviated) + "</span></div>",
         className: "ntpd-cluster" + (wall ? " ntpd-cluster-wall" : ""),
@@ -254,7 +260,7 @@
         (dot ? "<i class='ntpd-unit-dot' style='background:" + dot + "'></i>" : "") +
         (badge ? "<em>" + esc(badge) + "</em>" : "") +
         (named ? "<span class='ntpd-unit-name'>" + esc(p.unit) + "</span>" : "");
-      var size = h.wall ? 40 : 28;
+      var size = h.wall ? Math.round(40 * wallScale()) : 28;
       var icon = L.divIcon({
         html: html,
         className: "ntpd-unit ntpd-unit-" + state + (h.wall ? " ntpd-unit-wall" : "") +

@@ -80,6 +80,14 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
     The basemap comes from the app's own ``/tiles`` (``basemap_layer``).
     """
     children: list[Component] = basemap_layer(ctx, 0.55 if ctx.wall else 0.9)
+    if ctx.wall:  # nobody touches a wall: its layers are drawn as they are, with no control over them
+        shown = [layer for layer in layers if layer.default_visible]
+        children += [layer.component(ctx) for layer in shown if not getattr(layer, "underlay", False)]
+        under_wall = [layer.component(ctx) for layer in shown if getattr(layer, "underlay", False)]
+        if under_wall:
+            children.append(dl.Pane(under_wall, name=UNDERLAY_PANE, style={"zIndex": 350}))
+        return _map(map_id, ctx, [*children, dl.ScaleControl(position="bottomleft", imperial=False),
+                                  *(extra or [])], props)
     overlays: list[Component] = []
     under: list[Component] = []
     for layer in layers:
@@ -89,9 +97,13 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
         overlays.append(dl.Pane(under, name=UNDERLAY_PANE, style={"zIndex": 350}))
     checked = [layer.title(ctx.lang) for layer in layers if layer.default_visible]
     children.append(dl.LayersControl(overlays, id=layers_control_id(map_id), overlays=checked, position="topright",
-                                     collapsed=ctx.wall))
+                                     collapsed=False))
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
     children.extend(extra or [])
+    return _map(map_id, ctx, children, props)
+
+
+def _map(map_id: str, ctx: LayerContext, children: list[Component], props: dict[str, Any]) -> Component:
     (south, west), (north, east) = region_bounds(ctx)
     # dash-leaflet compares against center and zoom after load, so both are set; the region is fitted
     # through `viewport`, which callbacks also use to move the view later.

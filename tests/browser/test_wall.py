@@ -205,3 +205,52 @@ def test_an_open_emergency_lies_on_top_at_a_units_position_and_heads_the_panel(
     assert font >= 0.02 * height, rows[0]
     assert "Kejadian aktif" in browser.text("wall-active")
     browser.screenshot(f"active-{width}x{height}")
+
+
+VISIBLE_TEXT_JS = """
+var out = [];
+var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  var node = walker.currentNode, el = node.parentElement;
+  if (!node.textContent.trim() || !el) continue;
+  var style = getComputedStyle(el), box = el.getBoundingClientRect();
+  if (style.visibility === 'hidden' || style.display === 'none' || box.width === 0 || box.height === 0) continue;
+  if (box.bottom < 0 || box.top > innerHeight || box.right < 0 || box.left > innerWidth) continue;
+  if (el.closest('.wall-hidden')) continue;
+  var hidden = false;
+  for (var a = el; a; a = a.parentElement) { if (getComputedStyle(a).opacity === '0') { hidden = true; break; } }
+  if (hidden) continue;
+  out.push([node.textContent.trim().slice(0, 40), parseFloat(style.fontSize), el.className || el.tagName]);
+}
+return out;
+"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
+def test_the_wall_reads_from_five_metres_on_any_screen(browser: Browser, live_app: LiveApp, width: int,
+                                                        height: int) -> None:
+    """Issue 18, at 100% scaling: every visible text at least 2% of the screen's height, the counters' numbers at
+    least 7%, in the same proportions at 1920x1080 and 3840x2160; no control on the wall; the title not cut."""
+    browser.resize(width, height)
+    browser.open("/wall")
+    browser.wait(lambda: len(browser.js("return document.querySelectorAll('.wall-counter b');")) == 5, 20,
+                 "the wall counters never appeared")
+    browser.wait(lambda: browser.js("return document.querySelectorAll('.kec-label').length;") > 0, 20,
+                 "the kecamatan names never appeared")
+    browser.wait(lambda: "wall-hidden" not in (
+        browser.driver.find_element(By.ID, "wall-panel-map").get_attribute("class") or ""), 30,
+        "the map view never came round")
+    texts = browser.js(VISIBLE_TEXT_JS)
+    small = [(text, size, cls) for text, size, cls in texts if size < 0.02 * height - 0.01]
+    assert not small, f"text under 2% of {height} px: {small[:12]}"
+    numbers = browser.js("return Array.from(document.querySelectorAll('.wall-counter b')).map(function (b) {"
+                         "return parseFloat(getComputedStyle(b).fontSize); });")
+    assert min(numbers) >= 0.07 * height, numbers
+    assert not browser.js("return document.querySelectorAll('#wall-map .leaflet-control-layers, "
+                          "#wall-map .leaflet-control-zoom').length;"), "a control on the wall"
+    title = browser.js("var h = document.querySelector('.wall-header h1');"
+                       "return [h.scrollWidth, h.clientWidth, h.textContent];")
+    assert title[0] <= title[1] and title[2].endswith(live_app.runtime.region.name), title
+    clock = browser.js("var c = document.querySelector('.wall-clock'); return [c.scrollWidth, c.clientWidth];")
+    assert clock[0] <= clock[1], f"the clock is cut: {clock}"
+    browser.screenshot(f"legible-{width}x{height}")

@@ -89,7 +89,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         html.Div(id=ids.WALL_DOWN, className="down-banner"),
         html.Div([
             html.H1(f"NTPD 112 - {ctx.runtime.region.name}"),
-            html.Span(t("last_24h", lang), style={"fontSize": "26px", "color": "#9ca3af"}),
+            html.Span(t("last_24h", lang), className="wall-sub"),
             html.Span(id=ids.WALL_CLOCK, className="wall-clock"),
         ], className="wall-header"),
         html.Div(id=ids.WALL_COUNTERS, className="wall-counters"),
