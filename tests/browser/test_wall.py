@@ -253,4 +253,19 @@ def test_the_wall_reads_from_five_metres_on_any_screen(browser: Browser, live_ap
     assert title[0] <= title[1] and title[2].endswith(live_app.runtime.region.name), title
     clock = browser.js("var c = document.querySelector('.wall-clock'); return [c.scrollWidth, c.clientWidth];")
     assert clock[0] <= clock[1], f"the clock is cut: {clock}"
+    minx, miny, maxx, maxy = (float(v) for v in live_app.runtime.region.kabkota.total_bounds)
+
+    def fill() -> list[float]:
+        return browser.js(
+            "var el = document.getElementById('wall-map');"
+            "var map = window.__ntpdMaps.filter(function (m) { return m.getContainer() === el; })[0];"
+            "var a = map.latLngToContainerPoint([arguments[0], arguments[1]]);"
+            "var b = map.latLngToContainerPoint([arguments[2], arguments[3]]);"
+            "return [Math.abs(b.x - a.x) / el.clientWidth, Math.abs(b.y - a.y) / el.clientHeight];",
+            miny, minx, maxy, maxx)
+
+    try:  # the region's bounding box fills the map's width or height (the wall is fitted, then settles)
+        browser.wait(lambda: max(fill()) >= 0.85, 10)
+    except TimeoutException:
+        pytest.fail(f"the region fills only {fill()} of the wall map (width, height)")
     browser.screenshot(f"legible-{width}x{height}")
