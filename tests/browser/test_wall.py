@@ -96,12 +96,29 @@ def test_wall_display(browser: Browser, live_app: LiveApp) -> None:
     assert not panel_hidden("wall-panel-map")
     browser.wait(lambda: not panel_hidden("wall-panel-table"), 8, "the kecamatan table never rotated in")
     assert panel_hidden("wall-panel-map")
-    table = driver.find_element(By.CSS_SELECTOR, "#wall-panel-table .wall-table")
-    assert table.is_displayed()
+    tables = driver.find_elements(By.CSS_SELECTOR, "#wall-panel-table .wall-table")
+    assert tables and all(table.is_displayed() for table in tables)
     rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-            for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
-    names = set(live_app.runtime.region.kecamatan["nama"])
-    assert len(rows) == 12 and {row[0] for row in rows} <= names, rows
+            for table in tables for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    names = list(live_app.runtime.region.kecamatan["nama"])
+    assert sorted(row[0] for row in rows) == sorted(names), rows  # every kecamatan, once
+    # each number stands under its own header: the right edges of a column's cells and header line up
+    edges = browser.js(
+        "var t = document.querySelector('#wall-panel-table .wall-table');"
+        "return Array.from(t.rows).map(function (r) { return Array.from(r.cells).map(function (c) {"
+        "var b = c.getBoundingClientRect(); return [b.left, b.right]; }); });")
+    for i in (1, 2):
+        assert len({round(row[i][1]) for row in edges}) == 1, f"column {i} is not aligned: {edges[:3]}"
+    # "Darurat 7 hari" heads its number and its bar together
+    assert len({round(row[3][0]) for row in edges}) == 1 and round(edges[0][3][1]) == round(edges[1][4][1]), edges
+    tallest = max(row[3] for row in rows)
+    bars = browser.js("return Array.from(document.querySelectorAll('#wall-panel-table .bar')).map(function (b) {"
+                      "return [b.getBoundingClientRect().width, b.parentElement.getBoundingClientRect().width]; });")
+    assert max(w for w, _cell in bars) > 0.9 * max(cell for _w, cell in bars) or tallest == "0"
+    box = browser.js("var p = document.getElementById('wall-panel-table').getBoundingClientRect();"
+                     "var t = document.querySelector('#wall-panel-table .wall-tables').getBoundingClientRect();"
+                     "return [t.width / p.width, t.height / p.height];")
+    assert box[0] > 0.95 and box[1] > 0.6, f"the kecamatan view leaves the screen empty: {box}"
     planted_kec = live_app.runtime.names[planted["kode_kec"]]
     genuine_24h = {row[0]: int(row[1]) for row in rows}
     assert genuine_24h.get(planted_kec, 0) >= 1, f"{planted_kec} should count the planted genuine call: {rows}"

@@ -42,20 +42,47 @@ WHOLE_S = 30
 
 
 def kecamatan_rows(g24: dict[str, int], c24: dict[str, int], g7: dict[str, int], names: dict[str, str],
-                   kecamatan: list[str], limit: int = 12) -> list[dict[str, Any]]:
+                   kecamatan: list[str]) -> list[dict[str, Any]]:
     """Per kecamatan: genuine and all calls in 24 h, genuine in 7 days (counts by kode_kec); busiest first.
-    Every kecamatan is counted; the wall shows the top rows."""
+    Every kecamatan of the region, none left out."""
     rows: list[dict[str, Any]] = [
         {"kode": k, "nama": names.get(k, k), "genuine_24h": int(g24.get(k, 0)), "calls_24h": int(c24.get(k, 0)),
          "genuine_7d": int(g7.get(k, 0))}
         for k in kecamatan
     ]
     rows.sort(key=lambda r: (-r["genuine_24h"], -r["genuine_7d"], -r["calls_24h"], r["nama"]))
-    return rows[:limit]
+    return rows
+
+
+#: the kecamatan view shows every kecamatan in this many columns side by side (24 rows of TTU in two of 12)
+TABLE_COLUMNS = 2
+
+
+def kecamatan_table(rows: list[dict[str, Any]], lang: str) -> Any:
+    """Every kecamatan, busiest first, down one column then the next; numbers right-aligned under their headers,
+    the 7-day bars scaled to the largest value."""
+    top = max([r["genuine_7d"] for r in rows] + [1])
+    head = html.Thead(html.Tr([
+        html.Th(t("kecamatan", lang)),
+        html.Th([t("genuine", lang), html.Br(), t("w_24h", lang)], className="num"),
+        html.Th([t("calls", lang), html.Br(), t("w_24h", lang)], className="num"),
+        html.Th([t("genuine", lang), html.Br(), t("w_7d", lang)], colSpan=2),
+    ]))
+    per = -(-len(rows) // TABLE_COLUMNS) if rows else 0
+    tables = []
+    for start in range(0, len(rows), per or 1):
+        body = html.Tbody([html.Tr([
+            html.Td(r["nama"]), html.Td(r["genuine_24h"], className="num"), html.Td(r["calls_24h"], className="num"),
+            html.Td(r["genuine_7d"], className="num"),
+            html.Td(html.Span(className="bar", style={"width": f"{100 * r['genuine_7d'] / top:.1f}%"}),
+                    className="bar-cell"),
+        ]) for r in rows[start:start + per]])
+        tables.append(html.Table([head, body], className="wall-table"))
+    return html.Div(tables, className="wall-tables")
 
 
 def wall_view(h: Headline, rows: list[dict[str, Any]], lang: str) -> tuple[list[Any], Any]:
-    """The counters and the kecamatan table of the wall, from the headline and ``kecamatan_rows``."""
+    """The counters and the kecamatan view of the wall, from the headline and ``kecamatan_rows``."""
     counters = [
         (t("calls", lang), f"{h.calls:,}".replace(",", "."), False),
         (t("genuine", lang), str(h.genuine), False),
@@ -65,18 +92,7 @@ def wall_view(h: Headline, rows: list[dict[str, Any]], lang: str) -> tuple[list[
     ]
     counter_divs = [html.Div([html.B(v), html.Span(label)], className="wall-counter" + (" alert" if alert else ""))
                     for label, v, alert in counters]
-    top = max([r["genuine_7d"] for r in rows] + [1])
-    table = html.Table([
-        html.Thead(html.Tr([html.Th(t("kecamatan", lang)), html.Th(f"{t('genuine', lang)} 24h"),
-                            html.Th(f"{t('calls', lang)} 24h"), html.Th(f"{t('genuine', lang)} 7d")])),
-        html.Tbody([html.Tr([
-            html.Td(r["nama"]), html.Td(r["genuine_24h"], className="num"),
-            html.Td(r["calls_24h"], className="num"),
-            html.Td([html.Span(className="bar", style={"width": f"{int(300 * r['genuine_7d'] / top)}px"}),
-                     f" {r['genuine_7d']}"]),
-        ]) for r in rows]),
-    ], className="wall-table")
-    return counter_divs, table
+    return counter_divs, kecamatan_table(rows, lang)
 
 
 def counts(store: Store, runtime: Any, day: IncidentQuery, now: int) -> tuple[Headline, list[dict[str, Any]]]:
