@@ -365,3 +365,49 @@ window.ntpdClock = function (config) {
   });
   return fmt.format(now) + " " + zone;
 };
+
+/* The new-emergency alert (issue 18), from the active layer's data: while any open emergency says `alert` (new,
+ * not yet acknowledged on the operations page), the page flashes, the banner names the newest, and
+ * assets/alert.wav repeats. Browsers play sound only after a first interaction: a wall that has had none shows
+ * the sound-off notice, and its first click (or a kiosk started with --autoplay-policy=no-user-gesture-required)
+ * turns the sound on. */
+window.ntpdAlertState = {plays: 0, blocked: false};
+window.ntpdAlert = function (data) {
+  var state = window.ntpdAlertState;
+  var features = ((data && data.features) || []).filter(function (f) { return f.properties && f.properties.alert; });
+  var audio = document.getElementById("alert-audio");
+  var notice = document.getElementById("sound-off");
+  document.body.classList.toggle("alerting", features.length > 0);
+  if (!audio) { return ["alert-banner", ""]; }
+  if (!features.length) {
+    audio.pause();
+    audio.currentTime = 0;
+    if (notice) { notice.classList.add("hidden"); }
+    return ["alert-banner", ""];
+  }
+  audio.loop = true;
+  if (audio.paused) {
+    var played = audio.play();
+    var blocked = function () {
+      state.blocked = true;
+      if (notice) { notice.classList.remove("hidden"); }
+      document.addEventListener("click", function again() {
+        document.removeEventListener("click", again);
+        state.blocked = false;
+        if (notice) { notice.classList.add("hidden"); }
+        if (document.body.classList.contains("alerting")) { audio.play(); }
+      });
+    };
+    if (played && played.then) {
+      played.then(function () { state.plays += 1; state.blocked = false;
+                                if (notice) { notice.classList.add("hidden"); } }, blocked);
+    }
+  }
+  var newest = features.reduce(function (a, b) { return b.properties.id > a.properties.id ? b : a; });
+  var p = newest.properties;
+  var more = features.length > 1 ? " (+" + (features.length - 1) + ")" : "";
+  var banner = document.getElementById("alert-banner");
+  var unit = (banner && banner.getAttribute("data-minutes")) || "";
+  return ["alert-banner on", (p.what || "") + (p.where ? " - " + p.where : "") + " - " + (p.age || 0) + " " + unit +
+          more];
+};

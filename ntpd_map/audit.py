@@ -32,6 +32,7 @@ ACTIONS = (
     "display.create", "display.revoke",
     "login.ok", "login.fail", "logout",
     "briefing.notes", "briefing.notes.refused",
+    "alert.ack",
 )
 
 

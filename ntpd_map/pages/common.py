@@ -6,11 +6,12 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import dash_leaflet as dl
-from dash import dcc, html
+from dash import Input, Output, dcc, html
 from flask_wtf.csrf import generate_csrf
 
-from layers.base import js
+from layers.base import js, layer_id
 from layers.coverage import UNDERLAY_PANE
+from layers.incidents import ACTIVE_LAYER
 from ntpd_map import ids
 from ntpd_map.access.identity import current_identity
 from ntpd_map.access.roles import home
@@ -209,3 +210,23 @@ def active_panel(rows: list[dict[str, Any]], lang: str, *, clickable: bool) -> l
         attrs: dict[str, Any] = {"id": {"type": ACTIVE_ROW, "id": row["id"]}, "n_clicks": 0} if clickable else {}
         items.append(html.Div(body, className=f"active-row {row['level']}".strip(), **attrs))
     return [heading, *items]
+
+
+def alert_parts(lang: str, *, ackable: bool) -> list[Any]:
+    """The new-emergency alert (issue 18): a flashing banner naming it (with "Akui" on the operations page), the
+    sound from assets/ (repeating until acknowledged) and a notice when the browser keeps the sound off."""
+    banner = [html.B(t("alert_new", lang)), html.Span(id=ids.ALERT_TEXT)]
+    if ackable:
+        banner.append(html.Button(t("alert_ack", lang), id=ids.ALERT_ACK, n_clicks=0, className="alert-ack"))
+    return [html.Div(banner, id=ids.ALERT, className="alert-banner", **{"data-minutes": t("minutes", lang)}),
+            html.Audio(id=ids.ALERT_AUDIO, src="/assets/alert.wav", preload="auto"),
+            html.Div(t("sound_off", lang), id=ids.SOUND_OFF, className="sound-off hidden")]
+
+
+def register_alert(cb: Any, _deps: Any) -> None:
+    """The alert follows the active layer in the browser (assets/ntpd.js ``ntpdAlert``): it flashes and sounds
+    while a feature says ``alert``. One callback for every live page (they share the ids)."""
+    cb.clientside_callback(
+        """function(data) { return window.ntpdAlert ? window.ntpdAlert(data) : ["alert-banner", ""]; }""",
+        Output(ids.ALERT, "className"), Output(ids.ALERT_TEXT, "children"),
+        Input(layer_id(ACTIVE_LAYER), "data"))

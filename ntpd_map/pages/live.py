@@ -200,11 +200,30 @@ def recall(cache: Cache, key: str) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) and payload.get("at") else None
 
 
+#: a new emergency sounds and flashes (issue 18) while it is this young and no operator has acknowledged it
+ALERT_MAX_AGE_S = 15 * 60
+#: the store's metadata key holding the largest incident id an operator has acknowledged
+ALERT_ACK_KEY = "alert_ack_id"
+
+
 def open_emergencies(runtime: Runtime, store: Store, query: IncidentQuery, lang: str, now: int) -> list[dict[str, Any]]:
-    """The rows of the "Kejadian aktif" panel (and the active layer) of a view, oldest first."""
+    """The rows of the "Kejadian aktif" panel (and the active layer) of a view, oldest first. ``alert``: a new
+    one, received within ALERT_MAX_AGE_S and not yet acknowledged on the operations page."""
     settings = runtime.settings
-    return active_rows(active_incidents(store, query), runtime.names, lang, now,
+    rows = active_rows(active_incidents(store, query), runtime.names, lang, now,
                        60 * settings.int("NTPD_ACTIVE_AMBER_MIN"), 60 * settings.int("NTPD_ACTIVE_RED_MIN"))
+    acked = int(store.get_meta(ALERT_ACK_KEY) or 0)
+    for row in rows:
+        row["alert"] = row["id"] > acked and 60 * row["minutes"] < ALERT_MAX_AGE_S
+    return rows
+
+
+def acknowledge(store: Store, ids: list[int]) -> int:
+    """An operator has seen the new emergencies ``ids``: they stop sounding on every screen. The largest id
+    acknowledged so far (it never moves back)."""
+    acked = max([int(store.get_meta(ALERT_ACK_KEY) or 0), *ids])
+    store.set_meta(ALERT_ACK_KEY, str(acked))
+    return acked
 
 
 def plain_headline(h: Headline) -> list[Any]:

@@ -14,6 +14,7 @@ from ntpd_map.pages.analytics import callbacks as analytics_callbacks
 from ntpd_map.pages.analytics import layout as analytics
 from ntpd_map.pages.briefing import callbacks as briefing_callbacks
 from ntpd_map.pages.briefing import layout as briefing
+from ntpd_map.pages.common import register_alert
 from ntpd_map.pages.coverage import callbacks as coverage_callbacks
 from ntpd_map.pages.coverage import layout as coverage
 from ntpd_map.pages.ops import callbacks as ops_callbacks
@@ -36,6 +37,7 @@ PAGES: tuple[Page, ...] = (
 GROUPS: tuple[CallbackGroup, ...] = (
     CallbackGroup("router", EVERYONE, lambda cb, deps: router.register(cb, deps, PAGES)),
     CallbackGroup("coverage-shared", EVERYONE, coverage_callbacks.register_layers),
+    CallbackGroup("alert", EVERYONE, register_alert),  # runs in the browser: the new-emergency alert
 )
 
 

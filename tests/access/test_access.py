@@ -38,6 +38,7 @@ CALLBACKS = {
     "router": EVERYONE,
     "wall": EVERYONE,
     "coverage-shared": EVERYONE,
+    "alert": EVERYONE,  # clientside: it never reaches the server
     "ops": {"operator", "admin"},
     "analytics": {"operator", "planner", "admin"},
     "coverage": {"operator", "planner", "admin"},

@@ -473,7 +473,9 @@ def browser(request: pytest.FixtureRequest, chromium: tuple[Path, Path], live_ap
     options.binary_location = str(chromium[0])
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1920,1200"):
+                "--window-size=1920,1200",
+                # as a wall kiosk is started (README): the new-emergency sound plays without a first click
+                "--autoplay-policy=no-user-gesture-required"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(str(chromium[1])))

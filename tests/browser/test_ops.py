@@ -291,3 +291,47 @@ def test_store_down_keeps_the_last_view_and_says_so(browser: Browser, live_app: 
     assert not browser.driver.find_element(By.ID, "down-banner").is_displayed()
     assert all(browser.counters())
     browser.assert_console_clean()
+
+
+ALERT_STATE_JS = """
+var audio = document.getElementById('alert-audio'), banner = document.getElementById('alert-banner');
+return {on: banner.classList.contains('on'), text: banner.textContent, paused: audio.paused, loop: audio.loop,
+        plays: window.ntpdAlertState.plays, flashing: document.body.classList.contains('alerting'),
+        src: audio.currentSrc};
+"""
+
+
+def test_a_new_emergency_sounds_and_flashes_until_an_operator_acknowledges_it(browser: Browser,
+                                                                               live_app: LiveApp) -> None:
+    """Issue 18: a genuine call arriving open makes the page flash, names it and repeats assets/alert.wav (the
+    browser runs with the kiosk's autoplay flag); "Akui" stops it on every screen and goes to the audit log. A
+    prank call never sounds."""
+    open_settled(browser)
+    driver = browser.driver
+
+    def state() -> dict[str, Any]:
+        return browser.js(ALERT_STATE_JS)
+
+    def acknowledge() -> None:
+        driver.find_element(By.ID, "alert-ack").click()
+        browser.wait(lambda: not state()["on"] and state()["paused"], 10, f"the alert did not stop: {state()}")
+
+    if state()["on"]:  # new emergencies of earlier tests: acknowledged first
+        acknowledge()
+    prank = live_app.write_incident(source="test-alert", call_type="prank", category=None, outcome="open")
+    fire = live_app.write_incident(source="test-alert", category="fire", outcome="open")
+    alerting = browser.wait(lambda: (s := state())["on"] and not s["paused"] and s["plays"] >= 1 and s, 20,
+                            f"the new fire did not sound: {state()}")
+    names = live_app.runtime.names
+    assert alerting["text"].startswith("DARURAT BARU: Kebakaran") and names[fire["kode_kec"]] in alerting["text"]
+    assert alerting["loop"] and alerting["flashing"] and alerting["src"].endswith("/assets/alert.wav"), alerting
+    browser.screenshot("alert")
+    acknowledge()
+    assert not state()["flashing"]
+    entries = live_app.runtime.store.audit_log(action="alert.ack")
+    assert str(int(fire["id"])) in entries["target"].iloc[0].split(","), entries
+    assert str(int(prank["id"])) not in entries["target"].iloc[0].split(",")
+    # the next refresh, a minute later or at the next change, keeps it quiet
+    live_app.write_incident(source="test-alert", call_type="ghost", category=None, outcome="resolved")
+    time.sleep(5)
+    assert not state()["on"] and state()["paused"], state()

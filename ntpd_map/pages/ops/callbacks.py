@@ -29,7 +29,15 @@ from ntpd_map.domain import UnitStatus
 from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR, Staleness, nearest_available, responder_features
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import ACTIVE_ROW, active_panel, layers_control_id, legend_block_id, region_bounds
-from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, open_emergencies, plain_headline, remember
+from ntpd_map.pages.live import (
+    LiveLayer,
+    acknowledge,
+    data_time,
+    last_good_key,
+    open_emergencies,
+    plain_headline,
+    remember,
+)
 from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 from ntpd_map.views import (
     Headline,
@@ -176,8 +184,34 @@ def answer(**sent: Any) -> tuple[Any, ...]:
     return tuple(sent.get(name, no_update) for name in OUTPUTS)
 
 
+def register_alert(cb: Callbacks, runtime: Runtime) -> None:
+    """A new emergency flashes and sounds (in the browser, from the active layer) until an operator presses
+    "Akui": the acknowledgement is kept in the store, so every screen stops, and goes to the audit log."""
+
+    @cb.callback(
+        Output(layer_id(ACTIVE_LAYER), "data", allow_duplicate=True),
+        Input(ids.ALERT_ACK, "n_clicks"),
+        State(layer_id(ACTIVE_LAYER), "data"),
+        prevent_initial_call=True,
+    )
+    def acknowledge_alert(clicks: int | None, data: dict[str, Any] | None) -> Any:
+        features = (data or {}).get("features") or []
+        seen = [int(f["properties"]["id"]) for f in features if f.get("properties", {}).get("alert")]
+        if not clicks or not seen:
+            raise PreventUpdate
+        try:
+            acknowledge(runtime.store, seen)
+        except StoreUnavailable:
+            raise PreventUpdate from None  # it keeps sounding: nobody's acknowledgement may be lost
+        audit.record(runtime.store, audit.request_actor(), "alert.ack", ",".join(map(str, seen)), count=len(seen))
+        for feature in features:
+            feature["properties"]["alert"] = False
+        return {"type": "FeatureCollection", "features": features}
+
+
 def register(cb: Callbacks, deps: PageDeps) -> None:
     register_refresh(cb, deps)
+    register_alert(cb, deps.runtime)
     responders = next((layer for layer in deps.layers if layer.key == "responders"), None)
     register_selection(cb, deps.runtime, responders)
     if responders is not None:

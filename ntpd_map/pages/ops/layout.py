@@ -12,7 +12,7 @@ from layers.responders import EMPTY
 from ntpd_map import ids
 from ntpd_map.domain import AgencyKind, CallType, Category, Outcome, UnitStatus
 from ntpd_map.i18n import t
-from ntpd_map.pages.common import coverage_stores, leaflet_map, legend, simulation_banner
+from ntpd_map.pages.common import alert_parts, coverage_stores, leaflet_map, legend, simulation_banner
 from ntpd_map.pages.live import last_good_key, offline_context
 from ntpd_map.store.model import StoreUnavailable
 
@@ -114,6 +114,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
             incident_list,
             html.Div(id=ids.STATUS, className="status-line"),
         ], className="side"),
+        *alert_parts(lang, ackable=True),
         dcc.Interval(id=ids.TICK, interval=ctx.runtime.settings.int("NTPD_REFRESH_SECONDS") * 1000),
         dcc.Store(id=ids.SYNC, data={}),
         dcc.Store(id=ids.PICKED, data=None),

@@ -131,7 +131,7 @@ def register(cb: Callbacks, deps: PageDeps) -> None:
         Output(ids.WALL_DOWN, "children"),
         Output(ids.WALL_MAP, "invalidateSize"),
         Output(ids.WALL_MAP, "viewport"),
-        Output(layer_id(ACTIVE_LAYER), "data"),
+        Output(layer_id(ACTIVE_LAYER), "data", allow_duplicate=True),  # the ops page has it too
         Output(ids.WALL_ACTIVE, "children"),
         Input(ids.WALL_TICK, "n_intervals"),
         State(ids.WALL_SYNC, "data"),
@@ -198,6 +198,7 @@ def register(cb: Callbacks, deps: PageDeps) -> None:
         # counters, clock and banner change the map's height after Leaflet measured it: re-measure, re-fit
         return answer(bulk=whole.data, format="geobuf", new=EMPTY, responders=units_out, counters=counter_divs,
                       table=table, sync=sync, banner="", resize=now, viewport=region_view, **drawn_active)
+
 
     # the views in turn: incident map, kecamatan table, signal coverage (pages/wall/layout.py PANELS)
     cb.clientside_callback(

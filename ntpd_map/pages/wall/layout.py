@@ -16,7 +16,14 @@ from layers.base import js
 from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
 from ntpd_map import ids
 from ntpd_map.i18n import t
-from ntpd_map.pages.common import basemap_layer, coverage_stores, leaflet_map, region_bounds, simulation_banner
+from ntpd_map.pages.common import (
+    alert_parts,
+    basemap_layer,
+    coverage_stores,
+    leaflet_map,
+    region_bounds,
+    simulation_banner,
+)
 from ntpd_map.pages.live import last_good_key, offline_context
 from ntpd_map.store.model import StoreUnavailable
 
@@ -105,6 +112,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
                                html.Div(id=ids.WALL_TABLE)]),
             coverage_panel(ctx, layers),
         ], className="wall-body"),
+        *alert_parts(lang, ackable=False),
         dcc.Interval(id=ids.WALL_TICK, interval=settings.int("NTPD_REFRESH_SECONDS") * 1000),
         dcc.Interval(id=ids.WALL_ROTATE, interval=settings.int("NTPD_WALL_ROTATE_SECONDS") * 1000),
         dcc.Store(id=ids.WALL_SYNC, data={}),
