@@ -218,7 +218,8 @@ def alert_parts(lang: str, *, ackable: bool) -> list[Any]:
     banner = [html.B(t("alert_new", lang)), html.Span(id=ids.ALERT_TEXT)]
     if ackable:
         banner.append(html.Button(t("alert_ack", lang), id=ids.ALERT_ACK, n_clicks=0, className="alert-ack"))
-    return [html.Div(banner, id=ids.ALERT, className="alert-banner", **{"data-minutes": t("minutes", lang)}),
+    data: dict[str, Any] = {"data-minutes": t("minutes", lang)}  # the unit the browser writes the age in
+    return [html.Div(banner, id=ids.ALERT, className="alert-banner", **data),
             html.Audio(id=ids.ALERT_AUDIO, src="/assets/alert.wav", preload="auto"),
             html.Div(t("sound_off", lang), id=ids.SOUND_OFF, className="sound-off hidden")]
 
