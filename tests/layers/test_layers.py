@@ -32,7 +32,9 @@ def test_every_layer_follows_the_protocol(runtime) -> None:
     for layer in default_layers():
         assert layer.title("id") and layer.title("en")
         comp = layer.component(ctx)
-        ids = [comp.id] if getattr(comp, "id", None) else [c.id for c in comp.children]  # one layer or a group
+        # one layer, or a group of layers (some in a pane of their own: the open emergencies)
+        ids = [comp.id] if getattr(comp, "id", None) else [
+            getattr(c, "id", None) or c.children.id for c in comp.children]
         assert f"layer-{layer.key}" in ids
         if layer.static:
             assert comp.url == f"/layers/{layer.key}.geojson"  # by URL, cached by the browser
