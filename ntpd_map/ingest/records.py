@@ -8,640 +8,72 @@ The record format and its rules are issue 4 ("The record format", "Reject, do no
   type is missing or unusable, when coordinates are present but unusable, or when its outcome is unknown;
 - a row without coordinates but with a desa code or name is placed at that desa's representative point and
   flagged approximate; an unknown desa is not a reject: the row keeps no location and a note says why;
-- the caller's number never leaves this module: only a keyed hash (HMAC-SHA256) and its last 3 digits.
+- the caller's number never leaves the parsers: only a keyed hash (HMAC-SHA256) and its last 3 digits.
 
 Batches run column-wise (pandas on Arrow strings; 1M rows in a few seconds): Python loops run only over
 distinct values (vocabulary, desa names, caller numbers) and over rejected rows. Small batches (an API post)
 run row by row through the same rules, in well under a millisecond a row; a property test feeds both paths
 the same random tables and requires identical results.
+
+This module holds the entry points and the two paths; the rules they share live by concern: the format, its
+words and its reasons in ``vocabulary``, cell texts in ``cells``, times and numbers in ``values``, caller
+numbers in ``callers``, desa named instead of coordinates in ``places``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
-from ntpd_map.domain import (
-    INCIDENT_COLUMNS,
-    AgencyKind,
-    CallType,
-    Category,
-    LocationFlag,
-    LocationSource,
-    Outcome,
-    Vocabulary,
+from ntpd_map.domain import INCIDENT_COLUMNS, CallType, Category, LocationFlag, LocationSource, Outcome
+from ntpd_map.ingest.callers import _canonical_number, _canonical_numbers, _Hasher, _mask_number
+from ntpd_map.ingest.cells import (
+    _STR,
+    _cell_text,
+    _given,
+    _map_words,
+    _missing,
+    _quote,
+    _said,
+    _text_or_none,
+    _texts,
+)
+from ntpd_map.ingest.places import _DesaResolver, _Placement, _resolver_for
+from ntpd_map.ingest.values import _EPOCH, _SECOND, _float_value, _parse_floats, _parse_times, _time_value
+from ntpd_map.ingest.vocabulary import (
+    _BOUNDS,
+    _INVALID_TIME,
+    _NOT_A_NUMBER,
+    _UNKNOWN_CALL_TYPE,
+    _UNKNOWN_OUTCOME,
+    CALL_TYPE_WORDS,
+    CATEGORY_WORDS,
+    EARLIEST,
+    FIELDS,
+    FUTURE_SLACK_S,
+    LOCATION_SOURCE_WORDS,
+    OUTCOME_WORDS,
+    REQUIRED_FIELDS,
+    TIME_FIELDS,
+    _fold_header,
+    _fold_word,
+    _incomplete_reason,
+    _missing_reason,
+    agency_kind,
+    field_for_header,
 )
 from ntpd_map.privacy import redact
 
 if TYPE_CHECKING:
     from ntpd_map.geo.boundaries import Region
-
-# ------------------------------------------------------------------------------------------- the format
-
-#: Our fields: (Indonesian column name, English alias, further accepted names). The first name is the one
-#: recaps use; the English alias is what the API documents.
-FIELDS: dict[str, tuple[str, ...]] = {
-    "external_id": ("id", "external_id"),
-    "received_at": ("waktu", "received_at"),
-    "call_type": ("jenis_panggilan", "call_type"),
-    "category": ("kategori", "category"),
-    "agency": ("instansi", "agency"),
-    "outcome": ("status", "outcome"),
-    "lat": ("lat", "latitude"),
-    "lon": ("lon", "longitude", "lng"),
-    "desa": ("desa", "village", "kelurahan", "desa/kelurahan"),
-    "kecamatan": ("kecamatan", "subdistrict"),
-    "kode_wilayah": ("kode_wilayah", "kode_desa", "region_code"),
-    "location_source": ("lokasi_sumber", "location_source"),
-    "dispatched_at": ("waktu_dispatch", "dispatched_at"),
-    "arrived_at": ("waktu_tiba", "arrived_at"),
-    "resolved_at": ("waktu_selesai", "resolved_at"),
-    # the usual headers for a phone number are all read as the caller's number, so that a recap's "No HP"
-    # column is hashed instead of landing verbatim in attrs (UU 27/2022; issue 4 "Caller numbers")
-    "caller_number": (
-        "nomor_penelepon", "caller_number", "no_penelepon", "nomor_telepon", "no_telepon", "no_telp",
-        "nomor_hp", "no_hp", "phone", "phone_number", "msisdn",
-    ),
-    "notes": ("keterangan", "notes"),
-}
-REQUIRED_FIELDS = ("external_id", "received_at", "call_type")
-TIME_FIELDS = ("received_at", "dispatched_at", "arrived_at", "resolved_at")
-#: Reasons are reported under these codes in ParsedBatch.summary()["reasons"].
-REASON_CODES = (
-    "not_an_object",
-    "conflicting_fields",
-    "external_id_missing",
-    "received_at_missing",
-    *(f"{f}_{p}" for f in TIME_FIELDS for p in ("invalid", "future", "before_2015")),
-    *(f"{f}_before_received" for f in TIME_FIELDS[1:]),
-    "call_type_missing",
-    "call_type_unknown",
-    "outcome_unknown",
-    "coordinates_invalid",
-    "coordinates_out_of_range",
-    "coordinates_incomplete",
-    "desa_ambiguous",
-)
-EARLIEST = "2015-01-01"  # issue 4: a time before 2015 is a typo, not a record
-FUTURE_SLACK_S = 300  # clocks of call-taking PCs drift; 5 minutes ahead is still "now"
-TIME_HINT = "use YYYY-MM-DD HH:MM or DD/MM/YYYY HH:MM"
-
-
-def _fold_header(text: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", str(text)).casefold()
-
-
-_HEADER_TO_FIELD = {_fold_header(name): f for f, names in FIELDS.items() for name in names}
-
-
-def field_for_header(header: str) -> str | None:
-    """Our field for a column header ("Jenis Panggilan" -> "call_type"), or None for an extra column."""
-    return _HEADER_TO_FIELD.get(_fold_header(header))
-
-
-def _fold_word(text: str) -> str:
-    """Vocabulary key: case, spaces, dashes and underscores ignored ("Salah-Sambung" == "salahsambung")."""
-    return re.sub(r"[\s_\-]+", "", text).casefold()
-
-
-def _vocabulary(enum: type[Vocabulary], extra: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """Folded word -> canonical value: the canonical words, the app's own labels (so an export re-imports),
-    and the words of issue 4. A word claimed by two values is a bug in this table."""
-    table: dict[str, str] = {}
-
-    def add(word: str, value: str) -> None:
-        key = _fold_word(word)
-        if table.setdefault(key, value) != value:
-            raise AssertionError(f"{word!r} maps to both {table[key]} and {value}")
-
-    for member in enum:
-        for word in (member.value, member.label_id, member.label_en):
-            add(word, member.value)
-    for value, words in extra.items():
-        for word in words:
-            add(word, value)
-    return table
-
-
-CALL_TYPE_WORDS = _vocabulary(CallType, {
-    "genuine": ("darurat", "asli"),
-    "prank": ("prank", "iseng", "palsu"),
-    "ghost": ("ghost", "diam", "blank call", "panggilan kosong"),
-    "dropped": ("terputus", "drop"),
-    "wrong_number": ("salah sambung",),
-    "info": ("informasi", "info", "tanya"),
-    "test": ("uji", "tes"),
-})
-CATEGORY_WORDS = _vocabulary(Category, {
-    "medical": ("medis", "kesehatan", "ambulans"),
-    "fire": ("kebakaran",),
-    "traffic_accident": ("kecelakaan", "laka lantas", "kecelakaan lalu lintas"),
-    "crime": ("kriminal", "keamanan", "gangguan keamanan", "kamtibmas"),
-    "disaster": ("bencana", "bencana alam", "banjir", "longsor"),
-    "domestic_violence": ("kdrt", "kekerasan dalam rumah tangga"),
-    "utility": ("listrik", "pln", "lampu jalan"),
-    "animal": ("hewan",),
-    "social": ("sosial", "odgj"),
-    "other": ("lainnya",),
-})
-OUTCOME_WORDS = _vocabulary(Outcome, {
-    "resolved": ("selesai", "tuntas"),
-    "not_followed_up": ("tidak ditindaklanjuti", "tidak ditangani"),
-    "open": ("proses", "dalam penanganan"),
-})
-LOCATION_SOURCE_WORDS = _vocabulary(LocationSource, {
-    "cell": ("bts", "sel"),
-    "address": ("alamat",),
-})
-#: Agency keywords in order (the first match wins). Short ones must be whole words ("sar" is not "pasar").
-AGENCY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("police", ("polres", "polsek", "polisi", "satlantas")),
-    ("fire", ("damkar", "pemadam")),
-    ("medical", ("rsud", "puskesmas", "dinkes", "ambulans", "rumah sakit", "dinas kesehatan")),
-    ("disaster", ("bpbd",)),
-    ("sar", ("basarnas", r"\bsar\b")),
-    ("electricity", (r"\bpln\b",)),
-    ("social", ("dinsos", "dinas sosial")),
-    ("transport", ("dishub", "perhubungan")),
-    ("military", ("kodim", "koramil", r"\btni\b")),
-)
-_AGENCY_RES = tuple((kind, re.compile("|".join(words))) for kind, words in AGENCY_KEYWORDS)
-assert {k for k, _ in AGENCY_KEYWORDS} | {"other"} == {str(k) for k in AgencyKind}
-
-
-def agency_kind(agency: str) -> str:
-    """The kind of a free-text agency ("Polres TTU" -> police); "other" when no keyword matches."""
-    text = " ".join(agency.casefold().split())
-    for kind, pattern in _AGENCY_RES:
-        if pattern.search(text):
-            return kind
-    return str(AgencyKind.OTHER)
-
-
-def _hint(words: Mapping[str, str], examples: Sequence[str]) -> str:
-    return ", ".join(examples) + " or " + ", ".join(sorted(set(words.values())))
-
-
-_CALL_TYPE_HINT = _hint(CALL_TYPE_WORDS, ("darurat", "iseng", "panggilan kosong", "terputus", "salah sambung",
-                                          "informasi", "uji"))
-_OUTCOME_HINT = _hint(OUTCOME_WORDS, ("selesai", "tidak ditindaklanjuti", "proses"))
-
-# ------------------------------------------------------------------------------------------- caller numbers
-
-
-def _canonical_number(number: str) -> str:
-    """Digits of an Indonesian number in one form: "+62 812-3456-7890", "0812 3456 7890", "62812..." and
-    "+62 (0)812..." all become "6281234567890". Numbers with another country code keep it.
-
-    Mirrored column-wise by ``_canonical_numbers``; a property test keeps the two identical.
-    """
-    d = re.sub(r"[^0-9+]", "", number.replace("(0)", ""))
-    plus = d.startswith("+")
-    digits = d.replace("+", "")
-    if digits.startswith("00"):  # international prefix
-        c = digits[2:]
-    elif (plus and not digits.startswith("0")) or digits.startswith("62"):
-        c = digits
-    elif digits.startswith("0"):  # trunk prefix
-        c = "62" + digits[1:]
-    elif digits.startswith("8"):  # a mobile number written without its 0
-        c = "62" + digits
-    else:
-        c = digits
-    if c.startswith("620"):  # "+62 0812...": no Indonesian number starts with 0 after the country code
-        c = "62" + c[3:]
-    return c
-
-
-def _canonical_numbers(text: pd.Series) -> pd.Series:
-    d = text.str.replace("(0)", "", regex=False).str.replace(r"[^0-9+]", "", regex=True)
-    plus = d.str.startswith("+").to_numpy(dtype=bool)
-    digits = d.str.replace("+", "", regex=False)
-
-    def starts(prefix: str) -> np.ndarray:
-        return digits.str.startswith(prefix).to_numpy(dtype=bool)
-
-    s00, s0, s62, s8 = starts("00"), starts("0"), starts("62"), starts("8")
-    a = s00
-    b = ~a & plus & ~s0
-    c = ~a & ~b & s62
-    d0 = ~a & ~b & ~c & s0
-    e = ~a & ~b & ~c & ~d0 & s8
-    out = digits.copy()
-    out[a] = digits[a].str.slice(2)
-    out[d0] = "62" + digits[d0].str.slice(1)
-    out[e] = "62" + digits[e]
-    z = out.str.startswith("620").to_numpy(dtype=bool)
-    out[z] = "62" + out[z].str.slice(3)
-    return out
-
-
-class _Hasher:
-    """HMAC-SHA256 with the key's pads hashed once: copying two states is ~2x faster than hmac.new per value."""
-
-    def __init__(self, key: bytes) -> None:
-        if not key:
-            raise ValueError("caller_key is empty: caller numbers are stored only as a keyed hash (issue 4)")
-        if len(key) > 64:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def hex_digests(self, texts: Sequence[str]) -> list[str]:
-        inner_copy, outer_copy = self._inner.copy, self._outer.copy
-        out: list[str] = []
-        append = out.append
-        for text in texts:  # inlined: at 1M distinct callers a function call per value costs ~0.5 s
-            inner = inner_copy()
-            inner.update(text.encode())
-            outer = outer_copy()
-            outer.update(inner.digest())
-            append(outer.hexdigest())
-        return out
-
-
-def caller_fields(number: str | None, key: bytes) -> tuple[str | None, str | None]:
-    """(HMAC-SHA256 hex of the normalised number, its last 3 digits); (None, None) without digits."""
-    if number is None:
-        return None, None
-    canonical = _canonical_number(str(number))
-    if not canonical:
-        return None, None
-    if not key:
-        raise ValueError("caller_key is empty: caller numbers are stored only as a keyed hash (issue 4)")
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest(), canonical[-3:]
-
-
-def _mask_number(number: str) -> str:
-    """What a reject keeps of a caller number: its last 3 digits. Rejects are stored and written to CSV."""
-    canonical = _canonical_number(number)
-    return f"***{canonical[-3:]}" if canonical else "***"
-
-
-# ------------------------------------------------------------------------------------------- cell values
-
-
-def _cell_text(value: Any) -> str:
-    """One raw value (a CSV string, an XLSX cell, a JSON value) as the text the parsers read."""
-    if isinstance(value, str):
-        return value
-    if value is None or pd.isna(value) is True:
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        if math.isnan(v):
-            return ""
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(value, datetime):
-        # XLSX cells carry float-day rounding: 10:00 can come back as 09:59:59.999999
-        ts = pd.Timestamp(value).round("s")
-        return ts.isoformat() if ts.tzinfo is not None else ts.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
-
-
-def _string_dtype() -> pd.StringDtype:
-    try:  # pandas >= 2.3: the Arrow-backed "str" dtype that is pandas 3's default
-        return pd.StringDtype("pyarrow", na_value=np.nan)
-    except TypeError:  # pragma: no cover - pandas 2.2
-        return pd.StringDtype("pyarrow")
-
-
-_STR = _string_dtype()
-
-
-def _texts(column: pd.Series) -> pd.Series:
-    """A column as stripped Arrow strings, "" where empty. CSV columns (already Arrow strings) are fast."""
-    if isinstance(column.dtype, pd.StringDtype) or (
-        column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty")
-    ):
-        s = column.astype(_STR)
-    else:
-        s = column.map(_cell_text).astype(_STR)
-    return s.fillna("").str.strip()
-
-
-def _quote(value: str, limit: int = 60) -> str:
-    value = " ".join(value.split())
-    return '"' + (value if len(value) <= limit else value[: limit - 1] + "…") + '"'
-
-
-def _map_words(text: pd.Series, lookup: Callable[[str], Any], dtype: Any = object) -> np.ndarray:
-    """``lookup`` applied once per distinct value, spread back over the column."""
-    codes, uniques = pd.factorize(text)
-    mapped = np.empty(len(uniques) + 1, dtype=dtype)
-    mapped[:-1] = [lookup(u) for u in uniques]
-    return mapped[codes]  # (factorize codes a missing value -1, the last entry; texts are never missing)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _text_or_none(text: pd.Series) -> np.ndarray:
-    """Object array of the texts, None where empty."""
-    out = text.to_numpy(dtype=object)
-    out[(text == "").to_numpy(dtype=bool)] = None
-    return out
-
-
-def _given(values: np.ndarray) -> np.ndarray:
-    """True where an object array holds a value (not None)."""
-    return ~np.asarray(pd.isna(values), dtype=bool)
-
-
-def _said(label: str, text: pd.Series, what: str | Callable[[int], str]) -> Callable[[int], str]:
-    """A reason for row i: the column as the file names it, the value it holds, what is wrong with it."""
-    if isinstance(what, str):
-        return lambda i: f"{label} {_quote(text.iat[i])} {what}"
-    return lambda i: f"{label} {_quote(text.iat[i])} {what(i)}"
-
-
-# ------------------------------------------------------------------------------------------- times
-
-_D = r"[0-9]{1,2}"  # [0-9], not \d: Python's \d also matches other scripts' digits, Arrow's (RE2) does not
-_Y = r"[0-9]{4}"
-_H = r"([01]?[0-9]|2[0-3])"
-_M = r"[0-5][0-9]"  # minutes and seconds: strptime in pandas rolls "10:00:60" over to 10:01, we reject it
-# Mutually exclusive shapes: a value matches at most one, so a value parsed badly by its format is invalid
-# rather than tried again with a looser one.
-_TIME_SHAPES: tuple[tuple[str, str | None], ...] = (
-    (rf"{_Y}-{_D}-{_D} {_H}:{_M}:{_M}", "%Y-%m-%d %H:%M:%S"),
-    (rf"{_Y}-{_D}-{_D} {_H}:{_M}", "%Y-%m-%d %H:%M"),
-    (rf"{_D}/{_D}/{_Y} {_H}:{_M}:{_M}", "%d/%m/%Y %H:%M:%S"),
-    (rf"{_D}/{_D}/{_Y} {_H}:{_M}", "%d/%m/%Y %H:%M"),
-    (rf"{_Y}-{_D}-{_D}T{_H}:{_M}:{_M}", "%Y-%m-%dT%H:%M:%S"),
-    (rf"{_Y}-{_D}-{_D}T{_H}:{_M}", "%Y-%m-%dT%H:%M"),
-    (rf"{_Y}-{_D}-{_D}[ T]{_H}:{_M}:{_M}\.[0-9]{{1,6}}", "%Y-%m-%d{sep}%H:%M:%S.%f"),
-    # ISO 8601 with an offset: the only shape that is not local time
-    (rf"{_Y}-[0-9]{{2}}-[0-9]{{2}}[T ]([01][0-9]|2[0-3]):{_M}(:{_M}(\.[0-9]{{1,9}})?)? ?"
-     rf"([Zz]|[+-]([01][0-9]|2[0-3])(:?{_M})?)", None),
-)
-_TIME_RES = tuple((re.compile(pattern), fmt) for pattern, fmt in _TIME_SHAPES)
-_ISO = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)? ?"
-    r"(?:[Zz]|([+-])([0-9]{2})(?::?([0-9]{2}))?)"
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND = timedelta(seconds=1)
-
-
-def _time_value(text: str, zone: tzinfo) -> int | None:
-    """Unix seconds of one time text (local times in ``zone``), None when it is not a valid time.
-
-    The row-wise twin of ``_parse_times`` (same shapes, same rules); a property test keeps them equal.
-    """
-    for rx, fmt in _TIME_RES:
-        if not rx.fullmatch(text):
-            continue
-        if fmt is None:
-            return _iso_seconds(text)
-        if "{sep}" in fmt:
-            text, fmt = text.replace("T", " "), fmt.format(sep=" ")
-        try:
-            naive = datetime.strptime(text, fmt)
-        except ValueError:
-            return None
-        local = naive.replace(tzinfo=zone)
-        if local.utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset():
-            return None  # happens twice or never (a DST change): not guessed
-        return (local - _EPOCH) // _SECOND
-    return None
-
-
-def _iso_seconds(text: str) -> int | None:
-    m = _ISO.fullmatch(text)
-    if m is None:  # pragma: no cover - the shape matched
-        return None
-    year, month, day, hour, minute, second, sign, off_h, off_m = m.groups()
-    if int(off_h or 0) > 23 or int(off_m or 0) > 59:
-        return None
-    try:
-        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC)
-    except ValueError:
-        return None
-    offset = (int(off_h or 0) * 3600 + int(off_m or 0) * 60) * (-1 if sign == "-" else 1)
-    return (moment - _EPOCH) // _SECOND - offset
-
-
-def _seconds(parsed: pd.Series) -> np.ndarray:
-    """Unix seconds (floor) of a tz-aware datetime Series without missing values."""
-    naive = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    return naive.astype("datetime64[s]").astype("int64")
-
-
-def _parse_times(text: pd.Series, tz: str) -> tuple[np.ndarray, np.ndarray]:
-    """(Unix seconds, parsed) for a column of time texts; local times are in ``tz``.
-
-    Shapes are tried in the order the first values of the column suggest, each on the values still unparsed,
-    so a file in one format costs one regex pass and one strict ``to_datetime``.
-    """
-    n = len(text)
-    out = np.zeros(n, dtype="int64")
-    ok = np.zeros(n, dtype=bool)
-    todo = np.flatnonzero((text != "").to_numpy(dtype=bool))
-    if not len(todo):
-        return out, ok
-    rest = text.iloc[todo]
-    sample = rest.iloc[:: max(1, len(rest) // 200)]
-    shapes = sorted(_TIME_SHAPES, key=lambda s: -int(sample.str.fullmatch(s[0]).sum()))
-    for pattern, fmt in shapes:
-        if not len(todo):
-            break
-        hit = rest.str.fullmatch(pattern).to_numpy(dtype=bool)
-        if not hit.any():
-            continue
-        values = rest[hit]
-        if fmt is None:
-            parsed = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
-        else:
-            if "{sep}" in fmt:
-                values = values.str.replace("T", " ", regex=False)
-                fmt = fmt.format(sep=" ")
-            parsed = pd.to_datetime(values, format=fmt, errors="coerce")
-            # Indonesia keeps no DST; elsewhere a time that does not exist or happens twice is not guessed
-            parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        good = parsed.notna().to_numpy(dtype=bool)
-        where = todo[hit][good]
-        out[where] = _seconds(parsed[good])
-        ok[where] = True
-        todo, rest = todo[~hit], rest[~hit]
-    return out, ok
-
-
-# ------------------------------------------------------------------------------------------- numbers
-
-
-_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-_NUMBER_RE = re.compile(_NUMBER)
-
-
-def _float_value(text: str) -> float | None:
-    """The row-wise twin of ``_parse_floats`` for one text: None where empty or not a number."""
-    text = text.replace(",", ".")
-    return float(text) if _NUMBER_RE.fullmatch(text) else None
-
-
-def _parse_floats(text: pd.Series) -> np.ndarray:
-    """float64 with NaN where empty or not a number; a decimal comma is a decimal point ("-9,45").
-
-    Arrow's cast (exact, like float()) is ~10x faster than to_numeric; values that are not plain decimal
-    numbers ("nan", "inf", "9°27'S", "1.234,5") are nulled first, so one bad cell cannot fail the column.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pc.replace_substring(pa.array(text.array), ",", ".")
-    number = pc.match_substring_regex(arr, f"^{_NUMBER}$")
-    arr = pc.if_else(number, arr, pa.scalar(None, arr.type))
-    try:
-        values = pc.cast(arr, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # pragma: no cover - the regex admits only numbers
-        return np.array(pd.to_numeric(pd.Series(arr.to_pylist(), dtype=object), errors="coerce"), dtype="float64")
-    return np.array(values.to_numpy(zero_copy_only=False), dtype="float64")
-
-
-# ------------------------------------------------------------------------------------------- desa
-
-
-def _fold_name(text: str, prefixes: Sequence[str] = ()) -> str:
-    t = " ".join(re.sub(r"[_\-]+", " ", text.replace("’", "'")).casefold().split())
-    for p in prefixes:
-        if t.startswith(p):
-            return t[len(p):].strip()
-    return t
-
-
-_DESA_PREFIXES = ("desa ", "kelurahan ", "kel. ", "kel ", "ds. ", "ds ")
-_KEC_PREFIXES = ("kecamatan ", "kec. ", "kec ")
-_DESA_CODE = re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}")
-
-
-_RESOLVERS: dict[int, _DesaResolver] = {}
-
-
-def _resolver_for(region: Region | None) -> _DesaResolver:
-    """One resolver per region object (name indexes and points are built once, not per API post)."""
-    cached = _RESOLVERS.get(id(region))
-    if cached is None or cached.region is not region:
-        if len(_RESOLVERS) > 8:
-            _RESOLVERS.clear()
-        cached = _RESOLVERS[id(region)] = _DesaResolver(region)
-    return cached
-
-
-@dataclass
-class _Placement:
-    desa: int | None = None  # positional index into region.desa
-    note: str | None = None  # why a named place was not placed
-    reject: str | None = None  # why the row cannot be accepted (an ambiguous desa name)
-
-
-class _DesaResolver:
-    """Desa by code or by (folded) name within a region, and their representative points."""
-
-    def __init__(self, region: Region | None) -> None:
-        self.region = region
-        self.codes: list[str] = []
-        self._points: dict[int, tuple[float, float]] = {}
-        if region is None:
-            return
-        desa = region.desa
-        self.codes = desa["kode"].astype(str).tolist()
-        self.names = desa["nama"].astype(str).tolist()
-        self.kec_of = desa["kode_kec"].astype(str).tolist()
-        self.by_code = {c: i for i, c in enumerate(self.codes)}
-        self.by_name: dict[str, list[int]] = {}
-        for i, name in enumerate(self.names):
-            self.by_name.setdefault(_fold_name(name, _DESA_PREFIXES), []).append(i)
-        kec = region.kecamatan
-        self.kec_name = dict(zip(kec["kode"].astype(str), kec["nama"].astype(str), strict=True))
-        self.kec_by_name: dict[str, set[str]] = {}
-        for code, name in self.kec_name.items():
-            self.kec_by_name.setdefault(_fold_name(name, _KEC_PREFIXES), set()).add(code)
-
-    def resolve(self, code: str, desa: str, kec: str, names: Mapping[str, str]) -> _Placement:
-        if self.region is None:
-            return _Placement(note="no region boundaries are loaded, so the desa was not placed")
-        where = self.region.name
-        code_note = None
-        if code:
-            compact = re.sub(r"\s+", "", code)
-            if re.fullmatch(r"\d{10}", compact):
-                compact = f"{compact[:2]}.{compact[2:4]}.{compact[4:6]}.{compact[6:]}"
-            if compact in self.by_code:
-                return _Placement(desa=self.by_code[compact])
-            if _DESA_CODE.fullmatch(compact):
-                code_note = f"{names['kode_wilayah']} {_quote(code)} is not a desa of {where}"
-            else:
-                code_note = f"{names['kode_wilayah']} {_quote(code)} is not a desa code (like 53.03.06.2001)"
-            if not desa:
-                return _Placement(note=code_note)
-        if not desa:
-            return _Placement(note=f"{names['kecamatan']} {_quote(kec)} given without a desa; not placed")
-        found = self.by_name.get(_fold_name(desa, _DESA_PREFIXES), [])
-        label = f"{names['desa']} {_quote(desa)}"
-        if kec:
-            kec_codes = self.kec_by_name.get(_fold_name(kec, _KEC_PREFIXES))
-            if kec_codes is None:
-                return self._note(code_note, f"{names['kecamatan']} {_quote(kec)} is not a kecamatan of {where}")
-            inside = [i for i in found if self.kec_of[i] in kec_codes]
-            if len(inside) == 1:
-                return _Placement(desa=inside[0])
-            if len(inside) > 1:
-                listed = ", ".join(f"{self.codes[i]}" for i in inside)
-                return _Placement(reject=f"{label} in kecamatan {_quote(kec)} is more than one desa ({listed}); "
-                                  f"give {names['kode_wilayah']}")
-            if found:
-                elsewhere = ", ".join(sorted({self.kec_name.get(self.kec_of[i], self.kec_of[i]) for i in found}))
-                return self._note(code_note, f"{label} is not in kecamatan {_quote(kec)} (it is in {elsewhere})")
-            return self._note(code_note, f"{label} is not a desa of kecamatan {_quote(kec)} in {where}")
-        if len(found) == 1:
-            return _Placement(desa=found[0])
-        if len(found) > 1:
-            listed = ", ".join(sorted(self.kec_name.get(self.kec_of[i], self.kec_of[i]) for i in found))
-            return _Placement(reject=f"{label} is in more than one kecamatan ({listed}); "
-                              f"add {names['kecamatan']} to choose")
-        return self._note(code_note, f"{label} is not a desa of {where}")
-
-    def points(self, idx: np.ndarray) -> np.ndarray:
-        """(lon, lat) of each desa index: its representative point, as the simulator places named desa."""
-        import shapely
-
-        assert self.region is not None
-        wanted = np.unique(idx)
-        todo = [int(w) for w in wanted if int(w) not in self._points]
-        if todo:
-            geoms = np.asarray(self.region.desa.geometry.array, dtype=object)[todo]
-            xy = shapely.get_coordinates(shapely.point_on_surface(geoms))
-            self._points.update({w: (float(x), float(y)) for w, (x, y) in zip(todo, xy, strict=True)})
-        table = np.array([self._points[int(w)] for w in wanted], dtype="float64").reshape(-1, 2)
-        return table[np.searchsorted(wanted, idx)]
-
-    @staticmethod
-    def _note(code_note: str | None, note: str) -> _Placement:
-        return _Placement(note=f"{code_note}; {note}" if code_note else note)
-
 
 # ------------------------------------------------------------------------------------------- the batch
 
@@ -889,25 +321,6 @@ def _setup(
         headers=headers, fields=fields, extras=extras, names=names, row_label=row_label, raw_attrs=raw_attrs,
         region=region, caller_key=caller_key, row_numbers=row_numbers,
     )
-
-
-# Reasons, shared by both paths: (what is wrong) after the column's name and value.
-_INVALID_TIME = f"is not a valid time ({TIME_HINT})"
-_NOT_A_NUMBER = "is not a number"
-_UNKNOWN_CALL_TYPE = f"is not a known call type (use {_CALL_TYPE_HINT})"
-_UNKNOWN_OUTCOME = f"is not a known outcome (use {_OUTCOME_HINT})"
-_BOUNDS = {"lat": 90, "lon": 180}
-
-
-def _missing_reason(names: Mapping[str, str], field: str) -> str:
-    hint = {"received_at": TIME_HINT, "call_type": f"use {_CALL_TYPE_HINT}"}.get(field)
-    return f"{names[field]} is missing" + (f" ({hint})" if hint else "")
-
-
-def _incomplete_reason(names: Mapping[str, str], has_lat: bool) -> str:
-    given, absent = ("lat", "lon") if has_lat else ("lon", "lat")
-    return f"{names[given]} is given but {names[absent]} is missing"
-
 
 # ------------------------------------------------------------------------------------------- column-wise
 
