@@ -326,87 +326,150 @@ def _setup(
 
 
 def _parse_columns(s: _Setup, table: pd.DataFrame) -> ParsedBatch:
-    """The batch path: every rule as whole-column operations (1M rows in a few seconds)."""
-    n = len(table)
-    names, fields = s.names, s.fields
-    texts = [_texts(table.iloc[:, j]) for j in range(len(s.headers))]
-    empty = pd.Series([""] * n, dtype=_STR)
+    """The batch path: every rule as whole-column operations (1M rows in a few seconds).
 
-    def col(name: str) -> pd.Series:
-        return texts[fields[name]] if name in fields else empty
+    Each step checks one group of fields over the whole table and notes its problems; the rows with none are
+    accepted. The checks run in the order of the row-wise path, so a row's reasons read the same and its code
+    (the first reason's) is the same.
+    """
+    c = _Columns(s, table)
+    ids = _column_ids(c)
+    seconds, valid_time = _column_times(c)
+    call_type = _column_call_types(c)
+    outcome = _column_outcomes(c, call_type)
+    coords = _column_coordinates(c)
+    places = _column_places(c, coords)
+    rejected, rejects = _column_rejects(c)
 
-    nonblank = np.zeros(n, dtype=bool)
-    for t in texts:
-        nonblank |= (t != "").to_numpy(dtype=bool)
-    ids = col("external_id")
-    has_id = (ids != "").to_numpy(dtype=bool)
-    dup = ids.duplicated(keep="last").to_numpy(dtype=bool) & has_id
-    active = nonblank & ~dup
+    keep = np.flatnonzero(c.active & ~rejected)
+    category, category_label = _column_categories(c)
+    agency, kind = _column_agencies(c)
+    loc_source, source_labels = _column_location_sources(c, places.placed)
+    caller_hash, caller_last3 = _column_callers(c, keep)
+    frame = _frame(s, {
+        "external_id": ids.iloc[keep].to_numpy(dtype=object),
+        "received_at": seconds["received_at"][keep],
+        "call_type": call_type[keep],
+        "category": category[keep],
+        "category_label": category_label[keep],
+        "outcome": outcome[keep],
+        "agency": agency[keep],
+        "agency_kind": kind[keep],
+        "lat": coords.lat[keep],
+        "lon": coords.lon[keep],
+        "location_source": loc_source[keep],
+        "kode_desa": places.kode_desa[keep],
+        "flags": places.flags[keep],
+        **{f: pd.arrays.IntegerArray(seconds[f][keep], ~valid_time[f][keep]) for f in TIME_FIELDS[1:]},
+        "caller_hash": caller_hash,
+        "caller_last3": caller_last3,
+        "notes": _text_or_none(c.col("notes").iloc[keep]),
+        "attrs": _attrs(s, table, c.texts, keep, address_unused=~(places.placeable[keep]),
+                        location_notes=places.notes[keep], source_labels=source_labels[keep]),
+        "row_number": s.row_numbers[keep],
+    })
+    return ParsedBatch(frame=frame, rejects=rejects, in_batch_duplicates=int(c.dup.sum()),
+                       blank_rows=int((~c.nonblank).sum()))
 
-    problems: list[tuple[str, np.ndarray, Callable[[int], str]]] = []  # (code, mask, message for a row)
 
-    def problem(code: str, mask: np.ndarray, message: Callable[[int], str]) -> None:
-        mask = mask & active
+class _Columns:
+    """One table on the batch path: its columns as texts, the rows that count, and the problems found so far."""
+
+    def __init__(self, s: _Setup, table: pd.DataFrame) -> None:
+        self.s, self.table, self.n = s, table, len(table)
+        self.texts = [_texts(table.iloc[:, j]) for j in range(len(s.headers))]
+        self._empty = pd.Series([""] * self.n, dtype=_STR)
+        self.nonblank = np.zeros(self.n, dtype=bool)
+        for t in self.texts:
+            self.nonblank |= (t != "").to_numpy(dtype=bool)
+        ids = self.col("external_id")
+        self.has_id = (ids != "").to_numpy(dtype=bool)
+        # a repeated id: the last row wins, the earlier ones are in-batch duplicates (neither kept nor rejected)
+        self.dup = ids.duplicated(keep="last").to_numpy(dtype=bool) & self.has_id
+        self.active = self.nonblank & ~self.dup
+        self.problems: list[tuple[str, np.ndarray, Callable[[int], str]]] = []  # (code, mask, message for a row)
+
+    def col(self, name: str) -> pd.Series:
+        """The texts of a field's column; "" throughout when the table has none."""
+        return self.texts[self.s.fields[name]] if name in self.s.fields else self._empty
+
+    def problem(self, code: str, mask: np.ndarray, message: Callable[[int], str]) -> None:
+        """Note a problem of the rows in ``mask`` that count (not blank, not duplicates); ``message`` says it
+        for one row, and is called only for the rows rejected."""
+        mask = mask & self.active
         if mask.any():
-            problems.append((code, mask, message))
+            self.problems.append((code, mask, message))
 
-    problem("external_id_missing", ~has_id, lambda i: _missing_reason(names, "external_id"))
 
-    # -- times
+def _column_ids(c: _Columns) -> pd.Series:
+    """The ids; a row without one is rejected."""
+    c.problem("external_id_missing", ~c.has_id, lambda i: _missing_reason(c.s.names, "external_id"))
+    return c.col("external_id")
+
+
+def _column_times(c: _Columns) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per time field: (Unix seconds, valid). The received time is required; a time that is not one, lies in
+    the future or before 2015, or (for the later times) before the received time is rejected."""
+    s, names, n = c.s, c.s.names, c.n
     seconds: dict[str, np.ndarray] = {}
     valid_time: dict[str, np.ndarray] = {}
-    received_text = col("received_at")
+    received_text = c.col("received_at")
     for f in TIME_FIELDS:
-        t, label = col(f), names[f]
+        t, label = c.col(f), names[f]
         present = (t != "").to_numpy(dtype=bool)
         secs, ok = _parse_times(t, s.tz) if present.any() else (np.zeros(n, "int64"), np.zeros(n, bool))
         seconds[f], valid_time[f] = secs, ok
         if f == "received_at":
-            problem("received_at_missing", ~present, lambda i: _missing_reason(names, "received_at"))
-        problem(f"{f}_invalid", present & ~ok, _said(label, t, _INVALID_TIME))
-        problem(f"{f}_future", ok & (secs > s.latest), _said(label, t, f"is in the future ({s.local_now})"))
-        problem(f"{f}_before_2015", ok & (secs < s.earliest), _said(label, t, f"is before {EARLIEST}"))
+            c.problem("received_at_missing", ~present, lambda i: _missing_reason(names, "received_at"))
+        c.problem(f"{f}_invalid", present & ~ok, _said(label, t, _INVALID_TIME))
+        c.problem(f"{f}_future", ok & (secs > s.latest), _said(label, t, f"is in the future ({s.local_now})"))
+        c.problem(f"{f}_before_2015", ok & (secs < s.earliest), _said(label, t, f"is before {EARLIEST}"))
         if f != "received_at":
             # a negative response time would corrupt the recap's medians (issue 4 "Recap")
             before = ok & valid_time["received_at"] & (secs < seconds["received_at"])
-            problem(f"{f}_before_received", before, _said(
+            c.problem(f"{f}_before_received", before, _said(
                 label, t, lambda i: f"is before {names['received_at']} {_quote(received_text.iat[i])}"))
+    return seconds, valid_time
 
-    # -- vocabulary
-    call_text = col("call_type")
+
+def _column_call_types(c: _Columns) -> np.ndarray:
+    """The call type of each row (None where unknown); a row without one, or with an unknown word, is rejected."""
+    names = c.s.names
+    call_text = c.col("call_type")
     call_type = _map_words(call_text, lambda u: CALL_TYPE_WORDS.get(_fold_word(u)))
     has_call = (call_text != "").to_numpy(dtype=bool)
-    problem("call_type_missing", ~has_call, lambda i: _missing_reason(names, "call_type"))
-    problem("call_type_unknown", has_call & ~_given(call_type), _said(names["call_type"], call_text,
-                                                                       _UNKNOWN_CALL_TYPE))
-    out_text = col("outcome")
+    c.problem("call_type_missing", ~has_call, lambda i: _missing_reason(names, "call_type"))
+    c.problem("call_type_unknown", has_call & ~_given(call_type), _said(names["call_type"], call_text,
+                                                                         _UNKNOWN_CALL_TYPE))
+    return call_type
+
+
+def _column_outcomes(c: _Columns, call_type: np.ndarray) -> np.ndarray:
+    """The outcome of each row; an unknown word is rejected, a missing one is open for a genuine call and
+    resolved for any other."""
+    out_text = c.col("outcome")
     outcome = _map_words(out_text, lambda u: OUTCOME_WORDS.get(_fold_word(u)))
     has_outcome = (out_text != "").to_numpy(dtype=bool)
-    problem("outcome_unknown", has_outcome & ~_given(outcome), _said(names["outcome"], out_text, _UNKNOWN_OUTCOME))
+    c.problem("outcome_unknown", has_outcome & ~_given(outcome), _said(c.s.names["outcome"], out_text,
+                                                                        _UNKNOWN_OUTCOME))
     genuine = call_type == str(CallType.GENUINE)
     outcome[~has_outcome] = np.where(genuine[~has_outcome], str(Outcome.OPEN), str(Outcome.RESOLVED))
+    return outcome
 
-    cat_text = col("category")
-    has_cat = (cat_text != "").to_numpy(dtype=bool)
-    category = _map_words(cat_text, lambda u: CATEGORY_WORDS.get(_fold_word(u)))
-    category_label = np.full(n, None, dtype=object)
-    unknown_cat = has_cat & ~_given(category)  # issue 4: an unknown category is other and keeps its label
-    category[unknown_cat] = str(Category.OTHER)
-    category_label[unknown_cat] = cat_text.to_numpy(dtype=object)[unknown_cat]
-    category[~has_cat] = None
 
-    agency_text = col("agency")
-    agency = _text_or_none(agency_text)
-    kind = _map_words(agency_text, lambda u: agency_kind(u) if u else None)
+@dataclass
+class _Coordinates:
+    lat: np.ndarray  # float64, NaN where not given or not a number
+    lon: np.ndarray
+    has_lat: np.ndarray  # the cell holds something
+    has_lon: np.ndarray
 
-    src_text = col("location_source")
-    has_src = (src_text != "").to_numpy(dtype=bool)
-    loc_source = _map_words(src_text, lambda u: LOCATION_SOURCE_WORDS.get(_fold_word(u)))
-    # an unknown source word is "unknown" with its label kept in attrs, as a category is
-    src_unknown = has_src & ~_given(loc_source)
 
-    # -- coordinates
-    lat_text, lon_text = col("lat"), col("lon")
+def _column_coordinates(c: _Columns) -> _Coordinates:
+    """lat and lon as numbers; a value that is not a number or is out of range, or one given without the
+    other, is rejected."""
+    names, n = c.s.names, c.n
+    lat_text, lon_text = c.col("lat"), c.col("lon")
     has_lat = (lat_text != "").to_numpy(dtype=bool)
     has_lon = (lon_text != "").to_numpy(dtype=bool)
     lat = _parse_floats(lat_text) if has_lat.any() else np.full(n, np.nan)
@@ -414,16 +477,31 @@ def _parse_columns(s: _Setup, table: pd.DataFrame) -> ParsedBatch:
     for name, text, present, values in (("lat", lat_text, has_lat, lat), ("lon", lon_text, has_lon, lon)):
         finite = np.isfinite(values)
         bound = _BOUNDS[name]
-        problem("coordinates_invalid", present & ~finite, _said(names[name], text, _NOT_A_NUMBER))
+        c.problem("coordinates_invalid", present & ~finite, _said(names[name], text, _NOT_A_NUMBER))
         with np.errstate(invalid="ignore"):
             outside = finite & (np.abs(values) > bound)
-        problem("coordinates_out_of_range", outside, _said(names[name], text, f"is outside -{bound}..{bound}"))
-    problem("coordinates_incomplete", has_lat ^ has_lon, lambda i: _incomplete_reason(names, bool(has_lat[i])))
+        c.problem("coordinates_out_of_range", outside, _said(names[name], text, f"is outside -{bound}..{bound}"))
+    c.problem("coordinates_incomplete", has_lat ^ has_lon, lambda i: _incomplete_reason(names, bool(has_lat[i])))
+    return _Coordinates(lat=lat, lon=lon, has_lat=has_lat, has_lon=has_lon)
 
-    # -- desa named instead of coordinates: one lookup per distinct (code, desa, kecamatan)
-    kode_text, desa_text, kec_text = col("kode_wilayah"), col("desa"), col("kecamatan")
+
+@dataclass
+class _ColumnPlaces:
+    placeable: np.ndarray  # rows that name a place and give no coordinates
+    placed: np.ndarray  # ... and whose place is a desa of the region
+    kode_desa: np.ndarray  # object: the desa's code where placed, else None
+    flags: np.ndarray  # int64: APPROXIMATE where placed
+    notes: np.ndarray  # object: why a named place was not placed, else None
+
+
+def _column_places(c: _Columns, coords: _Coordinates) -> _ColumnPlaces:
+    """Rows that name a desa (code, name, kecamatan) instead of giving coordinates are placed at its point,
+    written into ``coords``; one lookup per distinct (code, desa, kecamatan). An ambiguous name is rejected, a
+    place not found is a note."""
+    n = c.n
+    kode_text, desa_text, kec_text = c.col("kode_wilayah"), c.col("desa"), c.col("kecamatan")
     has_place = ((kode_text != "") | (desa_text != "") | (kec_text != "")).to_numpy(dtype=bool)
-    placeable = active & has_place & ~has_lat & ~has_lon
+    placeable = c.active & has_place & ~coords.has_lat & ~coords.has_lon
     kode_desa = np.full(n, None, dtype=object)
     flags = np.zeros(n, dtype="int64")
     location_notes = np.full(n, None, dtype=object)
@@ -434,30 +512,33 @@ def _parse_columns(s: _Setup, table: pd.DataFrame) -> ParsedBatch:
         keys = pd.MultiIndex.from_arrays([kode_text.iloc[rows].to_numpy(), desa_text.iloc[rows].to_numpy(),
                                           kec_text.iloc[rows].to_numpy()])
         codes, uniques = keys.factorize()
-        resolver = _resolver_for(s.region)
-        results = [resolver.resolve(str(k), str(d), str(c), names) for k, d, c in uniques]
+        resolver = _resolver_for(c.s.region)
+        results = [resolver.resolve(str(k), str(d), str(kec), c.s.names) for k, d, kec in uniques]
         desa_idx = np.array([-1 if r.desa is None else r.desa for r in results], dtype="int64")[codes]
         found = desa_idx >= 0
         if found.any():
             ok_rows, chosen = rows[found], desa_idx[found]
             points = resolver.points(chosen)
-            lat[ok_rows], lon[ok_rows] = points[:, 1], points[:, 0]
+            coords.lat[ok_rows], coords.lon[ok_rows] = points[:, 1], points[:, 0]
             kode_desa[ok_rows] = np.array(resolver.codes, dtype=object)[chosen]
             flags[ok_rows] |= LocationFlag.APPROXIMATE
             placed[ok_rows] = True
         location_notes[rows] = np.array([r.note for r in results], dtype=object)[codes]
         reject_text = np.full(n, None, dtype=object)
         reject_text[rows] = np.array([r.reject for r in results], dtype=object)[codes]
-        problem("desa_ambiguous", _given(reject_text), lambda i: str(reject_text[i]))
-    loc_source[~has_src] = np.where(placed[~has_src], str(LocationSource.ADDRESS), str(LocationSource.UNKNOWN))
-    loc_source[src_unknown] = str(LocationSource.UNKNOWN)
+        c.problem("desa_ambiguous", _given(reject_text), lambda i: str(reject_text[i]))
+    return _ColumnPlaces(placeable=placeable, placed=placed, kode_desa=kode_desa, flags=flags, notes=location_notes)
 
-    # -- rejects: reasons joined per row, the first one's code counted
-    rejected = np.zeros(n, dtype=bool)
-    for _, mask, _ in problems:
+
+def _column_rejects(c: _Columns) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """(rejected rows, their rejects): each row's reasons joined in the order noted, the first one's code
+    counted, the original values kept (the caller's number masked)."""
+    s, table, texts = c.s, c.table, c.texts
+    rejected = np.zeros(c.n, dtype=bool)
+    for _, mask, _ in c.problems:
         rejected |= mask
     reasons: dict[int, list[tuple[str, str]]] = {}
-    for code, mask, message in problems:
+    for code, mask, message in c.problems:
         for pos in np.flatnonzero(mask).tolist():
             reasons.setdefault(pos, []).append((code, message(pos)))
     bad = sorted(reasons)
@@ -469,46 +550,56 @@ def _parse_columns(s: _Setup, table: pd.DataFrame) -> ParsedBatch:
         _reject(s, i, reasons[i], {h: cells[j][k] for j, h in enumerate(s.headers) if not absent[j][k]})
         for k, i in enumerate(bad)
     ]
+    return rejected, rejects
 
-    # -- accepted rows
-    keep = np.flatnonzero(active & ~rejected)
+
+def _column_categories(c: _Columns) -> tuple[np.ndarray, np.ndarray]:
+    """(category, category label): an unknown category is other and keeps its word as the label (issue 4)."""
+    cat_text = c.col("category")
+    has_cat = (cat_text != "").to_numpy(dtype=bool)
+    category = _map_words(cat_text, lambda u: CATEGORY_WORDS.get(_fold_word(u)))
+    category_label = np.full(c.n, None, dtype=object)
+    unknown_cat = has_cat & ~_given(category)
+    category[unknown_cat] = str(Category.OTHER)
+    category_label[unknown_cat] = cat_text.to_numpy(dtype=object)[unknown_cat]
+    category[~has_cat] = None
+    return category, category_label
+
+
+def _column_agencies(c: _Columns) -> tuple[np.ndarray, np.ndarray]:
+    """(agency as written, its kind), None where not given."""
+    agency_text = c.col("agency")
+    return _text_or_none(agency_text), _map_words(agency_text, lambda u: agency_kind(u) if u else None)
+
+
+def _column_location_sources(c: _Columns, placed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(location source, label kept in attrs): an unknown word is "unknown" with its label kept, as a category
+    is; a row without one is "address" when placed at its desa, else "unknown"."""
+    src_text = c.col("location_source")
+    has_src = (src_text != "").to_numpy(dtype=bool)
+    loc_source = _map_words(src_text, lambda u: LOCATION_SOURCE_WORDS.get(_fold_word(u)))
+    src_unknown = has_src & ~_given(loc_source)
+    loc_source[~has_src] = np.where(placed[~has_src], str(LocationSource.ADDRESS), str(LocationSource.UNKNOWN))
+    loc_source[src_unknown] = str(LocationSource.UNKNOWN)
+    source_labels = np.full(c.n, None, dtype=object)
+    source_labels[src_unknown] = src_text.to_numpy(dtype=object)[src_unknown]
+    return loc_source, source_labels
+
+
+def _column_callers(c: _Columns, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keyed hash, last 3 digits) of the caller's number of each kept row; one hash per distinct number."""
     caller_hash = np.full(len(keep), None, dtype=object)
     caller_last3 = np.full(len(keep), None, dtype=object)
-    if "caller_number" in fields:
-        numbers = _canonical_numbers(col("caller_number").iloc[keep])
+    if "caller_number" in c.s.fields:
+        numbers = _canonical_numbers(c.col("caller_number").iloc[keep])
         if (numbers != "").any():
             hcodes, uniques = pd.factorize(numbers)
             distinct = np.asarray(uniques, dtype=object).tolist()
-            hashes = np.array([*_Hasher(s.caller_key).hex_digests(distinct), None], dtype=object)
+            hashes = np.array([*_Hasher(c.s.caller_key).hex_digests(distinct), None], dtype=object)
             hashes[[i for i, u in enumerate(distinct) if not u]] = None
             caller_hash = hashes[hcodes]
             caller_last3 = _text_or_none(numbers.str.slice(-3))
-    source_labels = np.full(n, None, dtype=object)
-    source_labels[src_unknown] = src_text.to_numpy(dtype=object)[src_unknown]
-    frame = _frame(s, {
-        "external_id": ids.iloc[keep].to_numpy(dtype=object),
-        "received_at": seconds["received_at"][keep],
-        "call_type": call_type[keep],
-        "category": category[keep],
-        "category_label": category_label[keep],
-        "outcome": outcome[keep],
-        "agency": agency[keep],
-        "agency_kind": kind[keep],
-        "lat": lat[keep],
-        "lon": lon[keep],
-        "location_source": loc_source[keep],
-        "kode_desa": kode_desa[keep],
-        "flags": flags[keep],
-        **{f: pd.arrays.IntegerArray(seconds[f][keep], ~valid_time[f][keep]) for f in TIME_FIELDS[1:]},
-        "caller_hash": caller_hash,
-        "caller_last3": caller_last3,
-        "notes": _text_or_none(col("notes").iloc[keep]),
-        "attrs": _attrs(s, table, texts, keep, address_unused=~(placeable[keep]),
-                        location_notes=location_notes[keep], source_labels=source_labels[keep]),
-        "row_number": s.row_numbers[keep],
-    })
-    return ParsedBatch(frame=frame, rejects=rejects, in_batch_duplicates=int(dup.sum()),
-                       blank_rows=int((~nonblank).sum()))
+    return caller_hash, caller_last3
 
 
 def _reject(s: _Setup, i: int, reasons: Sequence[tuple[str, str]], original: dict[str, Any]) -> dict[str, Any]:
