@@ -691,148 +691,217 @@ def _attrs(
 
 
 def _parse_rows(s: _Setup, raw: list[list[Any]]) -> ParsedBatch:
-    """The small-batch path: the same rules as ``_parse_columns``, one row at a time in plain Python."""
-    n = len(s.row_numbers)
-    names, fields = s.names, s.fields
-    texts = [[_cell_text(v).strip() for v in column] for column in raw]
-    blank = [""] * n
+    """The small-batch path: the same rules as ``_parse_columns``, one row at a time in plain Python.
 
-    def col(name: str) -> list[str]:
-        return texts[fields[name]] if name in fields else blank
-
-    ids = col("external_id")
-    last = {v: i for i, v in enumerate(ids) if v}
-    nonblank = [any(t[i] for t in texts) for i in range(n)]
-    resolver: _DesaResolver | None = None
-    places: dict[tuple[str, str, str], _Placement] = {}
+    The checks run in the same order as the column-wise steps, each adding its reasons for the row; a row with
+    none is accepted.
+    """
+    r = _Rows(s, raw)
     out: dict[str, list[Any]] = {name: [] for name in (
         "external_id", "received_at", "call_type", "category", "category_label", "outcome", "agency",
         "agency_kind", "lat", "lon", "location_source", "kode_desa", "flags", *TIME_FIELDS[1:], "caller_hash",
         "caller_last3", "notes", "attrs", "row_number")}
     rejects: list[dict[str, Any]] = []
     duplicates = 0
-    hasher = None
-    for i in range(n):
-        if not nonblank[i]:
+    for i in range(r.n):
+        if not r.nonblank[i]:
             continue
-        if ids[i] and last[ids[i]] != i:
+        if r.ids[i] and r.last[r.ids[i]] != i:
             duplicates += 1
             continue
         reasons: list[tuple[str, str]] = []
-        if not ids[i]:
-            reasons.append(("external_id_missing", _missing_reason(names, "external_id")))
-        seconds: dict[str, int | None] = {}
-        for f in TIME_FIELDS:
-            t, label = col(f)[i], names[f]
-            secs = _time_value(t, s.zone) if t else None
-            seconds[f] = secs
-            if not t:
-                if f == "received_at":
-                    reasons.append(("received_at_missing", _missing_reason(names, f)))
-                continue
-            if secs is None:
-                reasons.append((f"{f}_invalid", f"{label} {_quote(t)} {_INVALID_TIME}"))
-                continue
-            if secs > s.latest:
-                reasons.append((f"{f}_future", f"{label} {_quote(t)} is in the future ({s.local_now})"))
-            if secs < s.earliest:
-                reasons.append((f"{f}_before_2015", f"{label} {_quote(t)} is before {EARLIEST}"))
-            received = seconds["received_at"]
-            if f != "received_at" and received is not None and secs < received:
-                reasons.append((f"{f}_before_received", f"{label} {_quote(t)} is before {names['received_at']} "
-                                f"{_quote(col('received_at')[i])}"))
-        call_text = col("call_type")[i]
-        call_type = CALL_TYPE_WORDS.get(_fold_word(call_text)) if call_text else None
-        if not call_text:
-            reasons.append(("call_type_missing", _missing_reason(names, "call_type")))
-        elif call_type is None:
-            reasons.append(("call_type_unknown", f"{names['call_type']} {_quote(call_text)} {_UNKNOWN_CALL_TYPE}"))
-        out_text = col("outcome")[i]
-        outcome = OUTCOME_WORDS.get(_fold_word(out_text)) if out_text else (
-            str(Outcome.OPEN) if call_type == str(CallType.GENUINE) else str(Outcome.RESOLVED))
-        if outcome is None:
-            reasons.append(("outcome_unknown", f"{names['outcome']} {_quote(out_text)} {_UNKNOWN_OUTCOME}"))
-        coords: dict[str, float] = {}
-        for name in ("lat", "lon"):
-            t = col(name)[i]
-            value = _float_value(t) if t else None
-            if not t:
-                continue
-            if value is None or not math.isfinite(value):
-                reasons.append(("coordinates_invalid", f"{names[name]} {_quote(t)} {_NOT_A_NUMBER}"))
-            elif abs(value) > _BOUNDS[name]:
-                bound = _BOUNDS[name]
-                reasons.append(("coordinates_out_of_range", f"{names[name]} {_quote(t)} is outside -{bound}..{bound}"))
-            coords[name] = math.nan if value is None else value
-        has_lat, has_lon = bool(col("lat")[i]), bool(col("lon")[i])
-        if has_lat != has_lon:
-            reasons.append(("coordinates_incomplete", _incomplete_reason(names, has_lat)))
-        place_key = (col("kode_wilayah")[i], col("desa")[i], col("kecamatan")[i])
-        placement = None
-        if any(place_key) and not has_lat and not has_lon:
-            if place_key not in places:
-                resolver = resolver or _resolver_for(s.region)
-                places[place_key] = resolver.resolve(*place_key, names)
-            placement = places[place_key]
-            if placement.reject:
-                reasons.append(("desa_ambiguous", placement.reject))
+        if not r.ids[i]:
+            reasons.append(("external_id_missing", _missing_reason(s.names, "external_id")))
+        seconds = _row_times(r, i, reasons)
+        call_type = _row_call_type(r, i, reasons)
+        outcome = _row_outcome(r, i, call_type, reasons)
+        coords = _row_coordinates(r, i, reasons)
+        placement = _row_placement(r, i, coords, reasons)
         if reasons:
-            original = {h: texts[j][i] for j, h in enumerate(s.headers)
+            original = {h: r.texts[j][i] for j, h in enumerate(s.headers)
                         if not s.raw_attrs or not _missing(raw[j][i])}
             rejects.append(_reject(s, i, reasons, original))
             continue
-
-        # accepted
-        cat_text = col("category")[i]
-        category = CATEGORY_WORDS.get(_fold_word(cat_text)) if cat_text else None
-        agency = col("agency")[i] or None
-        src_text = col("location_source")[i]
-        source = LOCATION_SOURCE_WORDS.get(_fold_word(src_text)) if src_text else None
-        kode_desa, flags = None, 0
-        lat, lon = coords.get("lat", math.nan), coords.get("lon", math.nan)
-        if placement is not None and placement.desa is not None and resolver is not None:
-            (lon, lat), = resolver.points(np.array([placement.desa])).tolist()
-            kode_desa, flags = resolver.codes[placement.desa], LocationFlag.APPROXIMATE
-        attrs: dict[str, Any] = {}
-        for j in s.extras:
-            cell = raw[j][i] if s.raw_attrs else texts[j][i]
-            if not (_missing(cell) if s.raw_attrs else cell == ""):
-                attrs[s.headers[j]] = cell
-        if placement is None:
-            for f in ("desa", "kecamatan", "kode_wilayah"):
-                if f in fields and texts[fields[f]][i]:
-                    attrs[s.headers[fields[f]]] = texts[fields[f]][i]
-        elif placement.note:
-            attrs["_location_note"] = placement.note
-        if src_text and source is None:
-            attrs["_location_source_label"] = src_text
-        number = _canonical_number(col("caller_number")[i])
-        if number:
-            hasher = hasher or _Hasher(s.caller_key)
-            (digest,) = hasher.hex_digests([number])
-        row = {
-            "external_id": ids[i],
-            "received_at": seconds["received_at"],
-            "call_type": call_type,
-            "category": str(Category.OTHER) if cat_text and category is None else category,
-            "category_label": cat_text if cat_text and category is None else None,
-            "outcome": outcome,
-            "agency": agency,
-            "agency_kind": agency_kind(agency) if agency else None,
-            "lat": lat,
-            "lon": lon,
-            "location_source": (source or str(LocationSource.UNKNOWN)) if src_text else (
-                str(LocationSource.ADDRESS) if kode_desa else str(LocationSource.UNKNOWN)),
-            "kode_desa": kode_desa,
-            "flags": flags,
-            **{f: seconds[f] for f in TIME_FIELDS[1:]},
-            "caller_hash": digest if number else None,
-            "caller_last3": number[-3:] if number else None,
-            "notes": col("notes")[i] or None,
-            "attrs": attrs,
-            "row_number": int(s.row_numbers[i]),
-        }
+        row = _row_accepted(r, i, seconds=seconds, call_type=call_type, outcome=outcome, coords=coords,
+                            placement=placement)
         for name, item in row.items():
             out[name].append(item)
     return ParsedBatch(frame=_frame(s, out), rejects=rejects, in_batch_duplicates=duplicates,
-                       blank_rows=n - sum(nonblank))
+                       blank_rows=r.n - sum(r.nonblank))
+
+
+class _Rows:
+    """One table on the small-batch path: its columns as texts, and what is looked up once (places, the hasher)."""
+
+    def __init__(self, s: _Setup, raw: list[list[Any]]) -> None:
+        self.s, self.raw, self.n = s, raw, len(s.row_numbers)
+        self.texts = [[_cell_text(v).strip() for v in column] for column in raw]
+        self._blank = [""] * self.n
+        self.ids = self.col("external_id")
+        self.last = {v: i for i, v in enumerate(self.ids) if v}  # a repeated id: the last row wins
+        self.nonblank = [any(t[i] for t in self.texts) for i in range(self.n)]
+        self.resolver: _DesaResolver | None = None  # built on the first row that names a place
+        self.places: dict[tuple[str, str, str], _Placement] = {}
+        self.hasher: _Hasher | None = None  # built on the first caller number
+
+    def col(self, name: str) -> list[str]:
+        """The texts of a field's column; "" throughout when the table has none."""
+        return self.texts[self.s.fields[name]] if name in self.s.fields else self._blank
+
+
+def _row_times(r: _Rows, i: int, reasons: list[tuple[str, str]]) -> dict[str, int | None]:
+    """Unix seconds of each time of row i (None where missing or invalid), as ``_column_times`` checks them."""
+    s, names = r.s, r.s.names
+    seconds: dict[str, int | None] = {}
+    for f in TIME_FIELDS:
+        t, label = r.col(f)[i], names[f]
+        secs = _time_value(t, s.zone) if t else None
+        seconds[f] = secs
+        if not t:
+            if f == "received_at":
+                reasons.append(("received_at_missing", _missing_reason(names, f)))
+            continue
+        if secs is None:
+            reasons.append((f"{f}_invalid", f"{label} {_quote(t)} {_INVALID_TIME}"))
+            continue
+        if secs > s.latest:
+            reasons.append((f"{f}_future", f"{label} {_quote(t)} is in the future ({s.local_now})"))
+        if secs < s.earliest:
+            reasons.append((f"{f}_before_2015", f"{label} {_quote(t)} is before {EARLIEST}"))
+        received = seconds["received_at"]
+        if f != "received_at" and received is not None and secs < received:
+            reasons.append((f"{f}_before_received", f"{label} {_quote(t)} is before {names['received_at']} "
+                            f"{_quote(r.col('received_at')[i])}"))
+    return seconds
+
+
+def _row_call_type(r: _Rows, i: int, reasons: list[tuple[str, str]]) -> str | None:
+    """The call type of row i, as ``_column_call_types`` checks it."""
+    names = r.s.names
+    call_text = r.col("call_type")[i]
+    call_type = CALL_TYPE_WORDS.get(_fold_word(call_text)) if call_text else None
+    if not call_text:
+        reasons.append(("call_type_missing", _missing_reason(names, "call_type")))
+    elif call_type is None:
+        reasons.append(("call_type_unknown", f"{names['call_type']} {_quote(call_text)} {_UNKNOWN_CALL_TYPE}"))
+    return call_type
+
+
+def _row_outcome(r: _Rows, i: int, call_type: str | None, reasons: list[tuple[str, str]]) -> str | None:
+    """The outcome of row i, as ``_column_outcomes`` checks and defaults it."""
+    out_text = r.col("outcome")[i]
+    outcome = OUTCOME_WORDS.get(_fold_word(out_text)) if out_text else (
+        str(Outcome.OPEN) if call_type == str(CallType.GENUINE) else str(Outcome.RESOLVED))
+    if outcome is None:
+        reasons.append(("outcome_unknown", f"{r.s.names['outcome']} {_quote(out_text)} {_UNKNOWN_OUTCOME}"))
+    return outcome
+
+
+def _row_coordinates(r: _Rows, i: int, reasons: list[tuple[str, str]]) -> dict[str, float]:
+    """lat and lon of row i as ``_column_coordinates`` checks them: a key for each cell that holds something
+    (NaN when it is not a number)."""
+    names = r.s.names
+    coords: dict[str, float] = {}
+    for name in ("lat", "lon"):
+        t = r.col(name)[i]
+        value = _float_value(t) if t else None
+        if not t:
+            continue
+        if value is None or not math.isfinite(value):
+            reasons.append(("coordinates_invalid", f"{names[name]} {_quote(t)} {_NOT_A_NUMBER}"))
+        elif abs(value) > _BOUNDS[name]:
+            bound = _BOUNDS[name]
+            reasons.append(("coordinates_out_of_range", f"{names[name]} {_quote(t)} is outside -{bound}..{bound}"))
+        coords[name] = math.nan if value is None else value
+    has_lat, has_lon = bool(r.col("lat")[i]), bool(r.col("lon")[i])
+    if has_lat != has_lon:
+        reasons.append(("coordinates_incomplete", _incomplete_reason(names, has_lat)))
+    return coords
+
+
+def _row_placement(
+    r: _Rows, i: int, coords: dict[str, float], reasons: list[tuple[str, str]]
+) -> _Placement | None:
+    """Where row i's named desa is, when it names one and gives no coordinates (as ``_column_places``); one
+    lookup per distinct (code, desa, kecamatan) in the batch. An ambiguous name is a reason."""
+    place_key = (r.col("kode_wilayah")[i], r.col("desa")[i], r.col("kecamatan")[i])
+    if not any(place_key) or coords:
+        return None
+    if place_key not in r.places:
+        r.resolver = r.resolver or _resolver_for(r.s.region)
+        r.places[place_key] = r.resolver.resolve(*place_key, r.s.names)
+    placement = r.places[place_key]
+    if placement.reject:
+        reasons.append(("desa_ambiguous", placement.reject))
+    return placement
+
+
+def _row_accepted(
+    r: _Rows,
+    i: int,
+    *,
+    seconds: dict[str, int | None],
+    call_type: str | None,
+    outcome: str | None,
+    coords: dict[str, float],
+    placement: _Placement | None,
+) -> dict[str, Any]:
+    """Row i, accepted, in the columns of ``_frame``: the fields checked above, and what the column-wise path
+    fills in after its rejects (category, agency, location source, caller number, attrs)."""
+    s = r.s
+    cat_text = r.col("category")[i]
+    category = CATEGORY_WORDS.get(_fold_word(cat_text)) if cat_text else None
+    agency = r.col("agency")[i] or None
+    src_text = r.col("location_source")[i]
+    source = LOCATION_SOURCE_WORDS.get(_fold_word(src_text)) if src_text else None
+    kode_desa, flags = None, 0
+    lat, lon = coords.get("lat", math.nan), coords.get("lon", math.nan)
+    if placement is not None and placement.desa is not None and r.resolver is not None:
+        (lon, lat), = r.resolver.points(np.array([placement.desa])).tolist()
+        kode_desa, flags = r.resolver.codes[placement.desa], LocationFlag.APPROXIMATE
+    number = _canonical_number(r.col("caller_number")[i])
+    if number:
+        r.hasher = r.hasher or _Hasher(s.caller_key)
+        (digest,) = r.hasher.hex_digests([number])
+    return {
+        "external_id": r.ids[i],
+        "received_at": seconds["received_at"],
+        "call_type": call_type,
+        "category": str(Category.OTHER) if cat_text and category is None else category,
+        "category_label": cat_text if cat_text and category is None else None,
+        "outcome": outcome,
+        "agency": agency,
+        "agency_kind": agency_kind(agency) if agency else None,
+        "lat": lat,
+        "lon": lon,
+        "location_source": (source or str(LocationSource.UNKNOWN)) if src_text else (
+            str(LocationSource.ADDRESS) if kode_desa else str(LocationSource.UNKNOWN)),
+        "kode_desa": kode_desa,
+        "flags": flags,
+        **{f: seconds[f] for f in TIME_FIELDS[1:]},
+        "caller_hash": digest if number else None,
+        "caller_last3": number[-3:] if number else None,
+        "notes": r.col("notes")[i] or None,
+        "attrs": _row_attrs(r, i, placement, source_label=src_text if src_text and source is None else None),
+        "row_number": int(s.row_numbers[i]),
+    }
+
+
+def _row_attrs(r: _Rows, i: int, placement: _Placement | None, *, source_label: str | None) -> dict[str, Any]:
+    """Row i's extra columns, the desa/kecamatan/code it named when they were not looked up, and notes on its
+    location, as ``_attrs`` gives them. Nothing is lost."""
+    s, fields, texts, raw = r.s, r.s.fields, r.texts, r.raw
+    attrs: dict[str, Any] = {}
+    for j in s.extras:
+        cell = raw[j][i] if s.raw_attrs else texts[j][i]
+        if not (_missing(cell) if s.raw_attrs else cell == ""):
+            attrs[s.headers[j]] = cell
+    if placement is None:
+        for f in ("desa", "kecamatan", "kode_wilayah"):
+            if f in fields and texts[fields[f]][i]:
+                attrs[s.headers[fields[f]]] = texts[fields[f]][i]
+    elif placement.note:
+        attrs["_location_note"] = placement.note
+    if source_label:
+        attrs["_location_source_label"] = source_label
+    return attrs
