@@ -1,7 +1,7 @@
 """Caller numbers never reach a log (issue 8): mask phone-number-like text, and a logging filter that does it.
 
 ``redact(text)`` masks every Indonesian phone number in a text but its last 3 digits, as the store keeps them
-(``ingest.records``: a keyed hash and the last 3 digits). A number is recognised by how Indonesians write one:
+(``ingest.callers``: a keyed hash and the last 3 digits). A number is recognised by how Indonesians write one:
 
 - a mobile or landline number with the trunk prefix, ``0`` then an area or mobile code (``0812 3456 7890``,
   ``0388-21234``, ``(0388) 21234``): area codes are 021-0986 and mobile prefixes 08xx, so ``01..``/``00..`` are

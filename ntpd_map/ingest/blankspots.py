@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ntpd_map.domain import CoverageMark, SignalStatus
 from ntpd_map.geo.boundaries import normalise_code
 from ntpd_map.geo.signal import STATUS_HINT, status_from_text
+from ntpd_map.ingest.places import _DESA_PREFIXES, _KEC_PREFIXES, _fold_name
 from ntpd_map.ingest.population import _blank, _column, _quote, _text
-from ntpd_map.ingest.records import _DESA_PREFIXES, _KEC_PREFIXES, _fold_name
 
 if TYPE_CHECKING:
     import pandas as pd

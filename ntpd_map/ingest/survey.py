@@ -30,7 +30,7 @@ import numpy as np
 
 from ntpd_map.domain import DBM_RANGE, MAX_BARS, LocationFlag, SignalSample
 from ntpd_map.ingest.population import _blank, _column, _quote, _text
-from ntpd_map.ingest.records import _time_value
+from ntpd_map.ingest.values import _time_value
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,14 +23,13 @@ from ntpd_map.ingest import (
     incidents_from_records,
     incidents_from_table,
 )
-from ntpd_map.ingest.records import (
-    _STR,
+from ntpd_map.ingest.callers import _canonical_number, _canonical_numbers
+from ntpd_map.ingest.cells import _STR
+from ntpd_map.ingest.vocabulary import (
     CALL_TYPE_WORDS,
     CATEGORY_WORDS,
     LOCATION_SOURCE_WORDS,
     OUTCOME_WORDS,
-    _canonical_number,
-    _canonical_numbers,
     agency_kind,
 )
 
