@@ -1,9 +1,10 @@
 """Regions (a kab/kota or a provinsi) built from the upstream dumps: kab/kota, kecamatan and desa layers.
 
-The list of kecamatan and desa and their names come from ``wilayah/db/wilayah.sql``; polygons come from
-``wilayah_boundaries``. Desa polygons exist upstream only for provinsi 35, 53 and 74 (see ``KEL_PROVINCES``);
-elsewhere desa are points. A kecamatan is the dissolve of its desa when every desa has a polygon (finer than
-the simplified upstream kecamatan), else the upstream kecamatan polygon; ``geometry_source`` says which.
+The list of kecamatan and desa and their names come from ``wilayah/db/wilayah.sql`` (read in
+``ntpd_map.geo.codes``); polygons come from ``wilayah_boundaries``. Desa polygons exist upstream only for
+provinsi 35, 53 and 74 (see ``KEL_PROVINCES``); elsewhere desa are points. A kecamatan is the dissolve of its
+desa when every desa has a polygon (finer than the simplified upstream kecamatan), else the upstream
+kecamatan polygon; ``geometry_source`` says which.
 
 ``load_region`` is what the app calls: it returns the GeoPackage cache built earlier when its source files
 are unchanged, and builds (and caches) the region otherwise.
@@ -12,23 +13,28 @@ are unchanged, and builds (and caches) the region otherwise.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
 import logging
 import math
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ntpd_map.geo.codes import (
+    code_level,
+    desa_kind,
+    names_and_errors_from_wilayah,
+    normalise_code,
+    region_code_from_names,
+    resolve_region_code,
+    timezone_for_code,
+)
 from ntpd_map.geo.mirror import UPSTREAMS, DataSource, sha256_of
 from ntpd_map.geo.sqldump import DumpParseError, DumpParseResult, geometry_from_path, parse_sql_dump, repair_polygon
 
@@ -43,250 +49,8 @@ KEL_PROVINCES = frozenset({"35", "53", "74"})
 CACHE_FORMAT = 1
 CRS = "EPSG:4326"
 
-WILAYAH_SQL = "wilayah/db/wilayah.sql"
 PENDUDUK_SQL = "wilayah/db/wilayah_penduduk.sql"
 LUAS_SQL = "wilayah/db/wilayah_luas.sql"
-
-LEVELS = {1: "provinsi", 2: "kabkota", 3: "kecamatan", 4: "desa"}
-_CODE_RE = re.compile(r"^\d{2}(?:\.\d{2}(?:\.\d{2}(?:\.\d{4})?)?)?$")
-_UNDOTTED_RE = re.compile(r"^\d{2}(?:\d{2}(?:\d{2}(?:\d{4})?)?)?$")
-
-# Time zones by provinsi (Permendagri zones: WIB UTC+7, WITA UTC+8, WIT UTC+9).
-_WIB = (
-    "11",
-    "12",
-    "13",
-    "14",
-    "15",
-    "16",
-    "17",
-    "18",
-    "19",
-    "21",
-    "31",
-    "32",
-    "33",
-    "34",
-    "35",
-    "36",
-    "61",
-    "62",
-)
-_WITA = ("51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76")
-_WIT = ("81", "82", "91", "92", "93", "94", "95", "96")
-PROVINCE_TZ: dict[str, str] = {
-    **dict.fromkeys(_WIB, "Asia/Jakarta"),
-    **dict.fromkeys(_WITA, "Asia/Makassar"),
-    **dict.fromkeys(_WIT, "Asia/Jayapura"),
-}
-_ZONE_ABBREV = {
-    "Asia/Jakarta": "WIB",
-    "Asia/Pontianak": "WIB",
-    "Asia/Makassar": "WITA",
-    "Asia/Jayapura": "WIT",
-}
-_OFFSET_ABBREV = {7: "WIB", 8: "WITA", 9: "WIT"}
-
-
-class UnknownRegion(ValueError):
-    """A region code or name that names no provinsi or kab/kota; ``suggestions`` holds (code, name) pairs."""
-
-    def __init__(self, message: str, suggestions: Sequence[tuple[str, str]] = ()) -> None:
-        super().__init__(message)
-        self.suggestions = list(suggestions)
-
-
-# --------------------------------------------------------------------------------------------- codes
-
-
-def normalise_code(text: str) -> str:
-    """A Kemendagri code in dotted form: "5303062001" -> "53.03.06.2001"; dotted codes pass unchanged.
-
-    Raises ValueError when ``text`` is neither form.
-    """
-    code = str(text).strip()
-    if _CODE_RE.match(code):
-        return code
-    if _UNDOTTED_RE.match(code):
-        parts = [code[0:2], code[2:4], code[4:6], code[6:10]]
-        return ".".join(p for p in parts if p)
-    raise ValueError(
-        f"{text!r} is not a Kemendagri code (53, 53.03, 53.03.06, 53.03.06.2001 or undotted 5303)"
-    )
-
-
-def code_level(code: str) -> str:
-    """ "provinsi", "kabkota", "kecamatan" or "desa" for a dotted code."""
-    return LEVELS[normalise_code(code).count(".") + 1]
-
-
-def desa_kind(code: str) -> str:
-    """ "kelurahan" for 4th part 1xxx, else "desa" (2xxx; the 3xxx desa adat of Papua are desa too)."""
-    return "kelurahan" if code.rsplit(".", 1)[-1].startswith("1") else "desa"
-
-
-def timezone_for_code(code: str) -> str:
-    """The IANA time zone of a region code's provinsi (Asia/Jakarta, Asia/Makassar or Asia/Jayapura)."""
-    try:
-        prov = normalise_code(code)[:2]
-    except ValueError:
-        msg = f"{code!r} is not a region code; resolve names first with resolve_region_code()"
-        raise ValueError(msg) from None
-    if prov not in PROVINCE_TZ:
-        raise ValueError(
-            f"provinsi {prov} (from {code!r}) is not a Kemendagri provinsi code; known: "
-            f"{', '.join(sorted(PROVINCE_TZ))}"
-        )
-    return PROVINCE_TZ[prov]
-
-
-def zone_abbrev(tz: str) -> str:
-    """ "WIB", "WITA" or "WIT" for an IANA zone in Indonesia's UTC+7..+9 (e.g. Asia/Makassar -> WITA)."""
-    if tz in _ZONE_ABBREV:
-        return _ZONE_ABBREV[tz]
-
-    try:
-        offset = datetime.now(ZoneInfo(tz)).utcoffset()
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {tz!r}; use Asia/Jakarta, Asia/Makassar or Asia/Jayapura"
-        ) from None
-    hours = offset.total_seconds() / 3600 if offset is not None else math.nan
-    if hours not in _OFFSET_ABBREV:
-        raise ValueError(
-            f"time zone {tz!r} is UTC{hours:+g}, not one of Indonesia's zones: use Asia/Jakarta (WIB), "
-            "Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
-        )
-    return _OFFSET_ABBREV[int(hours)]
-
-
-# --------------------------------------------------------------------------------------------- names
-
-
-@functools.lru_cache(maxsize=4)
-def _names_from_file(
-    path: str, size: int, mtime_ns: int
-) -> tuple[Mapping[str, str], tuple[DumpParseError, ...]]:
-    # Keyed on size and mtime so an updated mirror is re-read; the mapping is shared, hence read-only.
-
-    text = Path(path).read_text(encoding="utf-8")
-    result = parse_sql_dump(text, source=WILAYAH_SQL)
-    names = MappingProxyType({str(r[0]).strip(): str(r[1]) for r in result.rows if len(r) == 2})
-    bad = tuple(
-        DumpParseError(line, f"expected (kode, nama), got {len(r)} values", WILAYAH_SQL)
-        for r, line in zip(result.rows, result.lines, strict=True)
-        if len(r) != 2
-    )
-    return names, tuple(result.errors) + bad
-
-
-def _wilayah_names_and_errors(source: DataSource) -> tuple[Mapping[str, str], tuple[DumpParseError, ...]]:
-    path = source.fetch(WILAYAH_SQL)
-    st = path.stat()
-    return _names_from_file(str(path.resolve()), st.st_size, st.st_mtime_ns)
-
-
-def _wilayah_names(source: DataSource) -> Mapping[str, str]:
-    return _wilayah_names_and_errors(source)[0]
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.replace("’", "'").casefold().split())
-
-
-def _name_keys(code: str, name: str) -> set[str]:
-    """The spellings that select a region by exact name: full, and kabupaten without "Kabupaten"."""
-    full = _fold(name)
-    keys = {full}
-    if full.startswith("kabupaten "):
-        keys.add(full.removeprefix("kabupaten "))
-    if code.count(".") == 0:
-        keys.add(f"provinsi {full}")
-    return keys
-
-
-def _fold_query(text: str) -> str:
-    q = _fold(text)
-    for short in ("kab. ", "kab "):
-        if q.startswith(short):
-            return "kabupaten " + q[len(short) :]
-    for short in ("prov. ", "prov "):
-        if q.startswith(short):
-            return "provinsi " + q[len(short) :]
-    return q
-
-
-def _suggestions(query: str, names: Mapping[str, str], n: int = 5) -> list[tuple[str, str]]:
-    q = _fold_query(query)
-    scored = []
-    for code, name in names.items():
-        if code.count(".") > 1:
-            continue
-        texts = [code, code.replace(".", ""), *_name_keys(code, name)]
-        score = max(difflib.SequenceMatcher(None, q, t).ratio() for t in texts)
-        scored.append((score, code, name))
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    return [(code, name) for _, code, name in scored[:n]]
-
-
-def _unknown(query: str, names: Mapping[str, str], why: str) -> UnknownRegion:
-    close = _suggestions(query, names)
-    listed = "; ".join(f"{c} {nm}" for c, nm in close)
-    msg = (
-        f"{why}. Closest: {listed}. Give a provinsi or kab/kota code (e.g. 53 or 53.03) or an exact "
-        f"kab/kota name (e.g. Timor Tengah Utara, Kota Kendari)."
-    )
-    return UnknownRegion(msg, close)
-
-
-def region_code_from_names(text: str, names: Mapping[str, str]) -> str:
-    """``resolve_region_code`` against an already loaded code -> name mapping."""
-    query = str(text).strip()
-    try:
-        code = normalise_code(query)
-    except ValueError:
-        code = ""
-    if code:
-        if code not in names:
-            raise _unknown(query, names, f"region code {code} is not in the Kemendagri code list")
-        level = code_level(code)
-        if level in ("kecamatan", "desa"):
-            kab = code[:5]
-            raise UnknownRegion(
-                f"{code} ({names[code]}) is a {level}; a region is a provinsi or kab/kota: use {kab} "
-                f"({names.get(kab, '?')})",
-                [(kab, names.get(kab, ""))],
-            )
-        return code
-    if not query:
-        raise _unknown(query, names, "no region given")
-    q = _fold_query(query)
-    hits = sorted(c for c, nm in names.items() if c.count(".") <= 1 and q in _name_keys(c, nm))
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        listed = "; ".join(f"{c} {names[c]}" for c in hits)
-        raise UnknownRegion(
-            f"{query!r} names several regions ({listed}); give the code instead",
-            [(c, names[c]) for c in hits],
-        )
-    raise _unknown(query, names, f"no provinsi or kab/kota is named {query!r}")
-
-
-def resolve_region_code(
-    text: str,
-    *,
-    search_dirs: Sequence[str | Path] = (),
-    cache_dir: str | Path | None = None,
-    allow_download: bool = True,
-) -> str:
-    """The dotted provinsi or kab/kota code for a code ("53.03", "5303") or exact name ("kota kendari").
-
-    Names match case-insensitively, with or without "Kabupaten"/"Kab."; raises UnknownRegion naming the
-    five closest regions otherwise.
-    """
-    source = DataSource(search_dirs, cache_dir, allow_download)
-    return region_code_from_names(text, _wilayah_names(source))
 
 
 # --------------------------------------------------------------------------------------------- region
@@ -576,7 +340,7 @@ def _region_codes(code_or_name: str, b: _Builder) -> _RegionCodes:
     wilayah.sql is the list of record: a unit is in the region when wilayah.sql lists it, whether or not the
     boundary dumps have a row for it (they miss some desa and hold some retired codes). Raises UnknownRegion.
     """
-    names, name_errors = _wilayah_names_and_errors(b.source)
+    names, name_errors = names_and_errors_from_wilayah(b.source)
     code = region_code_from_names(code_or_name, names)
     level = code_level(code)
     prov = code[:2]

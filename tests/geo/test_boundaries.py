@@ -15,12 +15,10 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point
 
 from ntpd_map.geo import boundaries, mirror
-from ntpd_map.geo.boundaries import (
+from ntpd_map.geo.boundaries import Region, build_region, load_region
+from ntpd_map.geo.codes import (
     PROVINCE_TZ,
-    Region,
     UnknownRegion,
-    build_region,
-    load_region,
     normalise_code,
     resolve_region_code,
     timezone_for_code,
