@@ -22,7 +22,8 @@ from ntpd_map.audit import ACTIONS, cli_actor
 from ntpd_map.briefing import Period, build, pdf, xlsx
 from ntpd_map.config import SETTINGS, Settings
 from ntpd_map.domain import AgencyKind, Unit, UnitStatus
-from ntpd_map.geo.boundaries import build_region, load_region, normalise_code, resolve_region_code
+from ntpd_map.geo.boundaries import build_region, load_region
+from ntpd_map.geo.codes import normalise_code, resolve_region_code
 from ntpd_map.geo.signal import STATUS_HINT, mark_from_fields, sample_class, status_from_text
 from ntpd_map.geo.userfile import boundaries_from_user_file
 from ntpd_map.http.coverage import change_records, change_row

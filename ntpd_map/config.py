@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ntpd_map.geo.boundaries import timezone_for_code
+from ntpd_map.geo.codes import timezone_for_code
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

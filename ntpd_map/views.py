@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ntpd_map.domain import ACTIVE_OUTCOMES, LocationFlag
-from ntpd_map.geo.boundaries import zone_abbrev
+from ntpd_map.geo.codes import zone_abbrev
 from ntpd_map.i18n import STRINGS, t, vocabulary_labels
 
 if TYPE_CHECKING:

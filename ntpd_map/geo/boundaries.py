@@ -1,9 +1,10 @@
 """Regions (a kab/kota or a provinsi) built from the upstream dumps: kab/kota, kecamatan and desa layers.
 
-The list of kecamatan and desa and their names come from ``wilayah/db/wilayah.sql``; polygons come from
-``wilayah_boundaries``. Desa polygons exist upstream only for provinsi 35, 53 and 74 (see ``KEL_PROVINCES``);
-elsewhere desa are points. A kecamatan is the dissolve of its desa when every desa has a polygon (finer than
-the simplified upstream kecamatan), else the upstream kecamatan polygon; ``geometry_source`` says which.
+The list of kecamatan and desa and their names come from ``wilayah/db/wilayah.sql`` (read in
+``ntpd_map.geo.codes``); polygons come from ``wilayah_boundaries``. Desa polygons exist upstream only for
+provinsi 35, 53 and 74 (see ``KEL_PROVINCES``); elsewhere desa are points. A kecamatan is the dissolve of its
+desa when every desa has a polygon (finer than the simplified upstream kecamatan), else the upstream
+kecamatan polygon; ``geometry_source`` says which.
 
 ``load_region`` is what the app calls: it returns the GeoPackage cache built earlier when its source files
 are unchanged, and builds (and caches) the region otherwise.
@@ -12,23 +13,28 @@ are unchanged, and builds (and caches) the region otherwise.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
 import logging
 import math
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ntpd_map.geo.codes import (
+    code_level,
+    desa_kind,
+    names_and_errors_from_wilayah,
+    normalise_code,
+    region_code_from_names,
+    resolve_region_code,
+    timezone_for_code,
+)
 from ntpd_map.geo.mirror import UPSTREAMS, DataSource, sha256_of
 from ntpd_map.geo.sqldump import DumpParseError, DumpParseResult, geometry_from_path, parse_sql_dump, repair_polygon
 
@@ -43,250 +49,8 @@ KEL_PROVINCES = frozenset({"35", "53", "74"})
 CACHE_FORMAT = 1
 CRS = "EPSG:4326"
 
-WILAYAH_SQL = "wilayah/db/wilayah.sql"
 PENDUDUK_SQL = "wilayah/db/wilayah_penduduk.sql"
 LUAS_SQL = "wilayah/db/wilayah_luas.sql"
-
-LEVELS = {1: "provinsi", 2: "kabkota", 3: "kecamatan", 4: "desa"}
-_CODE_RE = re.compile(r"^\d{2}(?:\.\d{2}(?:\.\d{2}(?:\.\d{4})?)?)?$")
-_UNDOTTED_RE = re.compile(r"^\d{2}(?:\d{2}(?:\d{2}(?:\d{4})?)?)?$")
-
-# Time zones by provinsi (Permendagri zones: WIB UTC+7, WITA UTC+8, WIT UTC+9).
-_WIB = (
-    "11",
-    "12",
-    "13",
-    "14",
-    "15",
-    "16",
-    "17",
-    "18",
-    "19",
-    "21",
-    "31",
-    "32",
-    "33",
-    "34",
-    "35",
-    "36",
-    "61",
-    "62",
-)
-_WITA = ("51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76")
-_WIT = ("81", "82", "91", "92", "93", "94", "95", "96")
-PROVINCE_TZ: dict[str, str] = {
-    **dict.fromkeys(_WIB, "Asia/Jakarta"),
-    **dict.fromkeys(_WITA, "Asia/Makassar"),
-    **dict.fromkeys(_WIT, "Asia/Jayapura"),
-}
-_ZONE_ABBREV = {
-    "Asia/Jakarta": "WIB",
-    "Asia/Pontianak": "WIB",
-    "Asia/Makassar": "WITA",
-    "Asia/Jayapura": "WIT",
-}
-_OFFSET_ABBREV = {7: "WIB", 8: "WITA", 9: "WIT"}
-
-
-class UnknownRegion(ValueError):
-    """A region code or name that names no provinsi or kab/kota; ``suggestions`` holds (code, name) pairs."""
-
-    def __init__(self, message: str, suggestions: Sequence[tuple[str, str]] = ()) -> None:
-        super().__init__(message)
-        self.suggestions = list(suggestions)
-
-
-# --------------------------------------------------------------------------------------------- codes
-
-
-def normalise_code(text: str) -> str:
-    """A Kemendagri code in dotted form: "5303062001" -> "53.03.06.2001"; dotted codes pass unchanged.
-
-    Raises ValueError when ``text`` is neither form.
-    """
-    code = str(text).strip()
-    if _CODE_RE.match(code):
-        return code
-    if _UNDOTTED_RE.match(code):
-        parts = [code[0:2], code[2:4], code[4:6], code[6:10]]
-        return ".".join(p for p in parts if p)
-    raise ValueError(
-        f"{text!r} is not a Kemendagri code (53, 53.03, 53.03.06, 53.03.06.2001 or undotted 5303)"
-    )
-
-
-def code_level(code: str) -> str:
-    """ "provinsi", "kabkota", "kecamatan" or "desa" for a dotted code."""
-    return LEVELS[normalise_code(code).count(".") + 1]
-
-
-def desa_kind(code: str) -> str:
-    """ "kelurahan" for 4th part 1xxx, else "desa" (2xxx; the 3xxx desa adat of Papua are desa too)."""
-    return "kelurahan" if code.rsplit(".", 1)[-1].startswith("1") else "desa"
-
-
-def timezone_for_code(code: str) -> str:
-    """The IANA time zone of a region code's provinsi (Asia/Jakarta, Asia/Makassar or Asia/Jayapura)."""
-    try:
-        prov = normalise_code(code)[:2]
-    except ValueError:
-        msg = f"{code!r} is not a region code; resolve names first with resolve_region_code()"
-        raise ValueError(msg) from None
-    if prov not in PROVINCE_TZ:
-        raise ValueError(
-            f"provinsi {prov} (from {code!r}) is not a Kemendagri provinsi code; known: "
-            f"{', '.join(sorted(PROVINCE_TZ))}"
-        )
-    return PROVINCE_TZ[prov]
-
-
-def zone_abbrev(tz: str) -> str:
-    """ "WIB", "WITA" or "WIT" for an IANA zone in Indonesia's UTC+7..+9 (e.g. Asia/Makassar -> WITA)."""
-    if tz in _ZONE_ABBREV:
-        return _ZONE_ABBREV[tz]
-
-    try:
-        offset = datetime.now(ZoneInfo(tz)).utcoffset()
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {tz!r}; use Asia/Jakarta, Asia/Makassar or Asia/Jayapura"
-        ) from None
-    hours = offset.total_seconds() / 3600 if offset is not None else math.nan
-    if hours not in _OFFSET_ABBREV:
-        raise ValueError(
-            f"time zone {tz!r} is UTC{hours:+g}, not one of Indonesia's zones: use Asia/Jakarta (WIB), "
-            "Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
-        )
-    return _OFFSET_ABBREV[int(hours)]
-
-
-# --------------------------------------------------------------------------------------------- names
-
-
-@functools.lru_cache(maxsize=4)
-def _names_from_file(
-    path: str, size: int, mtime_ns: int
-) -> tuple[Mapping[str, str], tuple[DumpParseError, ...]]:
-    # Keyed on size and mtime so an updated mirror is re-read; the mapping is shared, hence read-only.
-
-    text = Path(path).read_text(encoding="utf-8")
-    result = parse_sql_dump(text, source=WILAYAH_SQL)
-    names = MappingProxyType({str(r[0]).strip(): str(r[1]) for r in result.rows if len(r) == 2})
-    bad = tuple(
-        DumpParseError(line, f"expected (kode, nama), got {len(r)} values", WILAYAH_SQL)
-        for r, line in zip(result.rows, result.lines, strict=True)
-        if len(r) != 2
-    )
-    return names, tuple(result.errors) + bad
-
-
-def _wilayah_names_and_errors(source: DataSource) -> tuple[Mapping[str, str], tuple[DumpParseError, ...]]:
-    path = source.fetch(WILAYAH_SQL)
-    st = path.stat()
-    return _names_from_file(str(path.resolve()), st.st_size, st.st_mtime_ns)
-
-
-def _wilayah_names(source: DataSource) -> Mapping[str, str]:
-    return _wilayah_names_and_errors(source)[0]
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.replace("’", "'").casefold().split())
-
-
-def _name_keys(code: str, name: str) -> set[str]:
-    """The spellings that select a region by exact name: full, and kabupaten without "Kabupaten"."""
-    full = _fold(name)
-    keys = {full}
-    if full.startswith("kabupaten "):
-        keys.add(full.removeprefix("kabupaten "))
-    if code.count(".") == 0:
-        keys.add(f"provinsi {full}")
-    return keys
-
-
-def _fold_query(text: str) -> str:
-    q = _fold(text)
-    for short in ("kab. ", "kab "):
-        if q.startswith(short):
-            return "kabupaten " + q[len(short) :]
-    for short in ("prov. ", "prov "):
-        if q.startswith(short):
-            return "provinsi " + q[len(short) :]
-    return q
-
-
-def _suggestions(query: str, names: Mapping[str, str], n: int = 5) -> list[tuple[str, str]]:
-    q = _fold_query(query)
-    scored = []
-    for code, name in names.items():
-        if code.count(".") > 1:
-            continue
-        texts = [code, code.replace(".", ""), *_name_keys(code, name)]
-        score = max(difflib.SequenceMatcher(None, q, t).ratio() for t in texts)
-        scored.append((score, code, name))
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    return [(code, name) for _, code, name in scored[:n]]
-
-
-def _unknown(query: str, names: Mapping[str, str], why: str) -> UnknownRegion:
-    close = _suggestions(query, names)
-    listed = "; ".join(f"{c} {nm}" for c, nm in close)
-    msg = (
-        f"{why}. Closest: {listed}. Give a provinsi or kab/kota code (e.g. 53 or 53.03) or an exact "
-        f"kab/kota name (e.g. Timor Tengah Utara, Kota Kendari)."
-    )
-    return UnknownRegion(msg, close)
-
-
-def region_code_from_names(text: str, names: Mapping[str, str]) -> str:
-    """``resolve_region_code`` against an already loaded code -> name mapping."""
-    query = str(text).strip()
-    try:
-        code = normalise_code(query)
-    except ValueError:
-        code = ""
-    if code:
-        if code not in names:
-            raise _unknown(query, names, f"region code {code} is not in the Kemendagri code list")
-        level = code_level(code)
-        if level in ("kecamatan", "desa"):
-            kab = code[:5]
-            raise UnknownRegion(
-                f"{code} ({names[code]}) is a {level}; a region is a provinsi or kab/kota: use {kab} "
-                f"({names.get(kab, '?')})",
-                [(kab, names.get(kab, ""))],
-            )
-        return code
-    if not query:
-        raise _unknown(query, names, "no region given")
-    q = _fold_query(query)
-    hits = sorted(c for c, nm in names.items() if c.count(".") <= 1 and q in _name_keys(c, nm))
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        listed = "; ".join(f"{c} {names[c]}" for c in hits)
-        raise UnknownRegion(
-            f"{query!r} names several regions ({listed}); give the code instead",
-            [(c, names[c]) for c in hits],
-        )
-    raise _unknown(query, names, f"no provinsi or kab/kota is named {query!r}")
-
-
-def resolve_region_code(
-    text: str,
-    *,
-    search_dirs: Sequence[str | Path] = (),
-    cache_dir: str | Path | None = None,
-    allow_download: bool = True,
-) -> str:
-    """The dotted provinsi or kab/kota code for a code ("53.03", "5303") or exact name ("kota kendari").
-
-    Names match case-insensitively, with or without "Kabupaten"/"Kab."; raises UnknownRegion naming the
-    five closest regions otherwise.
-    """
-    source = DataSource(search_dirs, cache_dir, allow_download)
-    return region_code_from_names(text, _wilayah_names(source))
 
 
 # --------------------------------------------------------------------------------------------- region
@@ -518,65 +282,170 @@ def build_region(
 
 
 def _build(code_or_name: str, source: DataSource) -> Region:
-    import geopandas as gpd
-    from shapely.geometry import Point
+    """The region from the upstream dumps, step by step; what was wrong or guessed ends in errors and notes.
 
-    names, name_errors = _wilayah_names_and_errors(source)
+    The steps run in the order the dumps are read, which is the order of the parse errors, of the notes and of
+    ``source["paths"]`` in the cache sidecar: reordering them changes the cache files.
+    """
+    b = _Builder(source)
+    codes = _region_codes(code_or_name, b)
+    population, area = _kabkota_figures(b, codes)
+    province_kab_poly, kec_poly = _upstream_kabkota_and_kecamatan(b, codes)
+    desa_poly, desa_point = _upstream_desa(b, codes)
+    kec_filler, kab_filler = _gap_fillers(province_kab_poly, desa_poly)
+    kecamatan = _kecamatan_layer(codes, desa_poly, kec_poly, kec_filler, b.notes)
+    kabkota = _kabkota_layer(codes, province_kab_poly, kecamatan, population, area, kab_filler, b.notes)
+    desa = _desa_layer(codes, desa_poly, desa_point, kecamatan, kabkota)
+    return Region(
+        codes.code,
+        codes.names[codes.code],
+        codes.level,
+        kabkota,
+        kecamatan,
+        desa,
+        b.errors,
+        b.notes,
+        _region_source(source),
+    )
+
+
+@dataclass(frozen=True)
+class _RegionCodes:
+    """The region's code and the codes of its kab/kota, kecamatan and desa, with every name by code."""
+
+    code: str
+    level: str
+    names: Mapping[str, str]
+    kab_codes: list[str]
+    kec_codes: list[str]
+    desa_codes: list[str]
+
+    @property
+    def prov(self) -> str:
+        return self.code[:2]
+
+    @functools.cached_property
+    def kab_set(self) -> frozenset[str]:
+        return frozenset(self.kab_codes)
+
+
+def _codes_under(names: Mapping[str, str], prefix: str, dots: int) -> list[str]:
+    """The codes below ``prefix`` at one level (``dots`` dots: 1 kab/kota, 2 kecamatan, 3 desa), sorted."""
+    return sorted(c for c in names if c.count(".") == dots and c.startswith(prefix + "."))
+
+
+def _region_codes(code_or_name: str, b: _Builder) -> _RegionCodes:
+    """Resolve the region and list what it holds, from wilayah.sql.
+
+    wilayah.sql is the list of record: a unit is in the region when wilayah.sql lists it, whether or not the
+    boundary dumps have a row for it (they miss some desa and hold some retired codes). Raises UnknownRegion.
+    """
+    names, name_errors = names_and_errors_from_wilayah(b.source)
     code = region_code_from_names(code_or_name, names)
     level = code_level(code)
     prov = code[:2]
-    b = _Builder(source)
     b.errors.extend(name_errors)
-
-    def under(prefix: str, dots: int) -> list[str]:
-        return sorted(c for c in names if c.count(".") == dots and c.startswith(prefix + "."))
-
-    kab_codes = [code] if level == "kabkota" else under(code, 1)
+    kab_codes = [code] if level == "kabkota" else _codes_under(names, code, 1)
     kab_set = set(kab_codes)
-    kec_codes = [c for c in under(prov, 2) if c[:5] in kab_set]
-    desa_codes = [c for c in under(prov, 3) if c[:5] in kab_set]
+    kec_codes = [c for c in _codes_under(names, prov, 2) if c[:5] in kab_set]
+    desa_codes = [c for c in _codes_under(names, prov, 3) if c[:5] in kab_set]
+    return _RegionCodes(code, level, names, kab_codes, kec_codes, desa_codes)
 
+
+def _kabkota_figures(b: _Builder, codes: _RegionCodes) -> tuple[dict[str, int], dict[str, float]]:
+    """Population (total) and area (km2) by kab/kota code; rows without a readable number are left out.
+
+    These dumps go no lower than kab/kota, so the kecamatan and desa layers carry no population.
+    """
     population: dict[str, int] = {}
-    for row in b.parse("wilayah/db/wilayah_penduduk.sql").rows:
-        if len(row) == 5 and str(row[0]) in kab_set and (total := _int(row[4])) is not None:
+    for row in b.parse(PENDUDUK_SQL).rows:
+        if len(row) == 5 and str(row[0]) in codes.kab_set and (total := _int(row[4])) is not None:
             population[str(row[0])] = total
     area: dict[str, float] = {}
-    for row in b.parse("wilayah/db/wilayah_luas.sql").rows:
-        if len(row) == 3 and str(row[0]) in kab_set and (luas := _float(row[2])) is not None:
+    for row in b.parse(LUAS_SQL).rows:
+        if len(row) == 3 and str(row[0]) in codes.kab_set and (luas := _float(row[2])) is not None:
             area[str(row[0])] = luas
+    return population, area
 
-    # Every kab/kota of the provinsi: the neighbours tell an enclave from a gap when dissolving.
-    kab_up = b.boundary_rows(f"wilayah_boundaries/db/kab/wilayah_boundaries_kab_{prov}.sql", under(prov, 1))
-    kec_up = b.boundary_rows(f"wilayah_boundaries/db/kec/wilayah_boundaries_kec_{prov}.sql", kec_codes)
-    b.note_strays(kab_up, [prov], 1, names)
-    b.note_strays(kec_up, kab_codes, 2, names)
+
+def _upstream_kabkota_and_kecamatan(
+    b: _Builder, codes: _RegionCodes
+) -> tuple[dict[str, BaseGeometry], dict[str, BaseGeometry]]:
+    """The upstream polygons of every kab/kota of the provinsi (as given) and of the region's kecamatan.
+
+    Every kab/kota of the provinsi, not only the region's: the neighbours tell an enclave from a gap when the
+    kab/kota is dissolved from its kecamatan (``_gap_fillers``). The kecamatan come as MultiPolygon.
+    """
+    prov = codes.prov
+    kab_up = b.boundary_rows(
+        f"wilayah_boundaries/db/kab/wilayah_boundaries_kab_{prov}.sql", _codes_under(codes.names, prov, 1)
+    )
+    kec_up = b.boundary_rows(f"wilayah_boundaries/db/kec/wilayah_boundaries_kec_{prov}.sql", codes.kec_codes)
+    b.note_strays(kab_up, [prov], 1, codes.names)
+    b.note_strays(kec_up, codes.kab_codes, 2, codes.names)
     province_kab_poly, _ = b.shapes(kab_up)
-    kab_poly = {k: g for k, g in province_kab_poly.items() if k in kab_set}
     kec_poly, _ = b.shapes(kec_up)
+    return province_kab_poly, {k: as_multipolygon(g) for k, g in kec_poly.items()}
+
+
+def _upstream_desa(
+    b: _Builder, codes: _RegionCodes
+) -> tuple[dict[str, BaseGeometry], dict[str, tuple[float, float]]]:
+    """The region's desa polygons (MultiPolygon) and the centroids (lng, lat) of desa whose polygon is unusable.
+
+    Only the provinsi of ``KEL_PROVINCES`` have desa polygons upstream (one dump per kab/kota); elsewhere
+    both are empty and every desa becomes a point inside its kecamatan (``_desa_layer``).
+    """
     desa_poly: dict[str, BaseGeometry] = {}
     desa_point: dict[str, tuple[float, float]] = {}
-    if prov in KEL_PROVINCES:
-        desa_set = set(desa_codes)
-        for kab in kab_codes:
-            relpath = f"wilayah_boundaries/db/kel/{prov}/wilayah_boundaries_kel_{kab}.sql"
+    if codes.prov in KEL_PROVINCES:
+        desa_set = set(codes.desa_codes)
+        for kab in codes.kab_codes:
+            relpath = f"wilayah_boundaries/db/kel/{codes.prov}/wilayah_boundaries_kel_{kab}.sql"
             up = b.boundary_rows(relpath, desa_set)
-            b.note_strays(up, [kab], 3, names)
+            b.note_strays(up, [kab], 3, codes.names)
             polys, points = b.shapes(up)
             desa_poly.update(polys)
             desa_point.update(points)
+    return {k: as_multipolygon(g) for k, g in desa_poly.items()}, desa_point
 
-    kec_poly = {k: as_multipolygon(g) for k, g in kec_poly.items()}
-    kab_poly = {k: as_multipolygon(g) for k, g in kab_poly.items()}
-    desa_poly = {k: as_multipolygon(g) for k, g in desa_poly.items()}
-    filler = _GapFiller(desa_poly)
-    kab_filler = _GapFiller({**province_kab_poly, **desa_poly}) if desa_poly else filler
 
-    # Kecamatan: dissolve the desa when all of them have polygons, else the upstream polygon.
-    desa_by_kec: dict[str, list[str]] = {k: [] for k in kec_codes}
-    for d in desa_codes:
+def _gap_fillers(
+    province_kab_poly: Mapping[str, BaseGeometry], desa_poly: Mapping[str, BaseGeometry]
+) -> tuple[_GapFiller, _GapFiller]:
+    """The gap fillers for dissolving kecamatan (from desa) and kab/kota (from kecamatan).
+
+    A hole in a dissolved kecamatan is an enclave when other desa cover it; a hole in a dissolved kab/kota
+    when another kab/kota of the provinsi or other desa do. Without desa polygons nothing is dissolved from
+    desa and both are the same empty filler: the kab/kota fall-back dissolve (no upstream kab/kota polygon)
+    then fills every hole.
+    """
+    kec_filler = _GapFiller(desa_poly)
+    kab_filler = _GapFiller({**province_kab_poly, **desa_poly}) if desa_poly else kec_filler
+    return kec_filler, kab_filler
+
+
+def _kecamatan_layer(
+    codes: _RegionCodes,
+    desa_poly: Mapping[str, BaseGeometry],
+    kec_poly: Mapping[str, BaseGeometry],
+    filler: _GapFiller,
+    notes: list[str],
+) -> gpd.GeoDataFrame:
+    """Each kecamatan as the dissolve of its desa when all of them have polygons, else the upstream polygon.
+
+    The desa are finer than the simplified upstream kecamatan, and a dissolve shares their edges. Without an
+    upstream polygon the desa that have one are dissolved ("desa_dissolved_partial"), else the kecamatan has
+    no geometry ("missing"); both are noted in ``notes``.
+    """
+    import geopandas as gpd
+
+    names = codes.names
+    desa_by_kec: dict[str, list[str]] = {k: [] for k in codes.kec_codes}
+    for d in codes.desa_codes:
         desa_by_kec.setdefault(d[:8], []).append(d)
     kec_rows = []
-    for k in kec_codes:
+    for k in codes.kec_codes:
         members = desa_by_kec.get(k, [])
         geom: BaseGeometry | None = None
         if members and all(d in desa_poly for d in members):
@@ -586,12 +455,10 @@ def _build(code_or_name: str, source: DataSource) -> Region:
         if geom is None and any(d in desa_poly for d in members):
             parts = [desa_poly[d] for d in members if d in desa_poly]
             geom, how = filler.dissolve(parts, k), "desa_dissolved_partial"
-            b.notes.append(
-                f"kecamatan {k} {names[k]}: no upstream polygon; dissolved from the desa that have one"
-            )
+            notes.append(f"kecamatan {k} {names[k]}: no upstream polygon; dissolved from the desa that have one")
         if geom is None:
             how = "missing"
-            b.notes.append(f"kecamatan {k} {names[k]}: no polygon upstream at all")
+            notes.append(f"kecamatan {k} {names[k]}: no polygon upstream at all")
         kec_rows.append(
             {
                 "kode": k,
@@ -608,32 +475,51 @@ def _build(code_or_name: str, source: DataSource) -> Region:
         geometry="geometry",
         crs=CRS,
     )
+    kecamatan["desa_count"] = kecamatan["desa_count"].astype("int64")
+    return kecamatan
+
+
+def _kabkota_layer(
+    codes: _RegionCodes,
+    province_kab_poly: Mapping[str, BaseGeometry],
+    kecamatan: gpd.GeoDataFrame,
+    population: Mapping[str, int],
+    area: Mapping[str, float],
+    filler: _GapFiller,
+    notes: list[str],
+) -> gpd.GeoDataFrame:
+    """Each kab/kota as the dissolve of its kecamatan when they all come from desa, else the upstream polygon.
+
+    Dissolved, the kab/kota has the same edges as the desa and kecamatan layers. Of ``province_kab_poly`` (the
+    provinsi's upstream kab/kota) only the region's are used. Without an upstream polygon the kecamatan that
+    have a geometry are dissolved, else the kab/kota is "missing"; a kab/kota without population gets 0. Both
+    are noted in ``notes``.
+    """
+    import geopandas as gpd
+
+    names = codes.names
+    kab_poly = {k: as_multipolygon(g) for k, g in province_kab_poly.items() if k in codes.kab_set}
     kec_geom = dict(zip(kecamatan["kode"], kecamatan.geometry, strict=True))
     kec_how = dict(zip(kecamatan["kode"], kecamatan["geometry_source"], strict=True))
-
-    # Kab/kota: the dissolve of its kecamatan when they all come from desa (same edges as the desa layer),
-    # else the upstream kab/kota polygon.
     kab_rows = []
-    for kab in kab_codes:
-        members = [k for k in kec_codes if k[:5] == kab]
-        geom = None
+    for kab in codes.kab_codes:
+        members = [k for k in codes.kec_codes if k[:5] == kab]
+        geom: BaseGeometry | None = None
         if members and all(kec_how[k] == "desa_dissolved" for k in members):
-            geom, how = kab_filler.dissolve([kec_geom[k] for k in members], kab), "kecamatan_dissolved"
+            geom, how = filler.dissolve([kec_geom[k] for k in members], kab), "kecamatan_dissolved"
         if geom is None and kab in kab_poly:
             geom, how = kab_poly[kab], "upstream_kabkota"
         if geom is None:
             parts = [kec_geom[k] for k in members if _empty_or(kec_geom[k]) is not None]
-            geom, how = (
-                (kab_filler.dissolve(parts, kab), "kecamatan_dissolved") if parts else (None, "missing")
-            )
-            b.notes.append(f"kab/kota {kab} {names[kab]}: no upstream polygon; {how}")
+            geom, how = (filler.dissolve(parts, kab), "kecamatan_dissolved") if parts else (None, "missing")
+            notes.append(f"kab/kota {kab} {names[kab]}: no upstream polygon; {how}")
         if kab not in population:
-            b.notes.append(f"kab/kota {kab} {names[kab]}: no population in wilayah_penduduk.sql (0 used)")
+            notes.append(f"kab/kota {kab} {names[kab]}: no population in wilayah_penduduk.sql (0 used)")
         kab_rows.append(
             {
                 "kode": kab,
                 "nama": names[kab],
-                "kode_prov": prov,
+                "kode_prov": codes.prov,
                 "population": population.get(kab, 0),
                 "area_km2": area.get(kab, math.nan),
                 "geometry_source": how,
@@ -648,23 +534,41 @@ def _build(code_or_name: str, source: DataSource) -> Region:
     )
     kabkota["population"] = kabkota["population"].astype("int64")
     kabkota["area_km2"] = kabkota["area_km2"].astype("float64")
-    kab_geom = dict(zip(kabkota["kode"], kabkota.geometry, strict=True))
+    return kabkota
 
+
+def _desa_layer(
+    codes: _RegionCodes,
+    desa_poly: Mapping[str, BaseGeometry],
+    desa_point: Mapping[str, tuple[float, float]],
+    kecamatan: gpd.GeoDataFrame,
+    kabkota: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    """Every desa of wilayah.sql: its upstream polygon, else the upstream centroid, else a point in its area.
+
+    A desa without any upstream row still counts (calls are attributed to it), so it is placed at a point
+    surely inside its kecamatan (or kab/kota), and ``geometry_source`` says so.
+    """
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    kec_geom = dict(zip(kecamatan["kode"], kecamatan.geometry, strict=True))
+    kab_geom = dict(zip(kabkota["kode"], kabkota.geometry, strict=True))
     desa_rows = []
-    for d in desa_codes:
+    for d in codes.desa_codes:
+        geom: BaseGeometry | None
         if d in desa_poly:
             geom, how = desa_poly[d], "upstream_desa"
         elif d in desa_point:
             geom, how = Point(desa_point[d]), "upstream_centroid"
         else:
-            # No upstream row at all: place it at a point surely inside its kecamatan, and say so.
             area_geom = _empty_or(kec_geom.get(d[:8])) or _empty_or(kab_geom.get(d[:5]))
             geom = area_geom.representative_point() if area_geom is not None else None
             how = "kecamatan_point"
         desa_rows.append(
             {
                 "kode": d,
-                "nama": names[d],
+                "nama": codes.names[d],
                 "kode_kec": d[:8],
                 "kode_kab": d[:5],
                 "kind": desa_kind(d),
@@ -675,30 +579,26 @@ def _build(code_or_name: str, source: DataSource) -> Region:
         )
     desa = gpd.GeoDataFrame(
         desa_rows,
-        columns=[
-            "kode",
-            "nama",
-            "kode_kec",
-            "kode_kab",
-            "kind",
-            "has_polygon",
-            "geometry_source",
-            "geometry",
-        ],
+        columns=["kode", "nama", "kode_kec", "kode_kab", "kind", "has_polygon", "geometry_source", "geometry"],
         geometry="geometry",
         crs=CRS,
     )
     desa["has_polygon"] = desa["has_polygon"].astype(bool)
-    kecamatan["desa_count"] = kecamatan["desa_count"].astype("int64")
+    return desa
 
+
+def _region_source(source: DataSource) -> dict[str, Any]:
+    """Where the region came from: the pinned upstream commits, each file read (path and sha256), and when.
+
+    ``_cache_is_fresh`` compares these with the files found at the next start.
+    """
     used = {rel: str(path) for rel, path in source.used.items()}
-    region_source = {
+    return {
         "upstream": {u.folder: {"repo": u.repo, "commit": u.commit} for u in UPSTREAMS.values()},
         "files": source.fingerprint(),
         "paths": used,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return Region(code, names[code], level, kabkota, kecamatan, desa, b.errors, b.notes, region_source)
 
 
 # --------------------------------------------------------------------------------------------- cache

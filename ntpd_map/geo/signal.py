@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ntpd_map.domain import CoverageMark, SignalStatus
-from ntpd_map.geo.boundaries import normalise_code
+from ntpd_map.geo.codes import normalise_code
 from ntpd_map.store.coverage import MARK_COLUMNS
 
 if TYPE_CHECKING:

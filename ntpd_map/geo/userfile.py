@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ntpd_map.geo.boundaries import CRS, as_multipolygon, code_level, desa_kind, normalise_code
+from ntpd_map.geo.boundaries import CRS, as_multipolygon
+from ntpd_map.geo.codes import code_level, desa_kind, normalise_code
 from ntpd_map.geo.sqldump import repair_polygon
 
 if TYPE_CHECKING:

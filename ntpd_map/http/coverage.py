@@ -19,7 +19,7 @@ from flask import Response, jsonify, request
 
 from ntpd_map import audit
 from ntpd_map.access.roles import KEY_PLANNER, KEY_READ
-from ntpd_map.geo.boundaries import normalise_code
+from ntpd_map.geo.codes import normalise_code
 from ntpd_map.geo.signal import mark_from_fields
 from ntpd_map.http.openapi import ERROR, answer
 from ntpd_map.http.routes import KEY, Call, Route, fail

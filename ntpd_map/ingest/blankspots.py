@@ -22,7 +22,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ntpd_map.domain import CoverageMark, SignalStatus
-from ntpd_map.geo.boundaries import normalise_code
+from ntpd_map.geo.codes import normalise_code
 from ntpd_map.geo.signal import STATUS_HINT, status_from_text
 from ntpd_map.ingest.places import _DESA_PREFIXES, _KEC_PREFIXES, _fold_name
 from ntpd_map.ingest.population import _blank, _column, _quote, _text

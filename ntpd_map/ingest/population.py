@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 
 from ntpd_map.domain import PopulationFigure
-from ntpd_map.geo.boundaries import normalise_code
+from ntpd_map.geo.codes import normalise_code
 
 if TYPE_CHECKING:
     from ntpd_map.geo.boundaries import Region

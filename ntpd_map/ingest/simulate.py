@@ -32,7 +32,7 @@ from ntpd_map.domain import (
     Unit,
     UnitStatus,
 )
-from ntpd_map.geo.boundaries import timezone_for_code
+from ntpd_map.geo.codes import timezone_for_code
 from ntpd_map.ingest.write import write_incidents
 from ntpd_map.store.model import StoreUnavailable
 
