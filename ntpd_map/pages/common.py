@@ -48,25 +48,27 @@ def layers_control_id(map_id: str) -> str:
 #: the credit of the boundaries (README "Data sources and licenses")
 BOUNDARY_CREDIT = ('Batas wilayah: <a href="https://github.com/cahyadsn/wilayah_boundaries">'
                    "cahyadsn/wilayah_boundaries</a> (MIT)")
-#: the pane of the plain basemap's land: under the signal coverage (350) and every overlay
+#: the pane of the plain basemap's land: under the tiles (200), the signal coverage (350) and every overlay
 LAND_PANE = "ntpdland"
 
 
 def basemap_layer(ctx: LayerContext, opacity: float) -> list[Component]:
     """The basemap and its credit, for a map made with ``attributionControl=False``. The tiles are served by the
     app at its own /tiles (issue 18: a local MBTiles file, or the upstream through a disk cache), credited as
-    their source says. None configured: a plain basemap from what the app has, the region's land filled against
-    the sea colour of `.map` under the boundary layers (their lines and names). The boundaries are drawn on
+    their source says. Under them, always, a plain basemap from what the app has: the region's land filled
+    against the sea colour of `.map`, under the boundary layers (their lines and names), so a map whose tiles
+    cannot be had (no basemap configured, or offline and never seen) is still a map. The boundaries are drawn on
     every map, so they are always credited."""
     source = ctx.runtime.basemap
     credit = dl.AttributionControl(prefix=f'<a href="https://leafletjs.com">Leaflet</a> | {BOUNDARY_CREDIT}',
                                    position="bottomright")
+    # the region's land, under the tiles (200): where no tile could be had (offline, never seen) it still shows
+    land = dl.Pane(dl.GeoJSON(url="/layers/kabkota.geojson", style=js("landStyle"), hideout={"wall": ctx.wall},
+                              interactive=False), name=LAND_PANE, style={"zIndex": 150})
     if source is None:
-        land = dl.GeoJSON(url="/layers/kabkota.geojson", style=js("landStyle"), hideout={"wall": ctx.wall},
-                          interactive=False)
-        return [dl.Pane(land, name=LAND_PANE, style={"zIndex": 250}), credit]  # above tiles (200), below all else
-    return [dl.TileLayer(url="/tiles/{z}/{x}/{y}", maxZoom=18, maxNativeZoom=source.max_zoom, opacity=opacity,
-                         attribution=source.attribution), credit]
+        return [land, credit]
+    return [land, dl.TileLayer(url="/tiles/{z}/{x}/{y}", maxZoom=18, maxNativeZoom=source.max_zoom,
+                               opacity=opacity, attribution=source.attribution), credit]
 
 
 def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list[Component] | None = None,

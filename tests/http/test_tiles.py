@@ -56,7 +56,9 @@ def test_the_pages_ask_the_app_for_tiles_and_allow_images_from_nowhere_else(app:
                          json={"output": "page.children", "outputs": {"id": "page", "property": "children"},
                                "changedPropIds": [], "inputs": [{"id": "url", "property": "pathname", "value": "/"},
                                                                 {"id": "url", "property": "search", "value": ""}]})
-    tile_layers = list(components(answer.get_json(), "TileLayer"))
+    tree = answer.get_json()
+    assert any(p.get("url") == "/layers/kabkota.geojson" for p in components(tree, "GeoJSON"))  # land beneath
+    tile_layers = list(components(tree, "TileLayer"))
     assert [(c["url"], c["maxNativeZoom"], c["attribution"]) for c in tile_layers] == [
         ("/tiles/{z}/{x}/{y}", 12, "© OpenStreetMap contributors")]  # the file's zooms, enlarged beyond them
 
@@ -80,7 +82,7 @@ def test_with_no_basemap_the_land_is_drawn_from_the_boundaries_crediting_only_th
     assert runtime.basemap is None  # the session runtime has neither a file nor an upstream
     ctx = LayerContext(runtime)
     pane, credit = basemap_layer(ctx, 0.9)
-    assert pane.name == LAND_PANE and pane.style["zIndex"] < 350  # under the signal coverage and all else
+    assert pane.name == LAND_PANE and pane.style["zIndex"] < 200  # under tiles, the signal coverage and all else
     assert pane.children.url == "/layers/kabkota.geojson" and pane.children.interactive is False
     assert not list(components(pane.to_plotly_json(), "TileLayer"))
     assert BOUNDARY_CREDIT in credit.prefix and "OpenStreetMap" not in str(pane.to_plotly_json()) + credit.prefix
