@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +31,9 @@ MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "w
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg"), (b"RIFF", "webp"))
 USER_AGENT = "ntpd-map/0.1 (NTPD 112 situational-awareness dashboard; tiles fetched as viewed, cached)"
 FETCH_TIMEOUT_S = (3.05, 10.0)  # connect, read: a room without internet learns it in about 3 s
+#: after an upstream failure, tiles not in the cache are not asked for again for this long: a room that lost its
+#: internet must not hold a worker thread for the connect timeout of every tile on its screens
+UPSTREAM_BACKOFF_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class TileProxy:
         self.cache.cull()
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        self._down_until = 0.0
 
     def url(self, z: int, x: int, y: int) -> str:
         parts = {"{s}": "abc"[(x + y) % 3], "{z}": str(z), "{x}": str(x), "{y}": str(y), "{r}": ""}
@@ -134,10 +139,14 @@ class TileProxy:
         if cached is not None:
             media_type, data = cached
             return Tile(data, media_type)
+        if time.monotonic() < self._down_until:
+            return None  # the upstream failed moments ago: the cache is all there is for now
         try:
             answer = self.session.get(self.url(z, x, y), timeout=FETCH_TIMEOUT_S)
         except requests.RequestException as exc:
-            log.info("basemap tile %s not fetched (%s): upstream unreachable", key, type(exc).__name__)
+            self._down_until = time.monotonic() + UPSTREAM_BACKOFF_S
+            log.info("basemap tile %s not fetched (%s): upstream unreachable, cache only for %.0f s", key,
+                     type(exc).__name__, UPSTREAM_BACKOFF_S)
             return None
         media_type = answer.headers.get("Content-Type", "").split(";")[0].strip()
         if answer.status_code != 200 or media_type not in MEDIA_TYPES.values():

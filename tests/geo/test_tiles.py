@@ -91,6 +91,12 @@ def test_an_upstream_tile_is_fetched_once_naming_the_app_and_kept_when_the_inter
     again = TileProxy(upstream.url, tmp_path / "tiles", 50 * 2**20)  # another worker, or after a restart
     assert again.tile(12, 3301, 1971).data == RED
     assert again.tile(12, 3302, 1971) is None  # never seen: nothing to show, no error
+    # and the next tiles not in the cache are not asked for while the upstream is known to be down
+    asked: list[str] = []
+    real_get = again.session.get
+    again.session.get = lambda url, **kw: asked.append(url) or real_get(url, **kw)
+    assert again.tile(12, 3303, 1971) is None and again.tile(12, 3304, 1971) is None and asked == []
+    assert again.tile(12, 3301, 1971).data == RED  # the cache still serves
 
 
 @pytest.mark.parametrize("answer", [(404, "image/png", b""), (200, "text/html", b"<html>Login Wi-Fi</html>")])
