@@ -142,7 +142,9 @@ def legend(ctx: LayerContext, layers: list[Layer], extra: Mapping[str, Component
                                     *([more] if more is not None else [])],
                                    id=legend_block_id(layer.key), className="legend-block",
                                    hidden=not (layer.key in shown if shown is not None else layer.default_visible)))
-    return html.Div([html.B(t("legend", ctx.lang)), html.Div(blocks, className="legend-blocks")], className="legend")
+    # a <details>: a click on "Keterangan" folds it away and gives the map back (issue 18), with no callback
+    return html.Details([html.Summary(t("legend", ctx.lang), className="legend-summary"),
+                         html.Div(blocks, className="legend-blocks")], open=True, className="legend")
 
 
 def simulation_banner(ctx: LayerContext) -> Component | None:

@@ -335,3 +335,26 @@ def test_a_new_emergency_sounds_and_flashes_until_an_operator_acknowledges_it(br
     live_app.write_incident(source="test-alert", call_type="ghost", category=None, outcome="resolved")
     time.sleep(5)
     assert not state()["on"] and state()["paused"], state()
+
+
+def test_the_legend_folds_away_and_the_account_bar_covers_no_incident(browser: Browser, live_app: LiveApp) -> None:
+    """Issue 18, ops layout: "Keterangan" folds the legend (the map comes back), and the signed-in user's box
+    lies over no row of the incident list and no line of the side panel."""
+    open_settled(browser)
+    driver = browser.driver
+    legend_height = browser.js("return document.querySelector('#ops-map ~ .legend, .map-wrap .legend')"
+                               ".getBoundingClientRect().height;")
+    driver.find_element(By.CSS_SELECTOR, ".legend-summary").click()
+    folded = browser.js("var l = document.querySelector('.map-wrap .legend');"
+                        "return [l.open, l.getBoundingClientRect().height];")
+    assert folded[0] is False and folded[1] < legend_height / 3, (legend_height, folded)
+    overlaps = browser.js(
+        "var bar = document.getElementById('account-bar').getBoundingClientRect();"
+        "return Array.from(document.querySelectorAll('.incident-row, .status-line, .active-row')).filter("
+        "function (e) { var r = e.getBoundingClientRect(), box = e.closest('.incident-list, .active-panel, .side');"
+        "var c = box.getBoundingClientRect(), top = Math.max(r.top, c.top), bottom = Math.min(r.bottom, c.bottom);"
+        "return bottom > top && r.left < bar.right && r.right > bar.left && top < bar.bottom && bottom > bar.top;"
+        "}).map(function (e) {"
+        "return e.className + ': ' + e.textContent.slice(0, 40); });")
+    assert not overlaps, overlaps
+    driver.find_element(By.CSS_SELECTOR, ".legend-summary").click()  # unfolded again for the next tests
