@@ -6,7 +6,7 @@ Pure functions of frames and numbers, so they are tested directly and shared by 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,11 @@ def window_bounds(
         end = datetime.fromisoformat(custom_to[:10]).replace(tzinfo=zone)
         return int(start.timestamp()), int(end.timestamp()) + 86400
     return now - WINDOWS_S.get(choice, 86400), now + 1
+
+
+def local_today(tz: str) -> date:
+    """Today's date in the center's zone: the last day a date picker offers (nothing has happened after it)."""
+    return datetime.now(ZoneInfo(tz)).date()
 
 
 def local_time(ts: int | None, tz: str, fmt: str = "%d/%m %H:%M") -> str:

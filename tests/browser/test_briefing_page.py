@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 
 from layers.choropleth import EMPTY_COLOR, RAMPS
 from ntpd_map.briefing import HEADLINE, Period, build, default_period
-from ntpd_map.pages.analytics.layout import local_today
+from ntpd_map.views import local_today
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Browser, LiveApp

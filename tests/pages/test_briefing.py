@@ -138,7 +138,7 @@ def test_the_page_opens_for_operators_planners_and_admins_not_for_a_wall(app, ro
 
 def test_the_default_period_is_the_last_complete_month_in_the_centers_zone(app, rt) -> None:
     from ntpd_map.briefing import default_period
-    from ntpd_map.pages.analytics.layout import local_today
+    from ntpd_map.views import local_today
 
     client, csrf = client_as(app, "operator")
     layout = route(app, client, csrf).get_json()["response"]["page"]["children"]

@@ -73,3 +73,44 @@ def test_adding_a_page_is_one_row(app_with_a_new_page, runtime) -> None:
     assert answer.status_code == 200 and "2x" in answer.text
     assert operator.post("/_dash-update-component", json=body,
                          headers={"X-CSRFToken": csrf["operator"]}).status_code == 403
+
+
+def test_every_date_picker_starts_the_week_on_monday_and_offers_no_future_day(runtime) -> None:
+    """Issue 18: the same calendar on every page, as Indonesia writes it (Senin first), and nothing after today in
+    the center's zone (no call has been made tomorrow)."""
+    from flask import Flask
+    from flask_caching import Cache
+
+    from layers import default_layers
+    from layers.base import LayerContext
+    from ntpd_map.views import local_today
+
+    server = Flask(__name__)
+    server.config["SECRET_KEY"] = "uji"
+    cache = Cache(server, config={"CACHE_TYPE": "SimpleCache"})
+    today = local_today(runtime.settings.tz).isoformat()
+    pickers = []
+    with server.test_request_context("/"):
+        for page in table.PAGES:
+            tree = page.layout(PageRequest(LayerContext(runtime, "id", wall=page.wall), default_layers(), "",
+                                           "admin", cache)).to_plotly_json()
+            pickers += [(page.path, p) for p in found(tree, ("DatePickerRange", "DatePickerSingle"))]
+    assert {path for path, _p in pickers} >= {"/", "/analitik", "/cakupan", "/briefing"}
+    for path, picker in pickers:
+        assert picker.get("first_day_of_week") == 1, (path, picker.get("id"))
+        assert picker.get("max_date_allowed") == today, (path, picker.get("id"))
+
+
+def found(tree: Any, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if hasattr(tree, "to_plotly_json"):
+        tree = tree.to_plotly_json()
+    if isinstance(tree, dict):
+        if tree.get("type") in kinds:
+            out.append(tree["props"])
+        for value in tree.values():
+            out += found(value, kinds)
+    elif isinstance(tree, (list, tuple)):
+        for value in tree:
+            out += found(value, kinds)
+    return out

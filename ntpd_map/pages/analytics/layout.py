@@ -7,9 +7,8 @@ Layout only; the data arrives through ntpd_map/callbacks/analytics.py.
 from __future__ import annotations
 
 import warnings
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import dash_leaflet as dl
 from dash import dcc, html
@@ -19,6 +18,7 @@ from layers.hexes import HexLayer
 from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import basemap_layer, region_bounds, simulation_banner
+from ntpd_map.views import local_today
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -37,10 +37,6 @@ LINE_LAYERS = ("kabkota", "kecamatan")
 LINES_PANE = "ntpdlines"
 #: the page's font (assets/ntpd.css): DataTable would otherwise set its cells in monospace
 TABLE_FONT = '"DejaVu Sans", "Noto Sans", Arial, sans-serif'
-
-
-def local_today(tz: str) -> date:
-    return datetime.now(ZoneInfo(tz)).date()
 
 
 def default_period(tz: str, days: int = DEFAULT_DAYS) -> tuple[date, date]:

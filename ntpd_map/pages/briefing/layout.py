@@ -24,8 +24,8 @@ from ntpd_map import ids
 from ntpd_map.access.roles import can_edit_briefing_notes
 from ntpd_map.briefing import NOTES_MAX, PERIOD_KINDS, Period, default_period
 from ntpd_map.i18n import t
-from ntpd_map.pages.analytics.layout import local_today
 from ntpd_map.pages.common import BOUNDARY_CREDIT, region_bounds
+from ntpd_map.views import local_today
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -125,6 +125,7 @@ def layout(ctx: LayerContext, layers: list[Layer], period: Period, may_edit: boo
         html.Div(dcc.DatePickerRange(id=ids.BR_RANGE, start_date=period.first.isoformat(),
                                      end_date=period.last.isoformat(), display_format="DD/MM/YYYY",
                                      first_day_of_week=1, minimum_nights=0, clearable=False,
+                                     max_date_allowed=local_today(ctx.runtime.settings.tz).isoformat(),
                                      start_date_placeholder_text=t("from", lang),
                                      end_date_placeholder_text=t("to", lang)),
                  id=ids.BR_RANGE_WRAP, className="br-pick" + ("" if period.kind == "custom" else " hidden")),

@@ -20,8 +20,9 @@ from layers.coverage import EMPTY, STATUS_COLORS, STATUS_ORDER, coverage_layers
 from ntpd_map import ids
 from ntpd_map.access.identity import coverage_access
 from ntpd_map.i18n import t
-from ntpd_map.pages.analytics.layout import data_table, default_period, local_today
+from ntpd_map.pages.analytics.layout import data_table, default_period
 from ntpd_map.pages.common import basemap_layer, coverage_stores, legend, region_bounds, signout_form, simulation_banner
+from ntpd_map.views import local_today
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component

@@ -15,6 +15,7 @@ from ntpd_map.i18n import t
 from ntpd_map.pages.common import alert_parts, coverage_stores, leaflet_map, legend, simulation_banner
 from ntpd_map.pages.live import last_good_key, offline_context
 from ntpd_map.store.model import StoreUnavailable
+from ntpd_map.views import local_today
 
 if TYPE_CHECKING:
     from dash.development.base_component import Component
@@ -46,7 +47,9 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         html.Label(t("window", lang), className="group"),
         dcc.RadioItems(id=ids.WINDOW, value="24h",
                        options=[{"label": t(f"w_{w}", lang), "value": w} for w in WINDOW_CHOICES]),
-        dcc.DatePickerRange(id=ids.CUSTOM_RANGE, display_format="DD/MM/YYYY", clearable=True,
+        # Monday first and nothing after today, as on every other page (issue 18)
+        dcc.DatePickerRange(id=ids.CUSTOM_RANGE, display_format="DD/MM/YYYY", clearable=True, first_day_of_week=1,
+                            max_date_allowed=local_today(ctx.runtime.settings.tz).isoformat(),
                             start_date_placeholder_text=t("from", lang), end_date_placeholder_text=t("to", lang)),
         html.Label(t("call_type", lang), className="group"),
         dcc.Checklist(id=ids.CALL_TYPES, value=[],
