@@ -218,14 +218,25 @@
                             iconAnchor: [size / 2, size / 2]});
       return L.marker(latlng, {icon: icon, pane: h.pane, keyboard: false, riseOnHover: true});
     },
+    /* A cluster says how many of its calls were genuine (issue 18): a red ring and a red count for those, and
+     * clusters of noise only (prank, ghost, dropped, ...) drawn smaller and faint, so a 30-day view shows at a
+     * glance where the emergencies were. */
     incidentCluster: function (feature, latlng, index, context) {
       var n = feature.properties.point_count;
+      var genuine = 0;
+      if (index && index.getLeaves) {
+        var leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
+        for (var i = 0; i < leaves.length; i++) { if (leaves[i].properties.ct === "genuine") { genuine += 1; } }
+      }
       var size = n < 10 ? 30 : n < 100 ? 38 : n < 1000 ? 46 : 54;
+      if (!genuine) { size = Math.round(size * 0.8); }
       var wall = context.hideout && context.hideout.wall;
       if (wall) { size = Math.round(size * 1.4 * wallScale()); }
       var icon = L.divIcon({
-        html: "<div><span>" + esc(feature.properties.point_count_abbreviated) + "</span></div>",
-        className: "ntpd-cluster" + (wall ? " ntpd-cluster-wall" : ""),
+        html: "<div data-genuine='" + genuine + "'><span>" + esc(feature.properties.point_count_abbreviated) +
+          "</span></div>",
+        className: "ntpd-cluster" + (wall ? " ntpd-cluster-wall" : "") +
+          (genuine ? " ntpd-cluster-genuine" : " ntpd-cluster-noise"),
         iconSize: L.point(size, size)
       });
       return L.marker(latlng, {icon: icon});

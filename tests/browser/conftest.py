@@ -63,7 +63,7 @@ map.eachLayer(function (layer) {
     out.clustered += p.point_count;
   } else if ("ct" in p) {
     var ll = layer.getLatLng();
-    out.points.push({id: p.id, lat: ll.lat, lon: ll.lng});
+    out.points.push({id: p.id, lat: ll.lat, lon: ll.lng, ct: p.ct});
     if (layer.getPopup && layer.getPopup()) { out.popups += 1; }
   }
 });
@@ -71,6 +71,9 @@ out.total = out.clustered + out.points.length;
 out.zoom = map.getZoom();
 out.center = map.getCenter();
 out.icons = Array.prototype.map.call(el.querySelectorAll(".ntpd-cluster"), function (e) { return e.textContent; });
+out.genuine = Array.prototype.map.call(el.querySelectorAll(".ntpd-cluster"), function (e) {
+  return [parseInt(e.firstChild.getAttribute("data-genuine"), 10), e.classList.contains("ntpd-cluster-genuine")];
+});
 return out;
 """
 

@@ -64,6 +64,14 @@ def test_ops_page_shows_the_situation_in_bahasa_indonesia(browser: Browser, live
     assert sum(number(text) for text in drawn["icons"]) == drawn["clustered"], "cluster icons show wrong counts"
     icons = driver.find_elements(By.CSS_SELECTOR, "#ops-map .ntpd-cluster")
     assert len(icons) == drawn["clusters"] and all(icon.is_displayed() for icon in icons)
+    # each cluster counts its genuine calls and says so (a red ring and count), noise-only ones are faint: with
+    # the genuine single points, every genuine located call of the window is counted once (issue 18)
+    assert all(marked == (genuine > 0) for genuine, marked in drawn["genuine"]), drawn["genuine"]
+    genuine_drawn = sum(g for g, _m in drawn["genuine"]) + sum(p["ct"] == "genuine" for p in drawn["points"])
+    now = int(time.time())
+    least = live_app.located(IncidentQuery(start=now - DAY, end=now + 1, call_types=("genuine",)))
+    most = live_app.located(IncidentQuery(start=seen["t_load"] - DAY, end=now + 1, call_types=("genuine",)))
+    assert least <= genuine_drawn <= most, (genuine_drawn, least, most)
     if drawn["points"]:
         assert driver.find_elements(By.CSS_SELECTOR, "#ops-map .leaflet-overlay-pane canvas")
 
