@@ -400,8 +400,9 @@ window.ntpdAlert = function (data) {
   if (audio.paused) {
     var played = audio.play();
     var blocked = function () {
-      state.blocked = true;
       if (notice) { notice.classList.remove("hidden"); }
+      if (state.blocked) { return; }  // already waiting for the first click: one listener, not one per update
+      state.blocked = true;
       document.addEventListener("click", function again() {
         document.removeEventListener("click", again);
         state.blocked = false;
@@ -410,8 +411,7 @@ window.ntpdAlert = function (data) {
       });
     };
     if (played && played.then) {
-      played.then(function () { state.plays += 1; state.blocked = false;
-                                if (notice) { notice.classList.add("hidden"); } }, blocked);
+      played.then(function () { state.plays += 1; if (notice) { notice.classList.add("hidden"); } }, blocked);
     }
   }
   var newest = features.reduce(function (a, b) { return b.properties.id > a.properties.id ? b : a; });

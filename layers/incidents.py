@@ -77,8 +77,7 @@ def features_from_active(rows: list[dict[str, Any]]) -> dict[str, Any]:
     the call and their level (amber, red); the label is the category and the minutes."""
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
                  "properties": {"id": row["id"], "cat": row["cat"], "what": row["category"], "age": row["minutes"],
-                                "lvl": row["level"], "alert": bool(row.get("alert")),
-                                "where": ", ".join(p for p in (row["desa"], row["kecamatan"]) if p)}}
+                                "lvl": row["level"], "alert": bool(row.get("alert")), "where": row["where"]}}
                 for row in rows if row["lat"] is not None and row["lon"] is not None]
     return {"type": "FeatureCollection", "features": features}
 

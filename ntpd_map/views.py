@@ -123,21 +123,21 @@ def incident_details(row: Any, names: dict[str, str], tz: str, lang: str) -> lis
     ]
 
 
-#: the open emergencies a screen lists and draws on top (a province's worst hour has fewer)
+#: the open emergencies a screen lists and draws on top, the oldest first (a province's worst hour has fewer)
 ACTIVE_LIMIT = 200
 
 
 def active_incidents(store: Store, query: IncidentQuery) -> pd.DataFrame:
     """The open emergencies of a view (genuine calls whose outcome is open, dispatched or on scene, within its
-    filters), oldest first: what the room must act on."""
+    filters), all of them, oldest first: what the room must act on. Also what ``headline_from_store`` counts as
+    open, so a refresh reads them once."""
     active = tuple(str(o) for o in ACTIVE_OUTCOMES if not query.outcomes or str(o) in query.outcomes)
     columns = ("id", "received_at", "category", "category_label", "agency", "kode_desa", "kode_kec", "lat", "lon")
     if not active or (query.call_types and "genuine" not in query.call_types):  # filtered out of the view
         import pandas as pd
 
         return pd.DataFrame(columns=list(columns))
-    frame = store.incidents(replace(query, call_types=("genuine",), outcomes=active, limit=ACTIVE_LIMIT,
-                                    columns=columns))
+    frame = store.incidents(replace(query, call_types=("genuine",), outcomes=active, columns=columns))
     return frame.sort_values(["received_at", "id"], kind="stable").reset_index(drop=True)
 
 
@@ -150,35 +150,44 @@ def active_rows(frame: pd.DataFrame, names: dict[str, str], lang: str, now: int,
                 red_s: float) -> list[dict[str, Any]]:
     """The rows of the "Kejadian aktif" panel, oldest first: category, desa and kecamatan, minutes since the call
     and its level, agency. Never a caller's detail."""
+    import pandas as pd
+
     labels = vocabulary_labels(lang)
     rows = []
     for rec in frame.itertuples(index=False):
         age = max(0, now - int(rec.received_at))
         category = labels["cat"].get(rec.category, rec.category_label or "") if isinstance(rec.category, str) else ""
+        desa = names.get(rec.kode_desa, "") if isinstance(rec.kode_desa, str) else ""
+        kecamatan = names.get(rec.kode_kec, "") if isinstance(rec.kode_kec, str) else ""
+        located = not (pd.isna(rec.lat) or pd.isna(rec.lon))
         rows.append({
             "id": int(rec.id),
             "cat": rec.category if isinstance(rec.category, str) else "",
             "category": category or labels["ct"].get("genuine", "genuine"),
-            "desa": names.get(rec.kode_desa or "", "") if isinstance(rec.kode_desa, str) else "",
-            "kecamatan": names.get(rec.kode_kec or "", "") if isinstance(rec.kode_kec, str) else "",
+            "desa": desa,
+            "kecamatan": kecamatan,
+            "where": ", ".join(p for p in (desa, kecamatan) if p),
             "minutes": age // 60,
             "level": age_level(age, amber_s, red_s),
             "agency": rec.agency if isinstance(rec.agency, str) else "",
-            "lat": None if rec.lat != rec.lat else float(rec.lat),  # NaN: not located
-            "lon": None if rec.lon != rec.lon else float(rec.lon),
+            "lat": float(rec.lat) if located else None,
+            "lon": float(rec.lon) if located else None,
         })
     return rows
 
 
-def headline_from_store(store: Store, query: IncidentQuery, now: int) -> Headline:
+def headline_from_store(store: Store, query: IncidentQuery, now: int,
+                        open_rows: pd.DataFrame | None = None) -> Headline:
     """The same counters as ``headline``, counted by the store (its covering index), so a window of 100k
-    incidents costs a few small queries instead of reading every row."""
+    incidents costs a few small queries instead of reading every row. ``open_rows``: the view's
+    ``active_incidents`` when the caller has read them already."""
     by_type = store.count_by("call_type", query)
     calls = sum(by_type.values())
     genuine = by_type.get("genuine", 0)
     active = tuple(str(o) for o in ACTIVE_OUTCOMES if not query.outcomes or str(o) in query.outcomes)
-    open_rows = None
-    if genuine and active:
+    if not (genuine and active):
+        open_rows = None
+    elif open_rows is None:
         open_rows = store.incidents(replace(query, call_types=("genuine",), outcomes=active,
                                             columns=("received_at",)))
     oldest = float(now - open_rows["received_at"].min()) if open_rows is not None and len(open_rows) else None

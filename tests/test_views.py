@@ -61,7 +61,7 @@ def test_list_rows_translate_and_carry_no_personal_data() -> None:
 
 def test_headline_from_store_equals_headline_of_the_rows(store) -> None:
     from ntpd_map.store.model import IncidentQuery
-    from ntpd_map.views import headline_from_store
+    from ntpd_map.views import active_incidents, headline_from_store
     from tests.store.fixtures import T0
     from tests.store.fixtures import frame as contract_frame
 
@@ -70,6 +70,9 @@ def test_headline_from_store_equals_headline_of_the_rows(store) -> None:
     for query in (IncidentQuery(start=T0, end=now), IncidentQuery(call_types=("prank",)),
                   IncidentQuery(outcomes=("resolved",)), IncidentQuery(kode_kec=("53.03.06",))):
         assert headline_from_store(store, query, now) == headline(store.incidents(query), now)
+        # a refresh that read the open emergencies already hands them over: the same counters
+        assert headline_from_store(store, query, now, active_incidents(store, query)) == headline(
+            store.incidents(query), now)
 
 
 def test_the_open_emergencies_are_the_genuine_calls_not_yet_closed_oldest_first(store) -> None:

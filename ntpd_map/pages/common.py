@@ -83,30 +83,26 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
     The basemap comes from the app's own ``/tiles`` (``basemap_layer``).
     """
     children: list[Component] = basemap_layer(ctx, 0.55 if ctx.wall else 0.9)
-    if ctx.wall:  # nobody touches a wall: its layers are drawn as they are, with no control over them
-        shown = [layer for layer in layers if layer.default_visible]
-        children += [layer.component(ctx) for layer in shown if not getattr(layer, "underlay", False)]
-        under_wall = [layer.component(ctx) for layer in shown if getattr(layer, "underlay", False)]
-        if under_wall:
-            children.append(dl.Pane(under_wall, name=UNDERLAY_PANE, style={"zIndex": 350}))
-        return _map(map_id, ctx, [*children, dl.ScaleControl(position="bottomleft", imperial=False),
-                                  *(extra or [])], props)
-    overlays: list[Component] = []
+    # nobody touches a wall: the layers it shows are drawn as they are, with no control over them
+    items: list[Component] = []
     under: list[Component] = []
     for layer in layers:
-        overlay = dl.Overlay(layer.component(ctx), name=layer.title(ctx.lang), checked=layer.default_visible)
-        (under if getattr(layer, "underlay", False) else overlays).append(overlay)
+        if ctx.wall and not layer.default_visible:
+            continue
+        item = layer.component(ctx)
+        if not ctx.wall:
+            item = dl.Overlay(item, name=layer.title(ctx.lang), checked=layer.default_visible)
+        (under if getattr(layer, "underlay", False) else items).append(item)
     if under:
-        overlays.append(dl.Pane(under, name=UNDERLAY_PANE, style={"zIndex": 350}))
-    checked = [layer.title(ctx.lang) for layer in layers if layer.default_visible]
-    children.append(dl.LayersControl(overlays, id=layers_control_id(map_id), overlays=checked, position="topright",
-                                     collapsed=False))
+        items.append(dl.Pane(under, name=UNDERLAY_PANE, style={"zIndex": 350}))
+    if ctx.wall:
+        children += items
+    else:
+        checked = [layer.title(ctx.lang) for layer in layers if layer.default_visible]
+        children.append(dl.LayersControl(items, id=layers_control_id(map_id), overlays=checked,
+                                         position="topright", collapsed=False))
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
     children.extend(extra or [])
-    return _map(map_id, ctx, children, props)
-
-
-def _map(map_id: str, ctx: LayerContext, children: list[Component], props: dict[str, Any]) -> Component:
     (south, west), (north, east) = region_bounds(ctx)
     # dash-leaflet compares against center and zoom after load, so both are set; the region is fitted
     # through `viewport`, which callbacks also use to move the view later.
@@ -205,7 +201,7 @@ def active_panel(rows: list[dict[str, Any]], lang: str, *, clickable: bool) -> l
         return [heading, html.Div(t("no_open_incidents", lang), className="active-none")]
     items = []
     for row in rows:
-        where = ", ".join(p for p in (row["desa"], row["kecamatan"]) if p) or t("no_location", lang)
+        where = row["where"] or t("no_location", lang)
         body = [html.Span(row["category"], className="what"),
                 html.Span(f"{row['minutes']} {t('minutes', lang)}", className=f"mins {row['level']}".strip()),
                 html.Span(where, className="where")]

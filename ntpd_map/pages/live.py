@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 from layers.base import LayerContext
 from layers.incidents import geobuf_from_batches
 from ntpd_map.store.model import POINT_COLUMNS, IncidentQuery
-from ntpd_map.views import Headline, active_incidents, active_rows, local_time
+from ntpd_map.views import ACTIVE_LIMIT, Headline, active_rows, local_time
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -206,11 +206,12 @@ ALERT_MAX_AGE_S = 15 * 60
 ALERT_ACK_KEY = "alert_ack_id"
 
 
-def open_emergencies(runtime: Runtime, store: Store, query: IncidentQuery, lang: str, now: int) -> list[dict[str, Any]]:
-    """The rows of the "Kejadian aktif" panel (and the active layer) of a view, oldest first. ``alert``: a new
-    one, received within ALERT_MAX_AGE_S and not yet acknowledged on the operations page."""
+def open_emergencies(runtime: Runtime, store: Store, frame: pd.DataFrame, lang: str, now: int) -> list[dict[str, Any]]:
+    """The rows of the "Kejadian aktif" panel (and the active layer) from a view's ``active_incidents``: the
+    oldest ACTIVE_LIMIT, oldest first. ``alert``: a new one, received within ALERT_MAX_AGE_S and not yet
+    acknowledged on the operations page."""
     settings = runtime.settings
-    rows = active_rows(active_incidents(store, query), runtime.names, lang, now,
+    rows = active_rows(frame.head(ACTIVE_LIMIT), runtime.names, lang, now,
                        60 * settings.int("NTPD_ACTIVE_AMBER_MIN"), 60 * settings.int("NTPD_ACTIVE_RED_MIN"))
     acked = int(store.get_meta(ALERT_ACK_KEY) or 0)
     for row in rows:

@@ -41,6 +41,7 @@ from ntpd_map.pages.live import (
 from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 from ntpd_map.views import (
     Headline,
+    active_incidents,
     decimal_text,
     duration_text,
     headline_from_store,
@@ -277,13 +278,14 @@ def register_refresh(cb: Callbacks, deps: PageDeps) -> None:
                     raise PreventUpdate  # idle: nothing goes over the wire
                 # a minute passed: the open emergencies' ages, and nothing else
                 sync["active_minute"] = minute
-                active = open_emergencies(runtime, store, query, lang, now)
+                active = open_emergencies(runtime, store, active_incidents(store, query), lang, now)
                 return answer(sync=sync, active=features_from_active(active),
                               active_panel=active_panel(active, lang, clickable=True))
             sync["active_minute"] = minute
             # counters, the open emergencies and the list come from small queries
-            head = headline_from_store(store, query, now)
-            active = open_emergencies(runtime, store, query, lang, now)
+            open_rows = active_incidents(store, query)  # read once: the counters and the open emergencies
+            head = headline_from_store(store, query, now, open_rows)
+            active = open_emergencies(runtime, store, open_rows, lang, now)
             recent = store.incidents(replace(query, limit=LIST_ROWS))
             simulated = runtime.is_simulated() if delta.whole is not None and default_view else None
         except StoreUnavailable:

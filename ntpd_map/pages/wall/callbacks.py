@@ -27,9 +27,11 @@ from ntpd_map.pages.common import active_panel, region_bounds
 from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, open_emergencies, plain_headline, remember
 from ntpd_map.pages.wall.layout import PANELS
 from ntpd_map.store.model import IncidentQuery, StoreUnavailable
-from ntpd_map.views import Headline, duration_text, headline_from_store
+from ntpd_map.views import Headline, active_incidents, duration_text, headline_from_store
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ntpd_map.pages.page import Callbacks, PageDeps
     from ntpd_map.store.base import Store
 
@@ -95,10 +97,12 @@ def wall_view(h: Headline, rows: list[dict[str, Any]], lang: str) -> tuple[list[
     return counter_divs, kecamatan_table(rows, lang)
 
 
-def counts(store: Store, runtime: Any, day: IncidentQuery, now: int) -> tuple[Headline, list[dict[str, Any]]]:
-    """The wall's counters and kecamatan rows, counted by the store."""
+def counts(store: Store, runtime: Any, day: IncidentQuery, now: int,
+           open_rows: pd.DataFrame | None = None) -> tuple[Headline, list[dict[str, Any]]]:
+    """The wall's counters and kecamatan rows, counted by the store (``open_rows``: the day's
+    ``active_incidents``, when read already)."""
     week = IncidentQuery(start=now - 7 * DAY, end=now + 1, call_types=("genuine",))
-    head = headline_from_store(store, day, now)
+    head = headline_from_store(store, day, now, open_rows)
     rows = kecamatan_rows(store.count_by("kode_kec", replace(day, call_types=("genuine",))),
                           store.count_by("kode_kec", day), store.count_by("kode_kec", week), runtime.names,
                           list(runtime.region.kecamatan["kode"]))
@@ -161,9 +165,10 @@ def register(cb: Callbacks, deps: PageDeps) -> None:
                 if not moved:
                     raise PreventUpdate
                 return answer(responders=units, sync=sync)
-            head, rows = counts(store, runtime, day, now)
-            # the open emergencies, counted with the counters: at every change and every minute (their ages)
-            active = open_emergencies(runtime, store, day, lang, now)
+            # the open emergencies, read with the counters: at every change and every minute (their ages)
+            open_rows = active_incidents(store, day)
+            head, rows = counts(store, runtime, day, now, open_rows)
+            active = open_emergencies(runtime, store, open_rows, lang, now)
             simulated = runtime.is_simulated() if delta is not None and delta.whole is not None else None
         except StoreUnavailable:
             sync.pop("responders", None)  # drawn again once the store answers
