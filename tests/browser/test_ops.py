@@ -333,6 +333,10 @@ def test_a_new_emergency_sounds_and_flashes_until_an_operator_acknowledges_it(br
     names = live_app.runtime.names
     assert alerting["text"].startswith("DARURAT BARU: Kebakaran") and names[fire["kode_kec"]] in alerting["text"]
     assert alerting["loop"] and alerting["flashing"] and alerting["src"].endswith("/assets/alert.wav"), alerting
+    covered = browser.js("var a = document.getElementById('alert-banner').getBoundingClientRect();"
+                         "var s = document.getElementById('sim-banner').getBoundingClientRect();"
+                         "return a.left < s.right && a.right > s.left && a.top < s.bottom && a.bottom > s.top;")
+    assert not covered, "the alert hides the SIMULASI label"
     browser.screenshot("alert")
     acknowledge()
     assert not state()["flashing"]

@@ -105,6 +105,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
                 dl.GeoJSON(id=ids.NEAREST_LINES, data=EMPTY, style=js("nearestStyle"), interactive=False),
             ]),
             legend(ctx, layers, extra={"coverage": html.Div(id=ids.COV_SUMMARY, className="legend-note")}),
+            *alert_parts(lang, ackable=True),  # over the top of the map, never over the SIMULASI label
         ], className="map-wrap"),
         html.Div([
             html.Div(id=ids.COUNTERS, className="counters"),
@@ -117,7 +118,6 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
             incident_list,
             html.Div(id=ids.STATUS, className="status-line"),
         ], className="side"),
-        *alert_parts(lang, ackable=True),
         dcc.Interval(id=ids.TICK, interval=ctx.runtime.settings.int("NTPD_REFRESH_SECONDS") * 1000),
         dcc.Store(id=ids.SYNC, data={}),
         dcc.Store(id=ids.PICKED, data=None),

@@ -111,8 +111,8 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
                      children=[html.Div(t("wall_kecamatan", lang), className="wall-title"),
                                html.Div(id=ids.WALL_TABLE)]),
             coverage_panel(ctx, layers),
+            *alert_parts(lang, ackable=False),  # over the top of the map, never over the SIMULASI label
         ], className="wall-body"),
-        *alert_parts(lang, ackable=False),
         dcc.Interval(id=ids.WALL_TICK, interval=settings.int("NTPD_REFRESH_SECONDS") * 1000),
         dcc.Interval(id=ids.WALL_ROTATE, interval=settings.int("NTPD_WALL_ROTATE_SECONDS") * 1000),
         dcc.Store(id=ids.WALL_SYNC, data={}),
