@@ -86,3 +86,17 @@ def test_with_no_basemap_the_land_is_drawn_from_the_boundaries_crediting_only_th
     assert pane.children.url == "/layers/kabkota.geojson" and pane.children.interactive is False
     assert not list(components(pane.to_plotly_json(), "TileLayer"))
     assert BOUNDARY_CREDIT in credit.prefix and "OpenStreetMap" not in str(pane.to_plotly_json()) + credit.prefix
+
+
+def test_a_basemap_file_that_cannot_be_served_stops_the_start_saying_why(runtime, tmp_path) -> None:
+    from ntpd_map.config import Settings
+    from ntpd_map.factory import create_app
+    from ntpd_map.geo.tiles import MBTilesError
+    from ntpd_map.runtime import Runtime
+
+    vector = write_mbtiles(tmp_path / "vektor.mbtiles", {(0, 0, 0): b"\x1a\x02"}, {"format": "pbf"})
+    rt = Runtime(Settings.from_env(NTPD_DATA_DIR=str(tmp_path), NTPD_REGION="53.03", NTPD_BASEMAP_FILE=str(vector),
+                                   NTPD_DATABASE_URL=f"sqlite:///{tmp_path / 'v.sqlite'}"))
+    rt.__dict__["region"] = runtime.region
+    with pytest.raises(MBTilesError, match="vector tiles"):
+        create_app(runtime=rt)
