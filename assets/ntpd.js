@@ -60,7 +60,96 @@
     return h.res === res && h.total ? h : null;
   }
 
+  /* Label declutter for the wall (issue 18): fewer, larger labels, none over another or over a marker. The
+   * marks (open emergencies, units, clusters, incident dots) are obstacles; labels are placed greedily, the open
+   * emergencies' first (moved to the first free side of their mark, never hidden), then the kecamatan names
+   * (largest kecamatan first), then units' names and ages; a label with no free place is hidden. No well-kept
+   * Leaflet plugin does this today (Leaflet.LayerGroup.Collision and its kin are unmaintained). */
+  function overlaps(a, b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  }
+
+  function shifted(r, dx, dy) {
+    return {left: r.left + dx, right: r.right + dx, top: r.top + dy, bottom: r.bottom + dy};
+  }
+
+  function declutterMap(map) {
+    var marks = [], labels = [], origin = map.getContainer().getBoundingClientRect();
+    map.eachLayer(function (layer) {
+      if (layer instanceof L.Marker && layer._icon) {
+        var icon = layer._icon;
+        var mark = icon.querySelector(".active-mark, b") || icon;
+        marks.push({rect: mark.getBoundingClientRect(), owner: icon});
+        icon.querySelectorAll(".active-label").forEach(function (el) { labels.push({el: el, rank: 0, owner: icon}); });
+        icon.querySelectorAll(".ntpd-unit-name, em").forEach(function (el) {
+          labels.push({el: el, rank: 2, owner: icon});
+        });
+      } else if (layer instanceof L.CircleMarker && !(layer instanceof L.Circle) && layer._map) {
+        var pt = map.latLngToContainerPoint(layer.getLatLng()), r = layer.getRadius();
+        marks.push({rect: {left: origin.left + pt.x - r, right: origin.left + pt.x + r,
+                           top: origin.top + pt.y - r, bottom: origin.top + pt.y + r}, owner: null});
+      } else if (layer instanceof L.Tooltip && layer.options.permanent && layer._container) {
+        var b = layer._source && layer._source.getBounds ? layer._source.getBounds() : null;
+        var size = b ? -map.latLngToContainerPoint(b.getNorthWest()).distanceTo(
+          map.latLngToContainerPoint(b.getSouthEast())) : 0;
+        labels.push({el: layer._container, rank: 1, size: size, owner: null});
+      }
+    });
+    labels.forEach(function (l) { l.el.style.translate = ""; l.el.style.visibility = ""; });
+    labels.sort(function (a, b) { return a.rank - b.rank || (a.size || 0) - (b.size || 0); });
+    var placed = [], labelledMarks = [];
+    labels.forEach(function (l) {
+      var rect = l.el.getBoundingClientRect(), w = rect.right - rect.left, hgt = rect.bottom - rect.top;
+      if (!w || !hgt) { return; }
+      var moves = [[0, 0]], own = null;
+      if (l.rank === 0) {  // below its mark, else around it, else a line further out
+        var m = own = l.owner.querySelector(".active-mark").getBoundingClientRect(), gap = rect.top - m.bottom;
+        var cx = (m.left + m.right) / 2 - w / 2, cy = (m.top + m.bottom) / 2 - hgt / 2;
+        [0, hgt + gap, 2 * (hgt + gap)].forEach(function (far) {
+          var xs = [cx, m.right + gap + far, m.left - gap - w - far];
+          var ys = [m.bottom + gap + far, m.top - gap - hgt - far, cy];
+          ys.forEach(function (y) {
+            xs.forEach(function (x) {
+              if (x !== cx || y !== cy) { moves.push([x - rect.left, y - rect.top]); }
+            });
+          });
+        });
+      } else if (l.rank === 1) {  // a name a little above or below its centre still names its kecamatan
+        moves.push([0, -hgt], [0, hgt], [-w / 2, 0], [w / 2, 0], [-w / 2, -hgt], [w / 2, -hgt], [-w / 2, hgt],
+                   [w / 2, hgt]);
+      }
+      // calls about one fire from one spot: one label for the stack (the panel lists every one of them)
+      if (own && labelledMarks.some(function (q) { return overlaps(q, own); })) { moves = []; }
+      var free = null;
+      for (var i = 0; i < moves.length && free === null; i++) {
+        var at = shifted(rect, moves[i][0], moves[i][1]);
+        var hit = marks.some(function (k) { return k.owner !== l.owner && overlaps(at, k.rect); }) ||
+          placed.some(function (q) { return overlaps(at, q); });
+        if (!hit) { free = i; }
+      }
+      if (free === null && moves.length && l.rank === 0) { free = 0; }  // crowded: it keeps its place
+      if (free === null) {
+        l.el.style.visibility = "hidden";
+        l.el.classList.add("decluttered");
+        return;
+      }
+      l.el.classList.remove("decluttered");
+      if (free) { l.el.style.translate = moves[free][0] + "px " + moves[free][1] + "px"; }
+      placed.push(shifted(rect, moves[free][0], moves[free][1]));
+      if (l.rank === 0) { labelledMarks.push(own); }
+    });
+  }
+
+  var declutterTimers = {};
+
   window.ntpd = Object.assign({}, window.ntpd, {
+    /* The wall map's event handler (pages/common.py): after its view or its layers change, the labels are
+     * placed again once the changes settle. */
+    declutter: function (e) {
+      var map = e.target, key = L.stamp(map);
+      clearTimeout(declutterTimers[key]);
+      declutterTimers[key] = setTimeout(function () { declutterMap(map); }, 120);
+    },
     kabkotaStyle: function (feature, context) {
       var wall = context.hideout && context.hideout.wall;
       return {color: wall ? "#e5e7eb" : "#111827", weight: 3, fill: false, opacity: 0.9};

@@ -50,6 +50,8 @@ BOUNDARY_CREDIT = ('Batas wilayah: <a href="https://github.com/cahyadsn/wilayah_
                    "cahyadsn/wilayah_boundaries</a> (MIT)")
 #: the pane of the plain basemap's land: under the tiles (200), the signal coverage (350) and every overlay
 LAND_PANE = "ntpdland"
+#: a wall's labels are placed again whenever its view or its layers change (assets/ntpd.js ``declutter``)
+DECLUTTER = {event: js("declutter") for event in ("moveend", "zoomend", "layeradd", "resize")}
 
 
 def basemap_layer(ctx: LayerContext, opacity: float) -> list[Component]:
@@ -114,7 +116,7 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
     }
     return dl.Map(children, id=map_id, className="map", preferCanvas=True, zoomSnap=0.25,
                   attributionControl=False,
-                  zoomControl=not ctx.wall, **view, **props)
+                  zoomControl=not ctx.wall, **({"eventHandlers": DECLUTTER} if ctx.wall else {}), **view, **props)
 
 
 def legend_block_id(key: str) -> str:

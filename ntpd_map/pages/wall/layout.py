@@ -14,9 +14,11 @@ from dash import dcc, html
 
 from layers.base import js
 from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
+from layers.responders import LEGEND_KINDS
 from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import (
+    DECLUTTER,
     alert_parts,
     basemap_layer,
     coverage_stores,
@@ -62,7 +64,7 @@ def coverage_panel(ctx: LayerContext, layers: list[Layer]) -> Component:
                      attributionControl=False,
                      center=[(south + north) / 2, (west + east) / 2], zoom=9, trackViewport=False,
                      viewport={"bounds": [[south, west], [north, east]], "options": {"padding": [8, 8]}},
-                     style={"height": "100%"}, **still)
+                     style={"height": "100%"}, eventHandlers=DECLUTTER, **still)
     # the swatch of "not marked" as faint as those desa are drawn
     rows = [html.Div([html.Span(className="wall-swatch", style={"background": color, "opacity": (
         UNMARKED_OPACITY if color == UNMARKED_COLOR else 1)}), label], className="wall-legend-row")
@@ -76,6 +78,28 @@ def coverage_panel(ctx: LayerContext, layers: list[Layer]) -> Component:
             html.Div([*rows, html.Div(id=ids.COV_SUMMARY, className="wall-cov-summary")], className="wall-cov-legend"),
         ], className="wall-cov-body"),
     ], id=ids.WALL_PANEL_COVERAGE, className="wall-panel wall-hidden")
+
+
+def map_legend(ctx: LayerContext, layers: list[Layer]) -> Component:
+    """The wall map's legend, drawn as the map draws: the open emergency's mark, a cluster of calls, one dot per
+    incident category (and the noise calls), one square per kind of unit with its letter."""
+    lang = ctx.lang
+    keys = [html.Div([html.Span("!", className="key-mark key-active"), t("open_incidents", lang)],
+                     className="wall-key"),
+            html.Div([html.Span("3", className="key-mark key-cluster"), t("calls", lang)], className="wall-key")]
+    for layer in layers:
+        if layer.key == "incidents":
+            items = layer.legend(lang)  # the categories, then the noise calls: a long name, across both columns
+            keys += [html.Div([html.Span(className="key-mark key-dot", style={"background": color}), label],
+                              className="wall-key" + (" wide" if i == len(items) - 1 else ""))
+                     for i, (color, label) in enumerate(items)]
+        elif layer.key == "responders":
+            # the kinds: "P Polisi" drawn as the map's square with its letter, then the name
+            for color, label in layer.legend(lang)[:len(LEGEND_KINDS)]:
+                glyph, _, name = label.partition(" ")
+                keys.append(html.Div([html.Span(glyph, className="key-mark key-unit", style={"background": color}),
+                                      name], className="wall-key"))
+    return html.Div(keys, className="wall-map-legend")
 
 
 def page(request: PageRequest) -> Component:
@@ -104,8 +128,9 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
             html.Div(html.Div([
                 html.Div(leaflet_map(ids.WALL_MAP, ctx, wall_layers(layers), style={"height": "100%"}),
                          className="wall-map-cell"),
-                # the open emergencies beside the map, oldest on top (issue 18)
-                html.Div(id=ids.WALL_ACTIVE, className="active-panel"),
+                # the open emergencies beside the map, oldest on top, and what the map's marks mean (issue 18)
+                html.Div([html.Div(id=ids.WALL_ACTIVE, className="active-panel"), map_legend(ctx, layers)],
+                         className="wall-side"),
             ], className="wall-map-row"), id=ids.WALL_PANEL_MAP, className="wall-panel"),
             html.Div(id=ids.WALL_PANEL_TABLE, className="wall-panel wall-hidden",
                      children=[html.Div(t("wall_kecamatan", lang), className="wall-title"),
