@@ -142,6 +142,16 @@
 
   var declutterTimers = {};
 
+  /* The map's attribution control (dash-leaflet's AttributionControl): Leaflet's control listens to the map's
+   * layeradd, which is how it is found. */
+  function attributionControl(map) {
+    var handlers = (map && map._events && map._events.layeradd) || [];
+    for (var i = 0; i < handlers.length; i += 1) {
+      if (handlers[i].ctx instanceof L.Control.Attribution) { return handlers[i].ctx; }
+    }
+    return null;
+  }
+
   window.ntpd = Object.assign({}, window.ntpd, {
     /* The wall map's event handler (pages/common.py): after its view or its layers change, the labels are
      * placed again once the changes settle. */
@@ -149,6 +159,22 @@
       var map = e.target, key = L.stamp(map);
       clearTimeout(declutterTimers[key]);
       declutterTimers[key] = setTimeout(function () { declutterMap(map); }, 120);
+    },
+    /* The basemap tiles' event handler (pages/common.py): their credit is shown only once a tile is drawn
+     * (issue 18). Leaflet credits a tile layer as soon as it is added; offline, with an empty cache, no tile
+     * ever loads, so the credit is taken back at a request or a failure before any tile was drawn, and given
+     * again at the first tile drawn. */
+    tileCredit: function (e) {
+      var layer = e.target, credit = layer.getAttribution && layer.getAttribution();
+      var control = attributionControl(layer._map);
+      if (!credit || !control) { return; }
+      var shown = (control._attributions[credit] || 0) > 0;
+      if (e.type === "tileload") {
+        layer._ntpdDrawn = true;
+        if (!shown) { control.addAttribution(credit); }
+      } else if (!layer._ntpdDrawn && shown) {
+        control.removeAttribution(credit);
+      }
     },
     kabkotaStyle: function (feature, context) {
       var wall = context.hideout && context.hideout.wall;

@@ -50,6 +50,8 @@ BOUNDARY_CREDIT = ('Batas wilayah: <a href="https://github.com/cahyadsn/wilayah_
                    "cahyadsn/wilayah_boundaries</a> (MIT)")
 #: the pane of the plain basemap's land: under the tiles (200), the signal coverage (350) and every overlay
 LAND_PANE = "ntpdland"
+#: the basemap's credit shows only once one of its tiles is drawn (assets/ntpd.js ``tileCredit``)
+TILE_CREDIT = {event: js("tileCredit") for event in ("tileloadstart", "tileerror", "tileload")}
 #: a wall's labels are placed again whenever its view or its layers change (assets/ntpd.js ``declutter``)
 DECLUTTER = {event: js("declutter") for event in ("moveend", "zoomend", "layeradd", "resize")}
 
@@ -57,10 +59,11 @@ DECLUTTER = {event: js("declutter") for event in ("moveend", "zoomend", "layerad
 def basemap_layer(ctx: LayerContext, opacity: float) -> list[Component]:
     """The basemap and its credit, for a map made with ``attributionControl=False``. The tiles are served by the
     app at its own /tiles (issue 18: a local MBTiles file, or the upstream through a disk cache), credited as
-    their source says. Under them, always, a plain basemap from what the app has: the region's land filled
-    against the sea colour of `.map`, under the boundary layers (their lines and names), so a map whose tiles
-    cannot be had (no basemap configured, or offline and never seen) is still a map. The boundaries are drawn on
-    every map, so they are always credited."""
+    their source says once one of them is drawn (offline with an empty cache, none is). Under them, always, a
+    plain basemap from what the app has: the region's land filled against the sea colour of `.map`, under the
+    boundary layers (their lines and names), so a map whose tiles cannot be had (no basemap configured, or
+    offline and never seen) is still a map. The boundaries are drawn on every map, so they are always
+    credited."""
     source = ctx.runtime.basemap
     credit = dl.AttributionControl(prefix=f'<a href="https://leafletjs.com">Leaflet</a> | {BOUNDARY_CREDIT}',
                                    position="bottomright")
@@ -69,8 +72,10 @@ def basemap_layer(ctx: LayerContext, opacity: float) -> list[Component]:
                               interactive=False), name=LAND_PANE, style={"zIndex": 150})
     if source is None:
         return [land, credit]
-    return [land, dl.TileLayer(url="/tiles/{z}/{x}/{y}", maxZoom=18, maxNativeZoom=source.max_zoom,
-                               opacity=opacity, attribution=source.attribution), credit]
+    # the credit's control first: it is on the map before the tiles' first events, which take their credit back
+    return [land, credit, dl.TileLayer(url="/tiles/{z}/{x}/{y}", maxZoom=18, maxNativeZoom=source.max_zoom,
+                                       opacity=opacity, attribution=source.attribution,
+                                       eventHandlers=TILE_CREDIT)]
 
 
 def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list[Component] | None = None,
