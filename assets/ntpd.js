@@ -142,6 +142,36 @@
 
   var declutterTimers = {};
 
+  /* The layers control lists its layers in a fixed order (issue 18): as a GIS layers panel does, the layer drawn
+   * on top first (incidents, units, then the boundaries), the underlay pane's (signal coverage, towers) last.
+   * Leaflet lists layers as they are created, and dash-leaflet creates them as their code and data arrive, so the
+   * list changed order from one load to the next. The drawing order is the control's children in Dash's layout
+   * (pages/common.py ``leaflet_map``, whose control's id is the map's id + "-layers"). */
+  if (window.L && L.Control && L.Control.Layers) {
+    L.Control.Layers.addInitHook(function () {
+      var control = this;
+      function names(component, pane, out) {  // [name, in a pane] of every Overlay, in drawing order
+        var props = component && component.props;
+        if (!props) { return out; }
+        if (component.type === "Overlay") { out.push([props.name, pane]); }
+        [].concat(props.children || []).forEach(function (child) {
+          names(child, pane || component.type === "Pane", out);
+        });
+        return out;
+      }
+      function rank(name) {
+        var api = window.dash_component_api, map = control._map;
+        var layout = api && api.getLayout && map ? api.getLayout(map.getContainer().id + "-layers") : null;
+        var order = names(layout, false, []);
+        for (var i = 0; i < order.length; i += 1) {
+          if (order[i][0] === name) { return (order[i][1] ? 2 * order.length : order.length) - i; }
+        }
+        return 3 * order.length;
+      }
+      control.options.sortFunction = function (a, b, nameA, nameB) { return rank(nameA) - rank(nameB); };
+    });
+  }
+
   /* The map's attribution control (dash-leaflet's AttributionControl): Leaflet's control listens to the map's
    * layeradd, which is how it is found. */
   function attributionControl(map) {

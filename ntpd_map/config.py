@@ -95,6 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Credit shown for the tiles of NTPD_TILE_URL (an MBTiles file credits itself from its metadata)."),
     Setting("NTPD_TILE_CACHE_MB", "500", "Largest size of the disk cache of upstream tiles "
             "(<NTPD_DATA_DIR>/tiles); the least recently used tiles go first."),
+    Setting("NTPD_SELECT_ZOOM", "13", "Closest zoom the ops map flies to when an incident is selected: close "
+            "enough to see its desa, far enough that the basemap (or, without tiles, the desa boundaries and "
+            "names) still shows where it is."),
     Setting("NTPD_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING)."),
     Setting(
         "NTPD_SECRET_KEY",

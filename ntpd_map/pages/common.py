@@ -107,7 +107,7 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
     else:
         checked = [layer.title(ctx.lang) for layer in layers if layer.default_visible]
         children.append(dl.LayersControl(items, id=layers_control_id(map_id), overlays=checked,
-                                         position="topright", collapsed=False))
+                                         position="topright", collapsed=False, sortLayers=True))
     children.append(dl.ScaleControl(position="bottomleft", imperial=False))
     children.extend(extra or [])
     (south, west), (north, east) = region_bounds(ctx)

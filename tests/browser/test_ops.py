@@ -228,6 +228,7 @@ def test_new_incident_appears_live_and_idle_refresh_sends_almost_nothing(browser
 
     # picking another incident in the list shows its details instead
     second = browser.list_rows(2)[1]
+    zoom_first = browser.map_view("ops-map")["zoom"]  # where the new fire's selection flew
     browser.driver.find_elements(By.CSS_SELECTOR, "#ops-list .row-body")[1].click()
     day, clock = second["time"].split()
 
@@ -237,6 +238,11 @@ def test_new_incident_appears_live_and_idle_refresh_sends_almost_nothing(browser
 
     details = browser.wait(other_details, 5, f"clicking {second} in the list did not show its details")
     assert second["what"].split(": ")[0] in details, (second, details)
+    # the map flies to it, but never closer than where the desa names still say where it is (issue 18)
+    ceiling = live_app.runtime.settings.int("NTPD_SELECT_ZOOM")
+    time.sleep(1.5)  # the flight takes 0.5 s
+    view = browser.map_view("ops-map")
+    assert zoom_first <= ceiling and view["zoom"] <= ceiling, (zoom_first, view)
     assert OPS_NOTE not in browser.driver.page_source, "an incident's notes reached the page"
     browser.screenshot()
     browser.assert_console_clean()
@@ -370,3 +376,25 @@ def test_the_legend_folds_away_and_the_account_bar_covers_no_incident(browser: B
         "return e.className + ': ' + e.textContent.slice(0, 40); });")
     assert not overlaps, overlaps
     driver.find_element(By.CSS_SELECTOR, ".legend-summary").click()  # unfolded again for the next tests
+
+
+LAYER_NAMES_JS = ("return Array.from(document.querySelectorAll('#ops-map .leaflet-control-layers-overlays label'))"
+                  ".map(function (e) { return e.textContent.trim(); });")
+
+
+def test_the_layer_list_keeps_one_order(browser: Browser, live_app: LiveApp) -> None:
+    """Issue 18: the layers control lists the layers in one order on every load, whatever arrives first: as a
+    GIS layers panel does, what is drawn on top first, the signal underlay last."""
+    from layers import default_layers
+
+    layers = default_layers()
+    over = [layer.title("id") for layer in layers if not getattr(layer, "underlay", False)]
+    under = [layer.title("id") for layer in layers if getattr(layer, "underlay", False)]
+    expected = over[::-1] + under[::-1]
+    seen = []
+    for _ in range(3):
+        open_settled(browser)
+        seen.append(browser.wait(lambda: (names := browser.js(LAYER_NAMES_JS)) and len(names) == len(expected)
+                                 and names, 10, "the layers control never listed every layer"))
+    assert seen == [expected] * 3, seen
+    assert expected.index("Kejadian 112") < expected.index("Batas kab/kota")

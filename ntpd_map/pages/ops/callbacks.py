@@ -402,12 +402,14 @@ def register_selection(cb: Callbacks, runtime: Runtime, responders: Layer | None
                 nearest = nearest_available(features["features"], center[0], center[1])
                 near = nearest_section(nearest, lang)
                 lines = lines_to_units(center[0], center[1], nearest, features["features"])
-        view: dict[str, Any] = {"center": center, "zoom": 15, "transition": "flyTo"}
+        # never closer than the zoom where the map still says where this is (issue 18)
+        zoom = runtime.settings.int("NTPD_SELECT_ZOOM")
+        view: dict[str, Any] = {"center": center, "zoom": zoom, "transition": "flyTo"}
         if lines is not EMPTY_LINES and lines["features"]:
             # the dispatcher sees the incident and its nearest available unit together
             lon, lat = lines["features"][0]["geometry"]["coordinates"][-1]
             box = [[min(center[0], lat), min(center[1], lon)], [max(center[0], lat), max(center[1], lon)]]
-            view = {"bounds": box, "transition": "flyToBounds", "options": {"padding": [60, 60], "maxZoom": 15}}
+            view = {"bounds": box, "transition": "flyToBounds", "options": {"padding": [60, 60], "maxZoom": zoom}}
         return view, center, RING, [details, near], lines
 
 
