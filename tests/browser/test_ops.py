@@ -398,3 +398,35 @@ def test_the_layer_list_keeps_one_order(browser: Browser, live_app: LiveApp) -> 
                                  and names, 10, "the layers control never listed every layer"))
     assert seen == [expected] * 3, seen
     assert expected.index("Kejadian 112") < expected.index("Batas kab/kota")
+
+
+#: the share of a map's area where what lies on top is the map itself (its panes: basemap, boundaries, marks),
+#: not a control, the legend or anything else of the page; sampled on a 48x27 grid
+MAP_FREE_JS = """
+var el = document.getElementById(arguments[0]), r = el.getBoundingClientRect(), free = 0, n = 0, over = {};
+for (var i = 0; i < 48; i += 1) {
+  for (var j = 0; j < 27; j += 1) {
+    var x = r.left + (i + 0.5) * r.width / 48, y = r.top + (j + 0.5) * r.height / 27;
+    var top = document.elementFromPoint(x, y);
+    n += 1;
+    if (top && (top === el || (el.contains(top) && top.closest('.leaflet-pane')))) { free += 1; }
+    else {
+      var what = top ? (top.closest('.leaflet-control, .legend, [id]') || top) : null;
+      var key = what ? (what.id || what.className || what.tagName) : 'nothing';
+      over[key] = (over[key] || 0) + 1;
+    }
+  }
+}
+return {free: free / n, over: over, map: [r.width, r.height]};
+"""
+
+
+def test_at_1366x768_most_of_the_map_stays_free(browser: Browser, live_app: LiveApp) -> None:
+    """Issue 18: on a laptop's 1366x768 the ops map's controls, legend and account bar leave at least 60% of
+    the map free, legend open as it starts."""
+    browser.resize(1366, 768)
+    open_settled(browser)
+    measure = browser.js(MAP_FREE_JS, "ops-map")
+    browser.screenshot("1366x768")
+    print(f"free share of the ops map at 1366x768: {measure}")
+    assert measure["free"] >= 0.6, measure
