@@ -328,7 +328,9 @@
       var p = feature.properties;
       var color = (p.cat && h.colors && h.colors[p.cat]) || h.noCategory || "#6b7280";
       var scale = h.wall ? 1.6 * wallScale() : 1;
-      var style = {radius: 4 * scale, color: color, weight: 1, fillColor: color, fillOpacity: 0.5};
+      // a noise call (prank, ghost, dropped, ...): a small hollow ring, quieter than any emergency (issue 18)
+      var style = {radius: 4 * scale, color: h.wall ? "#94a3b8" : color, weight: 1.5 * Math.min(scale, 2),
+                   fillColor: color, fillOpacity: 0};
       if (p.ct === "genuine") {
         if (ACTIVE[p.out]) {  // needs attention: big, solid, dark ring
           style = {radius: 10 * scale, color: "#111827", weight: 3, fillColor: color, fillOpacity: 0.95};
@@ -386,17 +388,16 @@
       });
       return L.marker(latlng, {icon: icon});
     },
-    /* A responder (layers/responders.py): a square in its agency kind's colour with the kind's glyph; an arrow
-     * for its heading while it moves and reports; its name below (on the ops map from h.labelZoom, on the wall
-     * always); a dot in the corner unless it is available. Stale: grey, with its age above. Offline: faint and
-     * hollow, with "offline" and its age. */
+    /* A responder (layers/responders.py): a square with the kind's letter, filled by its status (white
+     * available, black dispatched, a black diamond on scene, grey returning, pale off duty: assets/ntpd.css
+     * .unit-st-*, no hue, so no unit looks like an incident category); an arrow for its heading while it moves
+     * and reports; its name below (on the ops map from h.labelZoom, on the wall when at work). Stale: dashed,
+     * with its age above. Offline: faint and hollow, with "offline" and its age. */
     responderPoint: function (feature, latlng, context) {
       var h = context.hideout || {};
       var p = feature.properties;
       var s = h.strings || {};
       var state = p.state || (p.offline ? "offline" : p.stale ? "stale" : "live");
-      var kindColor = (h.colors && h.colors[p.kind]) || "#6b7280";
-      var fill = state === "live" ? kindColor : state === "stale" ? (h.staleColor || "#9ca3af") : (h.offlineColor || "#fff");
       var glyph = (h.glyphs && h.glyphs[p.kind]) || "?";
       var moving = state === "live" && p.bearing !== null && p.bearing !== undefined &&
         (p.speed_kmh || 0) >= (h.movingKmh || 0);
@@ -407,24 +408,20 @@
                          : selected || (h.zoom || 0) >= (h.labelZoom || 0);
       var age = ageText(p.age_s, s);
       var badge = state === "stale" ? age : state === "offline" ? (s.offline || "offline") + " " + age : "";
-      var dot = h.statusColors && h.statusColors[p.status];
       var html = (moving ? "<i class='ntpd-heading' style='transform: rotate(" + Number(p.bearing) + "deg)'></i>" : "") +
-        // stale and offline keep their kind's colour in the dashed border (and an offline glyph), so a grey
-        // unit is still recognisably an ambulance or a patrol
-        "<b style='background:" + fill + (state === "live" ? "" : ";border-color:" + kindColor) +
-          (state === "offline" ? ";color:" + kindColor : "") + "'>" + esc(glyph) + "</b>" +
-        (dot ? "<i class='ntpd-unit-dot' style='background:" + dot + "'></i>" : "") +
+        "<b>" + esc(glyph) + "</b>" +
         (badge ? "<em>" + esc(badge) + "</em>" : "") +
         (named ? "<span class='ntpd-unit-name'>" + esc(p.unit) + "</span>" : "");
       var size = h.wall ? Math.round(40 * wallScale()) : 28;
       var icon = L.divIcon({
         html: html,
-        className: "ntpd-unit ntpd-unit-" + state + (h.wall ? " ntpd-unit-wall" : "") +
+        className: "ntpd-unit ntpd-unit-" + state + " unit-st-" + String(p.status || "available").replace(/[^a-z_]/g, "") +
+          (h.wall ? " ntpd-unit-wall" : "") +
           (selected ? " ntpd-unit-selected" : ""),
         iconSize: L.point(size, size)
       });
       // above incidents and their clusters; the selected unit above the other units
-      var marker = L.marker(latlng, {icon: icon, title: p.unit, keyboard: false, opacity: state === "offline" ? 0.6 : 1,
+      var marker = L.marker(latlng, {icon: icon, title: p.unit, keyboard: false,
                                      zIndexOffset: selected ? 2000 : 1000, interactive: !h.wall});
       if (!h.wall) {
         var status = (h.labels && h.labels.unit && h.labels.unit[p.status]) || p.status;

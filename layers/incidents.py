@@ -40,8 +40,10 @@ CATEGORY_COLORS = {
     "social": "#66c2a5",
     "other": "#999999",
 }
-#: Calls that are not emergencies (prank, ghost, ...) have no category: a small grey dot.
+#: Calls that are not emergencies (prank, ghost, ...) have no category: a small hollow grey ring (the legend
+#: draws it hollow too: ``HOLLOW``).
 NO_CATEGORY_COLOR = "#6b7280"
+HOLLOW = frozenset({NO_CATEGORY_COLOR})
 NEW_LAYER = "incidents-new"
 #: the open emergencies (issue 18): never clustered, large, in a pane above units, clusters, labels and boundaries
 #: (Leaflet's marker pane is 600, tooltips 650)

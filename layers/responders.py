@@ -29,15 +29,11 @@ KIND_GLYPHS = {
     "police": "P", "fire": "D", "medical": "A", "disaster": "B", "sar": "S",
     "electricity": "L", "social": "So", "transport": "H", "military": "T", "other": "?",
 }
-KIND_COLORS = {
-    "police": "#1d4ed8", "fire": "#dc2626", "medical": "#059669", "disaster": "#d97706", "sar": "#ea580c",
-    "electricity": "#ca8a04", "social": "#7c3aed", "transport": "#0891b2", "military": "#4d7c0f", "other": "#6b7280",
-}
-#: The dot in a unit's corner says it is busy or off duty; an available unit (the one a dispatcher looks for)
-#: has none.
-STATUS_COLORS = {"dispatched": "#f97316", "on_scene": "#be123c", "returning": "#0284c7", "off_duty": "#111827"}
-STALE_COLOR = "#9ca3af"
-OFFLINE_COLOR = "#f9fafb"
+#: Units carry no hue (issue 18): the incident categories own every hue of the map, so a unit is never
+#: mistaken for a call. The letter says the kind; the fill and the shape say the status (assets/ntpd.css
+#: ``.unit-st-<status>``): white available (the unit a dispatcher looks for), black dispatched, a black diamond on
+#: scene, grey returning, pale and dotted off duty; stale dashed with its age, offline faint and hollow.
+STATUS_ORDER = ("available", "dispatched", "on_scene", "returning", "off_duty")
 #: On the ops map unit names show from this zoom (a kab/kota of 90 km fits at about 10-11; further out, around a
 #: provinsi, names of far-apart units pile up). The selected unit is always named.
 LABEL_ZOOM = 11
@@ -113,10 +109,6 @@ class RespondersLayer:
         """Everything ``ntpd.responderPoint`` needs, sent once; ``zoom`` and ``selected`` change on the ops map."""
         return {
             "glyphs": KIND_GLYPHS,
-            "colors": KIND_COLORS,
-            "statusColors": STATUS_COLORS,
-            "staleColor": STALE_COLOR,
-            "offlineColor": OFFLINE_COLOR,
             "labels": vocabulary_labels(lang),
             "strings": {"stale": t("stale", lang), "offline": t("offline", lang), "min": t("minutes", lang),
                         "hour": t("hours", lang), "day": t("days", lang)},
@@ -140,9 +132,14 @@ class RespondersLayer:
         return {"type": "FeatureCollection", "features": features_for_view(features, ctx.wall)}
 
     def legend(self, lang: str) -> list[tuple[str, str]]:
-        kinds = [(KIND_COLORS[str(k)], f"{KIND_GLYPHS[str(k)]} {k.label(lang)}") for k in AgencyKind
+        return []  # no colours of its own: drawn as marks (``legend_marks``)
+
+    def legend_marks(self, lang: str) -> list[tuple[str, str, str]]:
+        """(marker classes, letter, label) rows, drawn with the map's own marker styles (assets/ntpd.css): each
+        kind as an available unit, then each status, then stale and offline."""
+        kinds = [("unit-st-available", KIND_GLYPHS[str(k)], k.label(lang)) for k in AgencyKind
                  if str(k) in LEGEND_KINDS]
-        freshness = [(STALE_COLOR, t("legend_stale", lang)), (OFFLINE_COLOR, t("legend_offline", lang))]
-        statuses = [(STATUS_COLORS[str(s)], t("legend_unit_status", lang, status=s.label(lang))) for s in UnitStatus
-                    if str(s) in STATUS_COLORS]
-        return kinds + freshness + statuses
+        statuses = [(f"unit-st-{s}", "", UnitStatus(s).label(lang)) for s in STATUS_ORDER]
+        freshness = [("unit-st-available ntpd-unit-stale", "", t("legend_stale", lang)),
+                     ("unit-st-available ntpd-unit-offline", "", t("legend_offline", lang))]
+        return kinds + statuses + freshness

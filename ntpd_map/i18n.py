@@ -53,9 +53,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "age": {"id": "umur posisi", "en": "position age"},
     # responders on the map (issue 6)
     "offline": {"id": "luring", "en": "offline"},
-    "legend_stale": {"id": "abu-abu + umur: posisi lama", "en": "grey + age: stale position"},
+    "legend_stale": {"id": "garis putus + umur: posisi lama", "en": "dashed + age: stale position"},
     "legend_offline": {"id": "pucat berongga: luring (tak melapor)", "en": "faint, hollow: offline (not reporting)"},
-    "legend_unit_status": {"id": "titik sudut: {status}", "en": "corner dot: {status}"},
     "unit_title": {"id": "Unit", "en": "Unit"},
     "unit_kind": {"id": "Jenis", "en": "Kind"},
     "unit_source": {"id": "Sumber posisi", "en": "Position source"},

@@ -11,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 
 from layers.base import js, layer_id
 from layers.coverage import UNDERLAY_PANE
-from layers.incidents import ACTIVE_LAYER
+from layers.incidents import ACTIVE_LAYER, HOLLOW
 from ntpd_map import ids
 from ntpd_map.access.identity import current_identity
 from ntpd_map.access.roles import home
@@ -128,6 +128,28 @@ def legend_block_id(key: str) -> str:
     return f"legend-{key}"
 
 
+def unit_key(classes: str, glyph: str) -> Component:
+    """A unit's marker as the map draws it (assets/ntpd.css: the same classes), for a legend."""
+    return html.Span(html.B(glyph), className=f"unit-key {classes}")
+
+
+def legend_rows(layer: Layer, lang: str) -> list[Component]:
+    """A layer's legend rows: a swatch per (colour, label) of ``legend``; a layer drawn as marks (units) gives
+    ``legend_marks`` instead, each drawn as the map draws it."""
+    marks = getattr(layer, "legend_marks", None)
+    if marks is not None:
+        return [html.Div([unit_key(classes, glyph), label], className="legend-mark")
+                for classes, glyph, label in marks(lang)]
+    return [html.Div([swatch(color), label]) for color, label in layer.legend(lang)]
+
+
+def swatch(color: str, classes: str = "swatch") -> Component:
+    """A legend's colour: a dot, or a hollow ring for what the map draws hollow (noise calls)."""
+    if color in HOLLOW:
+        return html.Span(className=f"{classes} hollow", style={"borderColor": color})
+    return html.Span(className=classes, style={"background": color})
+
+
 def legend(ctx: LayerContext, layers: list[Layer], extra: Mapping[str, Component] | None = None,
            shown: Collection[str] | None = None) -> Component:
     """One block per layer that explains itself (incidents, responders), side by side: a short, wide legend
@@ -137,8 +159,7 @@ def legend(ctx: LayerContext, layers: list[Layer], extra: Mapping[str, Component
     ``default_visible``)."""
     blocks: list[Component] = []
     for layer in layers:
-        rows = [html.Div([html.Span(className="swatch", style={"background": color}), label])
-                for color, label in layer.legend(ctx.lang)]
+        rows = legend_rows(layer, ctx.lang)
         if rows:
             more = (extra or {}).get(layer.key)
             blocks.append(html.Div([html.Div(layer.title(ctx.lang), className="legend-head"), *rows,

@@ -63,7 +63,7 @@ map.eachLayer(function (layer) {
     out.clustered += p.point_count;
   } else if ("ct" in p) {
     var ll = layer.getLatLng();
-    out.points.push({id: p.id, lat: ll.lat, lon: ll.lng, ct: p.ct});
+    out.points.push({id: p.id, lat: ll.lat, lon: ll.lng, ct: p.ct, fillOpacity: layer.options.fillOpacity});
     if (layer.getPopup && layer.getPopup()) { out.popups += 1; }
   }
 });

@@ -74,6 +74,8 @@ def test_ops_page_shows_the_situation_in_bahasa_indonesia(browser: Browser, live
     assert least <= genuine_drawn <= most, (genuine_drawn, least, most)
     if drawn["points"]:
         assert driver.find_elements(By.CSS_SELECTOR, "#ops-map .leaflet-overlay-pane canvas")
+    # noise calls are hollow rings, emergencies filled (issue 18: a 30-day view shows the emergencies at a glance)
+    assert all((p["fillOpacity"] > 0) == (p["ct"] == "genuine") for p in drawn["points"]), drawn["points"]
 
     # the 24 kecamatan of TTU, each labelled by name
     names = set(live_app.runtime.region.kecamatan["nama"])

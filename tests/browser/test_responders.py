@@ -23,10 +23,8 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from layers.responders import (
-    KIND_COLORS,
     KIND_GLYPHS,
     LABEL_ZOOM,
-    STATUS_COLORS,
     WALL_NAMED_STATUSES,
     WALL_PROPERTIES,
 )
@@ -58,14 +56,15 @@ map.eachLayer(function (layer) {
   if (!p || !("kind" in p) || !layer.getElement || !layer.getElement()) { return; }
   var icon = layer.getElement(), ll = layer.getLatLng();
   function find(sel) { return icon.querySelector(sel); }
-  var b = find("b"), em = find("em"), name = find(".ntpd-unit-name"), dot = find(".ntpd-unit-dot"),
-      arrow = find(".ntpd-heading");
+  var b = find("b"), em = find("em"), name = find(".ntpd-unit-name"), arrow = find(".ntpd-heading");
+  var style = b ? getComputedStyle(b) : null;
   units.push({unit: p.unit, device: p.device || null, state: p.state, status: p.status, kind: p.kind,
               lat: ll.lat, lon: ll.lng, classes: icon.className, title: icon.getAttribute("title"),
-              glyph: b ? b.textContent : null, fill: b ? getComputedStyle(b).backgroundColor : null,
+              glyph: b ? b.textContent : null, fill: style ? style.backgroundColor : null,
+              ink: style ? style.color : null, border: style ? style.borderTopStyle : null,
+              shape: style ? style.clipPath : null,
               opacity: parseFloat(getComputedStyle(icon).opacity),
               badge: em ? em.textContent : null, name: name ? name.textContent : null,
-              dot: dot ? getComputedStyle(dot).backgroundColor : null,
               arrow: arrow ? arrow.style.transform : null});
 });
 return {units: units, zoom: map.getZoom()};
@@ -87,10 +86,24 @@ return out;
 """
 
 
-def rgb(hex_color: str) -> str:
-    """'#1d4ed8' -> 'rgb(29, 78, 216)', as getComputedStyle reports colours."""
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgb({r}, {g}, {b})"
+#: what a unit's legend key looks like (its <b>), by the key's classes: the same styles as the map's markers
+LEGEND_MARKS_JS = """
+return Array.from(document.querySelectorAll('.legend .unit-key')).map(function (k) {
+  var s = getComputedStyle(k.querySelector('b'));
+  return {classes: k.className, fill: s.backgroundColor, ink: s.color, border: s.borderTopStyle, shape: s.clipPath,
+          label: k.parentElement.textContent.trim()};
+});
+"""
+
+
+def achromatic(css_color: str) -> bool:
+    """No hue: the red, green and blue of an rgb()/rgba() colour differ by at most 4 of 255."""
+    channels = [int(c) for c in re.findall(r"\d+", css_color)[:3]]
+    return max(channels) - min(channels) <= 4
+
+
+def lightness(css_color: str) -> float:
+    return sum(int(c) for c in re.findall(r"\d+", css_color)[:3]) / 3
 
 
 def add_unit(app: LiveApp, device: str, name: str, kind: str, fixes: list[tuple[int, float, float]], *,
@@ -207,21 +220,22 @@ def test_units_drawn_by_kind_stale_greyed_with_age_offline_faint(browser: Browse
         assert unit["title"] == props["unit"]
         # the state drawn is the state the server computed; the state class and fill follow it
         assert f"ntpd-unit-{unit['state']}" in unit["classes"].split(), unit
+        # no hue of its own (every hue is an incident category's); the class says the status
+        assert achromatic(unit["fill"]) and achromatic(unit["ink"]), unit
+        assert f"unit-st-{unit['status']}" in unit["classes"].split(), unit
         if unit["state"] == "live":
-            assert unit["fill"] == rgb(KIND_COLORS[props["kind"]]) and unit["badge"] is None, unit
-        dot = STATUS_COLORS.get(unit["status"])
-        assert unit["dot"] == (rgb(dot) if dot else None), f"status dot of {unit}"
+            assert unit["badge"] is None and unit["border"] == "solid", unit
 
     by_name = {u["unit"]: u for u in drawn["units"]}
     moving = by_name["Ambulans Uji Jalan"]
-    assert moving["state"] == "live" and moving["fill"] == rgb(KIND_COLORS["medical"])
+    assert moving["state"] == "live" and moving["status"] == "available"
+    assert moving["fill"] == "rgb(255, 255, 255)" and lightness(moving["ink"]) < 60, "available is not white"
     assert moving["arrow"] == "rotate(90deg)", "a live unit moving east has no heading arrow pointing east"
-    assert moving["dot"] is None  # available: no dot
 
     stale = by_name["Damkar Uji Lama"]
     age_min = (int(time.time()) - (now - 600)) // 60
     assert stale["state"] == "stale" and "ntpd-unit-stale" in stale["classes"]
-    assert stale["fill"] == rgb("#9ca3af"), "a stale unit is not greyed"
+    assert stale["border"] == "dashed", "a stale unit is not dashed"
     assert stale["glyph"] == "D" and stale["arrow"] is None
     badge = re.fullmatch(r"(\d+) mnt", stale["badge"] or "")
     assert badge and 10 <= int(badge.group(1)) <= age_min, f"stale badge {stale['badge']!r}, age {age_min} min"
@@ -230,8 +244,8 @@ def test_units_drawn_by_kind_stale_greyed_with_age_offline_faint(browser: Browse
     assert offline["state"] == "offline" and "ntpd-unit-offline" in offline["classes"]
     assert re.fullmatch(r"luring (\d+) mnt", offline["badge"] or ""), offline["badge"]
     assert offline["opacity"] < 0.8, "an offline unit is not drawn faint"
-    assert offline["fill"] == rgb("#f9fafb"), "an offline unit is not hollow"
-    assert offline["dot"] == rgb(STATUS_COLORS["returning"])
+    assert offline["fill"].startswith("rgba(") and offline["border"] == "dashed", "an offline unit is not hollow"
+    assert "unit-st-returning" in offline["classes"]
 
     # a Traccar-forwarded unit 5 minutes old is still live (10 minutes for trackers), a phone's is not
     assert staleness.stale_after("traccar") > 300 > staleness.stale_after("osmand")
@@ -250,9 +264,29 @@ def test_units_drawn_by_kind_stale_greyed_with_age_offline_faint(browser: Browse
                  f"unit names never showed at zoom {LABEL_ZOOM}")
 
     legend = browser.driver.find_element(By.CSS_SELECTOR, ".legend").text
-    for entry in ("Petugas/unit", "A Medis/ambulans", "D Pemadam kebakaran", "abu-abu + umur: posisi lama",
-                  "pucat berongga: luring", "titik sudut: Dikirim"):
+    for entry in ("Petugas/unit", "A\nMedis/ambulans", "D\nPemadam kebakaran", "garis putus + umur: posisi lama",
+                  "pucat berongga: luring", "Dikirim", "Di lokasi", "Tidak bertugas"):
         assert entry in legend, f"{entry!r} missing from the legend: {legend}"
+    # the legend draws what the map draws: each unit's look is its status key's look
+    keys = browser.js(LEGEND_MARKS_JS)
+    def key(*classes: str) -> dict[str, Any]:
+        return next(k for k in keys if set(k["classes"].split()) == {"unit-key", *classes})
+
+    for unit in drawn_units(browser)["units"]:
+        look = (unit["fill"], unit["ink"], unit["border"], unit["shape"])
+        status = key(f"unit-st-{unit['status']}")
+        if unit["state"] == "live":
+            assert look == (status["fill"], status["ink"], status["border"], status["shape"]), (unit, status)
+        elif unit["state"] == "stale":  # its status's fill, the stale key's dashes
+            assert look == (status["fill"], status["ink"], key("unit-st-available", "ntpd-unit-stale")["border"],
+                            status["shape"]), (unit, status)
+        else:
+            offline = key("unit-st-available", "ntpd-unit-offline")
+            assert look[:3] == (offline["fill"], offline["ink"], offline["border"]), (unit, offline)
+    # five statuses, five looks (told apart by fill, ink, border or shape, not by hue)
+    statuses = [k for k in keys if not {"ntpd-unit-stale", "ntpd-unit-offline"} & set(k["classes"].split())
+                and k["label"] in [UnitStatus(s).label("id") for s in UnitStatus]]
+    assert len({(k["fill"], k["ink"], k["border"], k["shape"]) for k in statuses}) == len(UnitStatus), statuses
     browser.screenshot()
     browser.assert_console_clean()
 
@@ -323,8 +357,9 @@ def test_status_buttons_change_the_store_and_the_map(browser: Browser, live_app:
     mark = browser.mark()
     browser.driver.find_element(By.ID, "ops-unit-status-dispatched").click()
     browser.wait(lambda: status_in_store() == "dispatched", 5, "the status never reached the store")
-    browser.wait(lambda: (unit_on_map(browser, "Patroli Uji Status") or {}).get("dot")
-                 == rgb(STATUS_COLORS["dispatched"]), 5, "the map does not show the unit as dispatched")
+    browser.wait(lambda: "unit-st-dispatched" in (unit_on_map(browser, "Patroli Uji Status") or {}).get(
+                 "classes", "").split(), 5, "the map does not show the unit as dispatched")
+    assert lightness(unit_on_map(browser, "Patroli Uji Status")["fill"]) < 40, "a dispatched unit is not black"
     browser.wait(lambda: (panel_rows(browser) or {}).get("Status unit") == "Dikirim", 5, "the panel kept Siaga")
     assert current_button() == "Dikirim"
     assert (browser.text("ops-unit-msg") or "").startswith("Status disimpan: Dikirim")
@@ -359,8 +394,8 @@ def test_status_buttons_change_the_store_and_the_map(browser: Browser, live_app:
 
     browser.driver.find_element(By.ID, "ops-unit-status-available").click()
     browser.wait(lambda: status_in_store() == "available", 5, "setting it back to available failed")
-    browser.wait(lambda: (unit_on_map(browser, "Patroli Uji Status") or {}).get("dot", "x") is None, 5,
-                 "the dot stayed after the unit became available")
+    browser.wait(lambda: (unit_on_map(browser, "Patroli Uji Status") or {}).get("fill") == "rgb(255, 255, 255)", 5,
+                 "the unit stayed black after it became available")
     browser.driver.find_element(By.ID, "ops-unit-close").click()
     browser.wait(lambda: panel_rows(browser) is None, 5, "the close button left the panel open")
     browser.assert_console_clean()

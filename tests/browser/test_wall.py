@@ -12,8 +12,8 @@ import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 
-from layers.incidents import CATEGORY_COLORS, NO_CATEGORY_COLOR
-from layers.responders import LEGEND_KINDS
+from layers.incidents import CATEGORY_COLORS
+from layers.responders import LEGEND_KINDS, STATUS_ORDER
 from ntpd_map.store.model import IncidentQuery
 from tests.browser.conftest import geojson_from_layer_data
 
@@ -316,9 +316,12 @@ def test_the_wall_reads_from_five_metres_on_any_screen(browser: Browser, live_ap
     legend = browser.js("return Array.from(document.querySelectorAll('.wall-map-legend .key-mark')).map("
                         "function (k) { return [k.className, getComputedStyle(k).backgroundColor]; });")
     dots = [colour for cls, colour in legend if "key-dot" in cls]
-    expected = [*CATEGORY_COLORS.values(), NO_CATEGORY_COLOR]
-    assert dots == ["rgb({}, {}, {})".format(*(int(c[i:i + 2], 16) for i in (1, 3, 5))) for c in expected], dots
-    assert sum("key-unit" in cls for cls, _ in legend) == len(LEGEND_KINDS), legend
+    expected = [*CATEGORY_COLORS.values()]
+    assert dots[:-1] == ["rgb({}, {}, {})".format(*(int(c[i:i + 2], 16) for i in (1, 3, 5))) for c in expected], dots
+    # the noise calls last, a hollow ring as the map draws them
+    assert "hollow" in [cls for cls, _ in legend if "key-dot" in cls][-1] and dots[-1] == "rgba(0, 0, 0, 0)", legend
+    # a square per kind (as an available unit) and one per other status, with the map's own unit classes
+    assert sum("key-unit" in cls for cls, _ in legend) == len(LEGEND_KINDS) + len(STATUS_ORDER) - 1, legend
     cut = browser.js("var side = document.querySelector('.wall-side').getBoundingClientRect();"
                      "return Array.from(document.querySelectorAll('.wall-map-legend .wall-key')).filter(function (k) {"
                      "var r = k.getBoundingClientRect(); return k.scrollWidth > k.clientWidth + 1 || r.right > "

@@ -14,7 +14,6 @@ from layers.base import LayerContext, View
 from layers.responders import (
     LABEL_ZOOM,
     OPS_PROPERTIES,
-    STALE_COLOR,
     WALL_PROPERTIES,
     RespondersLayer,
     drawn_signature,
@@ -22,6 +21,7 @@ from layers.responders import (
     track_from_positions,
 )
 from ntpd_map.config import Settings
+from ntpd_map.domain import UnitStatus
 from ntpd_map.store.model import IncidentQuery, StoreUnavailable
 
 NOW = 1_750_000_000  # 2025-06-15 15:06:40 UTC, 23:06:40 WITA
@@ -144,16 +144,24 @@ def test_hideout_has_the_strings_and_the_label_zoom() -> None:
     assert ops["strings"]["offline"] == "luring" and en["strings"]["offline"] == "offline"
     assert ops["strings"]["min"] == "mnt" and en["strings"]["min"] == "min"
     assert ops["labels"]["unit"]["dispatched"] == "Dikirim" and en["labels"]["unit"]["dispatched"] == "Dispatched"
-    assert ops["glyphs"]["medical"] == "A" and ops["staleColor"] == STALE_COLOR
+    assert ops["glyphs"]["medical"] == "A"
+    # no colour travels: a unit's look is its status class (assets/ntpd.css), never a hue of its own
+    assert not {"colors", "statusColors", "staleColor", "offlineColor"} & set(ops)
 
 
-def test_legend_explains_kinds_staleness_and_status() -> None:
-    labels = [label for _, label in RespondersLayer().legend("id")]
-    assert "A Medis/ambulans" in labels and "P Kepolisian" in labels
-    assert any("posisi lama" in label for label in labels) and any("luring" in label for label in labels)
-    assert "titik sudut: Dikirim" in labels
-    english = [label for _, label in RespondersLayer().legend("en")]
-    assert any("stale" in label for label in english) and any("offline" in label for label in english)
+def test_legend_explains_kinds_statuses_and_staleness_with_the_maps_marks() -> None:
+    layer = RespondersLayer()
+    assert layer.legend("id") == []  # no swatch colours: the rows are marks
+    marks = layer.legend_marks("id")
+    assert ("unit-st-available", "A", "Medis/ambulans") in marks and ("unit-st-available", "P", "Kepolisian") in marks
+    # every status once, by the class the map's marker carries, in the order a dispatcher reads them
+    statuses = [(classes, label) for classes, glyph, label in marks if not glyph and " " not in classes]
+    assert statuses == [(f"unit-st-{s}", UnitStatus(s).label("id")) for s in
+                        ("available", "dispatched", "on_scene", "returning", "off_duty")]
+    assert any("ntpd-unit-stale" in c and "posisi lama" in label for c, _, label in marks)
+    assert any("ntpd-unit-offline" in c and "luring" in label for c, _, label in marks)
+    english = [label for _, _, label in layer.legend_marks("en")]
+    assert "Dispatched" in english and any("stale" in label for label in english)
 
 
 def test_track_is_one_line_oldest_first() -> None:

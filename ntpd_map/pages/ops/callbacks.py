@@ -28,7 +28,14 @@ from ntpd_map import audit, ids
 from ntpd_map.domain import UnitStatus
 from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR, Staleness, nearest_available, responder_features
 from ntpd_map.i18n import t
-from ntpd_map.pages.common import ACTIVE_ROW, active_panel, layers_control_id, legend_block_id, region_bounds
+from ntpd_map.pages.common import (
+    ACTIVE_ROW,
+    active_panel,
+    layers_control_id,
+    legend_block_id,
+    legend_rows,
+    region_bounds,
+)
 from ntpd_map.pages.live import (
     LiveLayer,
     acknowledge,
@@ -436,7 +443,7 @@ def register_map_controls(cb: Callbacks, runtime: Runtime, layers: list[Layer]) 
     )
 
     # a layer's legend block shows while the layer is switched on (coverage and towers start off)
-    explained = [layer.key for layer in layers if layer.legend(runtime.settings.lang)]
+    explained = [layer.key for layer in layers if legend_rows(layer, runtime.settings.lang)]
     if explained:
         cb.clientside_callback(
             """function(overlays, keys) {

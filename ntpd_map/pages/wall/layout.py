@@ -14,7 +14,7 @@ from dash import dcc, html
 
 from layers.base import js
 from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
-from layers.responders import LEGEND_KINDS
+from layers.responders import LEGEND_KINDS, STATUS_ORDER, RespondersLayer
 from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import (
@@ -25,6 +25,7 @@ from ntpd_map.pages.common import (
     leaflet_map,
     region_bounds,
     simulation_banner,
+    swatch,
 )
 from ntpd_map.pages.live import last_good_key, offline_context
 from ntpd_map.store.model import StoreUnavailable
@@ -90,15 +91,17 @@ def map_legend(ctx: LayerContext, layers: list[Layer]) -> Component:
     for layer in layers:
         if layer.key == "incidents":
             items = layer.legend(lang)  # the categories, then the noise calls: a long name, across both columns
-            keys += [html.Div([html.Span(className="key-mark key-dot", style={"background": color}), label],
+            keys += [html.Div([swatch(color, "key-mark key-dot"), label],
                               className="wall-key" + (" wide" if i == len(items) - 1 else ""))
                      for i, (color, label) in enumerate(items)]
-        elif layer.key == "responders":
-            # the kinds: "P Polisi" drawn as the map's square with its letter, then the name
-            for color, label in layer.legend(lang)[:len(LEGEND_KINDS)]:
-                glyph, _, name = label.partition(" ")
-                keys.append(html.Div([html.Span(glyph, className="key-mark key-unit", style={"background": color}),
-                                      name], className="wall-key"))
+        elif isinstance(layer, RespondersLayer):
+            # the kinds (drawn as available units) and the other statuses, with the map's own unit styles;
+            # stale and offline are for ops (the wall keeps its legend short: the active panel needs the room)
+            marks = [(classes, glyph, label) for classes, glyph, label in
+                     layer.legend_marks(lang)[:len(LEGEND_KINDS) + len(STATUS_ORDER)]
+                     if glyph or classes != "unit-st-available"]
+            keys += [html.Div([html.Span(html.B(glyph), className=f"key-mark key-unit unit-key {classes}"), label],
+                              className="wall-key") for classes, glyph, label in marks]
     return html.Div(keys, className="wall-map-legend")
 
 
