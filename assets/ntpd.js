@@ -564,3 +564,44 @@ window.ntpdAlert = function (data) {
   return ["alert-banner on", (p.what || "") + (p.where ? " - " + p.where : "") + " - " + (p.age || 0) + " " + unit +
           more];
 };
+
+/* The wall's open emergencies (issue 18): whole rows only, as many as the panel holds, oldest first; when there
+ * are more, the panel turns its page every data-seconds (the wall's rotation) and its last line says how many
+ * are not shown and which page this is. Re-paged as soon as Dash redraws the rows, and every second. */
+(function () {
+  var page = 0, ticks = 0;
+  function fit(advance) {
+    var panel = document.querySelector(".wall .active-panel");
+    if (!panel) { return; }
+    var rows = Array.prototype.slice.call(panel.querySelectorAll(".active-row"));
+    var more = panel.querySelector(".active-more");
+    if (!rows.length || !more) { return; }
+    rows.forEach(function (r) { r.style.display = ""; });
+    more.style.display = "";
+    more.textContent = "+0";
+    var bottom = panel.getBoundingClientRect().bottom - more.getBoundingClientRect().height;
+    var top = rows[0].getBoundingClientRect().top, pages = [[]], used = 0;
+    rows.forEach(function (r) {
+      var b = r.getBoundingClientRect(), h = b.height + parseFloat(getComputedStyle(r).marginBottom || 0);
+      if (pages[pages.length - 1].length && used + h > bottom - top) { pages.push([]); used = 0; }
+      pages[pages.length - 1].push(r);
+      used += h;
+    });
+    if (pages.length === 1) { more.style.display = "none"; more.textContent = ""; return; }
+    var seconds = Math.max(1, parseInt(panel.getAttribute("data-seconds"), 10) || 10);
+    if (advance) { ticks += 1; }
+    if (ticks >= seconds) { ticks = 0; page += 1; }
+    page = page % pages.length;
+    rows.forEach(function (r) { r.style.display = pages[page].indexOf(r) >= 0 ? "" : "none"; });
+    more.textContent = (more.getAttribute("data-more") || "+{n}").replace("{n}", rows.length - pages[page].length)
+      .replace("{page}", page + 1).replace("{pages}", pages.length);
+  }
+  setInterval(function () { fit(true); }, 1000);
+  // a redraw shows every row again: re-page at once (before the next paint), not on the next tick
+  new MutationObserver(function (changes) {
+    if (changes.some(function (c) {
+      var el = c.target.nodeType === 1 ? c.target : c.target.parentElement;
+      return el && el.closest(".wall .active-panel") && !el.closest(".active-more");
+    })) { fit(false); }
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+})();

@@ -53,10 +53,17 @@ EMPTY: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 LEGEND_KINDS = ("police", "fire", "medical", "disaster", "sar")
 
 
+#: What a wall leaves to the ops map: a unit off duty is no help to the room, and its pale mark beside a stale one
+#: (dashed, with its age) was one more thing to tell apart at 5 m.
+WALL_HIDDEN_STATUSES = ("off_duty",)
+
+
 def features_for_view(features: list[dict[str, Any]], wall: bool) -> list[dict[str, Any]]:
-    """The features as a page needs them: a wall's keep only WALL_PROPERTIES, the ops map's OPS_PROPERTIES."""
+    """The features as a page needs them: a wall's keep only WALL_PROPERTIES and the units on duty, the ops map's
+    OPS_PROPERTIES."""
     keep = WALL_PROPERTIES if wall else OPS_PROPERTIES
-    return [{**f, "properties": {k: f["properties"].get(k) for k in keep}} for f in features]
+    return [{**f, "properties": {k: f["properties"].get(k) for k in keep}} for f in features
+            if not (wall and f["properties"].get("status") in WALL_HIDDEN_STATUSES)]
 
 
 def drawn_signature(data: dict[str, Any]) -> str:

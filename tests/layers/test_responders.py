@@ -61,6 +61,7 @@ FLEET = units(
     {"device_id": "phone-stale", "name": "Ambulans 2", "status": "dispatched"},
     {"device_id": "tracker", "name": "Damkar 1", "kind": "fire", "agency": "Damkar TTU"},
     {"device_id": "silent", "name": "Patroli 1", "kind": "police", "agency": "Polres TTU"},
+    {"device_id": "resting", "name": "Patroli 2", "kind": "police", "agency": "Polres TTU", "status": "off_duty"},
 )
 LATEST = positions(
     {"device_id": "phone-live", "recorded_at": NOW - 100, "lat": -9.45, "lon": 124.48, "speed_kmh": 36.0,
@@ -69,6 +70,7 @@ LATEST = positions(
     {"device_id": "tracker", "recorded_at": NOW - 500, "lat": -9.40, "lon": 124.60, "source": "traccar"},
     {"device_id": "silent", "recorded_at": NOW - 1801, "lat": -9.30, "lon": 124.40},
     {"device_id": "unregistered", "recorded_at": NOW, "lat": -9.2, "lon": 124.3},
+    {"device_id": "resting", "recorded_at": NOW - 60, "lat": -9.35, "lon": 124.45},
 )
 
 
@@ -83,9 +85,10 @@ def by_device(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_layer_freshness_follows_the_settings_per_source() -> None:
     props = by_device(layer_data())  # defaults: phone 120 s, Traccar 600 s, offline after 1800 s
-    assert set(props) == {"phone-live", "phone-stale", "tracker", "silent"}  # unregistered devices are not drawn
+    # unregistered devices are not drawn
+    assert set(props) == {"phone-live", "phone-stale", "tracker", "silent", "resting"}
     assert {d: p["state"] for d, p in props.items()} == {
-        "phone-live": "live", "phone-stale": "stale", "tracker": "live", "silent": "offline"}
+        "phone-live": "live", "phone-stale": "stale", "tracker": "live", "silent": "offline", "resting": "live"}
     assert props["silent"]["stale"] and props["silent"]["offline"] and not props["phone-stale"]["offline"]
     live = props["phone-live"]
     assert (live["unit"], live["agency"], live["kind"], live["status"], live["age_s"]) == (
@@ -94,12 +97,14 @@ def test_layer_freshness_follows_the_settings_per_source() -> None:
 
     props = by_device(layer_data(NTPD_STALE_PHONE_S="90", NTPD_STALE_TRACCAR_S="400", NTPD_OFFLINE_AFTER_S="3600"))
     assert {d: p["state"] for d, p in props.items()} == {
-        "phone-live": "stale", "phone-stale": "stale", "tracker": "stale", "silent": "stale"}
+        "phone-live": "stale", "phone-stale": "stale", "tracker": "stale", "silent": "stale", "resting": "live"}
 
 
 def test_wall_features_carry_no_device_id_battery_or_report_time() -> None:
     data = layer_data(wall=True)
-    assert len(data["features"]) == 4
+    # every unit on duty (an off-duty one is left to the ops map: no pale mark to tell from a stale one at 5 m)
+    assert sorted(f["properties"]["unit"] for f in data["features"]) == [
+        "Ambulans 1", "Ambulans 2", "Damkar 1", "Patroli 1"]
     for feature in data["features"]:
         assert set(feature["properties"]) == set(WALL_PROPERTIES)
     text = json.dumps(data)

@@ -7,14 +7,14 @@ view only each desa's status and the towers, never who marked a desa or the evid
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dash_leaflet as dl
 from dash import dcc, html
 
 from layers.base import js
 from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
-from layers.responders import LEGEND_KINDS, STATUS_ORDER, RespondersLayer
+from layers.responders import LEGEND_KINDS, STATUS_ORDER, WALL_HIDDEN_STATUSES, RespondersLayer
 from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import (
@@ -95,13 +95,15 @@ def map_legend(ctx: LayerContext, layers: list[Layer]) -> Component:
                               className="wall-key" + (" wide" if i == len(items) - 1 else ""))
                      for i, (color, label) in enumerate(items)]
         elif isinstance(layer, RespondersLayer):
-            # the kinds (drawn as available units) and the other statuses, with the map's own unit styles;
-            # stale and offline are for ops (the wall keeps its legend short: the active panel needs the room)
+            # the kinds (drawn as available units), the statuses a wall shows and a stale position, with the
+            # map's own unit styles (off duty and offline are for ops: the active panel needs the room)
             marks = [(classes, glyph, label) for classes, glyph, label in
-                     layer.legend_marks(lang)[:len(LEGEND_KINDS) + len(STATUS_ORDER)]
-                     if glyph or classes != "unit-st-available"]
+                     layer.legend_marks(lang)[:len(LEGEND_KINDS) + len(STATUS_ORDER) + 1]
+                     if (glyph or classes != "unit-st-available")
+                     and not any(f"unit-st-{s}" == classes for s in WALL_HIDDEN_STATUSES)]
             keys += [html.Div([html.Span(html.B(glyph), className=f"key-mark key-unit unit-key {classes}"), label],
-                              className="wall-key") for classes, glyph, label in marks]
+                              className="wall-key" + (" wide" if "stale" in classes else ""))  # a long label
+                     for classes, glyph, label in marks]
     return html.Div(keys, className="wall-map-legend")
 
 
@@ -118,6 +120,8 @@ def page(request: PageRequest) -> Component:
 def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
     lang = ctx.lang
     settings = ctx.runtime.settings
+    # the open emergencies' panel turns its page with the wall's rotation (assets/ntpd.js)
+    page_seconds: dict[str, Any] = {"data-seconds": str(settings.int("NTPD_WALL_ROTATE_SECONDS"))}
     return html.Div([
         simulation_banner(ctx),
         html.Div(id=ids.WALL_DOWN, className="down-banner"),
@@ -132,7 +136,8 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
                 html.Div(leaflet_map(ids.WALL_MAP, ctx, wall_layers(layers), style={"height": "100%"}),
                          className="wall-map-cell"),
                 # the open emergencies beside the map, oldest on top, and what the map's marks mean (issue 18)
-                html.Div([html.Div(id=ids.WALL_ACTIVE, className="active-panel"), map_legend(ctx, layers)],
+                html.Div([html.Div(id=ids.WALL_ACTIVE, className="active-panel", **page_seconds),
+                          map_legend(ctx, layers)],
                          className="wall-side"),
             ], className="wall-map-row"), id=ids.WALL_PANEL_MAP, className="wall-panel"),
             html.Div(id=ids.WALL_PANEL_TABLE, className="wall-panel wall-hidden",
