@@ -73,7 +73,56 @@
     return {left: r.left + dx, right: r.right + dx, top: r.top + dy, bottom: r.bottom + dy};
   }
 
+  /* Units at one spot (a station, a hospital's bay) are fanned out around it, each with a leg back to where it
+   * is, as Leaflet.markercluster spiderfies a cluster; otherwise only the top one could be seen or clicked.
+   * Marks nearer than half their size are one group (single link: one spot, not a town's units, which zooming in
+   * parts); the circle is wide enough that no two touch. */
+  function spreadUnits(map) {
+    var units = [];
+    map.eachLayer(function (layer) {
+      var icon = layer instanceof L.Marker && layer._icon;
+      if (!icon || !icon.classList.contains("ntpd-unit")) { return; }
+      icon.style.translate = "";
+      icon.classList.remove("ntpd-unit-spread");
+      units.push({icon: icon, p: map.latLngToLayerPoint(layer.getLatLng()), size: icon.offsetWidth,
+                  key: icon.getAttribute("title") || ""});
+    });
+    var taken = units.map(function () { return false; });
+    units.forEach(function (first, i) {
+      if (taken[i]) { return; }
+      var group = [first];
+      taken[i] = true;
+      for (var k = 0; k < group.length; k++) {
+        units.forEach(function (u, j) {
+          if (!taken[j] && group[k].p.distanceTo(u.p) < 0.5 * Math.max(group[k].size, u.size)) {
+            taken[j] = true;
+            group.push(u);
+          }
+        });
+      }
+      if (group.length < 2) { return; }
+      group.sort(function (a, b) { return a.key < b.key ? -1 : a.key > b.key ? 1 : 0; });  // a stable order
+      var n = group.length, size = Math.max.apply(null, group.map(function (u) { return u.size; }));
+      var cx = 0, cy = 0;
+      group.forEach(function (u) { cx += u.p.x / n; cy += u.p.y / n; });
+      var named = group.some(function (u) { return u.icon.querySelector(".ntpd-unit-name"); });
+      var radius = Math.max((named ? 1.8 : 0.9) * size, 1.3 * size / (2 * Math.sin(Math.PI / n)));  // and names
+      group.forEach(function (u, idx) {
+        var angle = -Math.PI / 2 + 2 * Math.PI * idx / n;
+        var dx = cx + radius * Math.cos(angle) - u.p.x, dy = cy + radius * Math.sin(angle) - u.p.y;
+        u.icon.style.translate = dx + "px " + dy + "px";
+        u.icon.classList.add("ntpd-unit-spread");
+        var leg = u.icon.querySelector(".ntpd-leg");
+        if (leg) {  // from the mark's centre back to the unit's own point
+          leg.style.width = Math.sqrt(dx * dx + dy * dy) + "px";
+          leg.style.transform = "rotate(" + Math.atan2(-dy, -dx) + "rad)";
+        }
+      });
+    });
+  }
+
   function declutterMap(map) {
+    spreadUnits(map);
     var marks = [], labels = [], origin = map.getContainer().getBoundingClientRect();
     map.eachLayer(function (layer) {
       if (layer instanceof L.Marker && layer._icon) {
@@ -189,6 +238,12 @@
       var map = e.target, key = L.stamp(map);
       clearTimeout(declutterTimers[key]);
       declutterTimers[key] = setTimeout(function () { declutterMap(map); }, 120);
+    },
+    /* The ops map's: units at one spot are fanned out again once its view or its layers settle. */
+    spread: function (e) {
+      var map = e.target, key = L.stamp(map);
+      clearTimeout(declutterTimers[key]);
+      declutterTimers[key] = setTimeout(function () { spreadUnits(map); }, 120);
     },
     /* The basemap tiles' event handler (pages/common.py): their credit is shown only once a tile is drawn
      * (issue 18). Leaflet credits a tile layer as soon as it is added; offline, with an empty cache, no tile
@@ -409,7 +464,7 @@
       var age = ageText(p.age_s, s);
       var badge = state === "stale" ? age : state === "offline" ? (s.offline || "offline") + " " + age : "";
       var html = (moving ? "<i class='ntpd-heading' style='transform: rotate(" + Number(p.bearing) + "deg)'></i>" : "") +
-        "<b>" + esc(glyph) + "</b>" +
+        "<s class='ntpd-leg'></s><b>" + esc(glyph) + "</b>" +
         (badge ? "<em>" + esc(badge) + "</em>" : "") +
         (named ? "<span class='ntpd-unit-name'>" + esc(p.unit) + "</span>" : "");
       var size = h.wall ? Math.round(40 * wallScale()) : 28;

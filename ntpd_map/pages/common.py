@@ -54,6 +54,8 @@ LAND_PANE = "ntpdland"
 TILE_CREDIT = {event: js("tileCredit") for event in ("tileloadstart", "tileerror", "tileload")}
 #: a wall's labels are placed again whenever its view or its layers change (assets/ntpd.js ``declutter``)
 DECLUTTER = {event: js("declutter") for event in ("moveend", "zoomend", "layeradd", "resize")}
+#: the other maps fan out units at one spot whenever their view or layers change (assets/ntpd.js ``spread``)
+SPREAD = {event: js("spread") for event in ("moveend", "zoomend", "layeradd", "resize")}
 
 
 def basemap_layer(ctx: LayerContext, opacity: float) -> list[Component]:
@@ -121,7 +123,7 @@ def leaflet_map(map_id: str, ctx: LayerContext, layers: list[Layer], extra: list
     }
     return dl.Map(children, id=map_id, className="map", preferCanvas=True, zoomSnap=0.25,
                   attributionControl=False,
-                  zoomControl=not ctx.wall, **({"eventHandlers": DECLUTTER} if ctx.wall else {}), **view, **props)
+                  zoomControl=not ctx.wall, eventHandlers=DECLUTTER if ctx.wall else SPREAD, **view, **props)
 
 
 def legend_block_id(key: str) -> str:

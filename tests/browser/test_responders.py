@@ -533,3 +533,60 @@ def test_wall_shows_moves_within_one_refresh_and_nothing_personal(browser: Brows
             assert set(feature["properties"]) == set(WALL_PROPERTIES), feature["properties"]
     browser.screenshot()
     browser.assert_console_clean()
+
+
+#: the marks of the units titled arguments[1..] on a map: where each is drawn, where its leg (if shown) ends, and
+#: the unit's own point on the screen
+SPREAD_JS = """
+var el = document.getElementById(arguments[0]), names = arguments[1], out = {};
+var map = window.__ntpdMaps.filter(function (m) { return m.getContainer() === el; })[0];
+map.eachLayer(function (layer) {
+  var icon = layer instanceof L.Marker && layer._icon;
+  if (!icon || names.indexOf(icon.getAttribute('title')) < 0) { return; }
+  var b = icon.querySelector('b').getBoundingClientRect(), box = el.getBoundingClientRect();
+  var p = map.latLngToContainerPoint(layer.getLatLng()), leg = icon.querySelector('.ntpd-leg'), end = null;
+  if (leg && getComputedStyle(leg).display !== 'none') {
+    var angle = parseFloat((leg.style.transform.match(/rotate\\(([-0-9.e]+)rad\\)/) || [0, 0])[1]);
+    var len = parseFloat(leg.style.width), cx = (b.left + b.right) / 2, cy = (b.top + b.bottom) / 2;
+    end = [cx + len * Math.cos(angle) - box.left, cy + len * Math.sin(angle) - box.top];
+  }
+  out[icon.getAttribute('title')] = {mark: [b.left, b.top, b.right, b.bottom], leg: end, point: [p.x, p.y]};
+});
+return out;
+"""
+
+
+def test_units_at_one_spot_are_fanned_out_each_with_a_leg_to_it(browser: Browser, live_app: LiveApp) -> None:
+    """Issue 18: two units reporting from one spot (a station) are both seen and clickable: fanned out around it,
+    no two marks overlapping, each with a leg that ends at the spot."""
+    lat, lon, now = -9.4571, 124.4819, int(time.time())
+    names = ["Patroli Uji 1", "Patroli Uji 2", "Ambulans Uji 3"]
+    for i, name in enumerate(names):
+        add_unit(live_app, f"test-spread-{i}", name, "medical" if "Ambulans" in name else "police",
+                 [(now - 5, lat, lon)])
+    try:
+        check_fanned_out(browser, live_app, lat, lon, names)
+    finally:  # the fleet as it was (they would go stale and change what later tests see)
+        for i in range(len(names)):
+            live_app.runtime.store.remove_unit(f"test-spread-{i}")
+
+
+def check_fanned_out(browser: Browser, live_app: LiveApp, lat: float, lon: float, names: list[str]) -> None:
+    open_ops(browser, live_app)
+    focus(browser, lat, lon)
+
+    def spread() -> dict[str, Any] | None:
+        drawn = browser.js(SPREAD_JS, "ops-map", names)
+        return drawn if len(drawn) == len(names) and all(u["leg"] for u in drawn.values()) else None
+
+    drawn = browser.wait(spread, 10, "the units at one spot were not fanned out")
+    marks = [u["mark"] for u in drawn.values()]
+    for i, a in enumerate(marks):
+        for b in marks[i + 1:]:
+            assert min(a[2], b[2]) - max(a[0], b[0]) <= 0 or min(a[3], b[3]) - max(a[1], b[1]) <= 0, drawn
+    for unit in drawn.values():
+        assert abs(unit["leg"][0] - unit["point"][0]) < 2 and abs(unit["leg"][1] - unit["point"][1]) < 2, drawn
+    click_unit(browser, names[0])  # each one can be clicked: nothing covers it
+    browser.wait(lambda: (panel_rows(browser) or {}).get("name") == names[0], 10,
+                 "clicking a fanned-out unit did not select it")
+    browser.screenshot()
