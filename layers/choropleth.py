@@ -18,6 +18,7 @@ import numpy as np
 
 from layers.base import LayerContext, View, js, layer_id
 from layers.boundaries import KecamatanLayer
+from ntpd_map.fmt import number
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:
@@ -74,8 +75,7 @@ class KecamatanChoropleth:
 
 
 def _num(value: float, decimals: int, lang: str) -> str:
-    text = f"{value:,.{decimals}f}"
-    return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
+    return number(value, lang, decimals)
 
 
 def _pick(ramp: tuple[str, ...], n: int) -> list[str]:

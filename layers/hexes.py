@@ -26,6 +26,7 @@ from layers.base import LayerContext, View, js, layer_id
 from ntpd_map.analytics.columns import CALL_TYPES
 from ntpd_map.analytics.counts import GENUINE, MISUSE
 from ntpd_map.domain import CallType
+from ntpd_map.fmt import number
 from ntpd_map.geo.hexes import RESOLUTIONS
 from ntpd_map.i18n import t
 
@@ -136,10 +137,7 @@ def _pick(ramp: tuple[str, ...], n: int) -> list[str]:
 
 
 def _num(value: float, decimals: int, lang: str) -> str:
-    text = f"{value:,.{decimals}f}"
-    if lang == "id":  # 1.234,5
-        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
-    return text
+    return number(value, lang, decimals)
 
 
 def count_classes(values: np.ndarray, lang: str) -> Classes:

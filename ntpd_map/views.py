@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ntpd_map.domain import ACTIVE_OUTCOMES, LocationFlag
+from ntpd_map.fmt import number
 from ntpd_map.geo.codes import zone_abbrev
 from ntpd_map.i18n import STRINGS, t, vocabulary_labels
 
@@ -225,8 +226,7 @@ def list_rows(
 
 def decimal_text(value: float, lang: str, digits: int = 1) -> str:
     """A decimal number as written in the language: 3,2 in Indonesian, 3.2 in English."""
-    text = f"{value:.{digits}f}"
-    return text.replace(".", ",") if lang == "id" else text
+    return number(value, lang, digits)
 
 
 def unit_details(unit: dict[str, Any], props: dict[str, Any] | None, fixes: int, tz: str,

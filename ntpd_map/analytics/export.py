@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ntpd_map.analytics.priority import BTS_WEIGHTS, FAR_KM, PRIOR_CALLS, SIGNAL_WEIGHT, SOCIALISATION_WEIGHTS
+from ntpd_map.fmt import decimal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,10 +88,11 @@ def xlsx_as_text(book: Workbook) -> None:
                     cell.quotePrefix = True
 
 
-def formula(metric: str) -> str:
-    """The index in one line, as the README and the exports state it."""
+def formula(metric: str, lang: str = "id") -> str:
+    """The index in one line, as the README and the exports state it (weights written as the language writes
+    decimals: 0,5 in Bahasa Indonesia)."""
     weights = WEIGHTS[metric]
-    terms = " + ".join(f"{w:g} x {name}" for name, w in weights.items())
+    terms = " + ".join(f"{decimal(w, lang)} x {name}" for name, w in weights.items())
     return f"skor = 100 x ({terms})"
 
 

@@ -21,6 +21,7 @@ from ntpd_map import audit
 from ntpd_map.analytics.priority import BTS_WEIGHTS, SOCIALISATION_WEIGHTS
 from ntpd_map.analytics.recap import KECAMATAN_COLUMNS, headline_counts, recap
 from ntpd_map.domain import SignalStatus
+from ntpd_map.fmt import day_text, month_name, number
 from ntpd_map.i18n import t
 from ntpd_map.views import window_bounds
 
@@ -38,8 +39,6 @@ GOOD_WHEN_UP: dict[str, bool | None] = {"calls": None, "genuine": None, "prank":
                                         "resolved": True, "not_followed_up": False, "open": False}
 TOP = 10
 NOTES_MAX = 4000
-MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-             "November", "Desember")
 ROMAN = ("I", "II", "III", "IV")
 
 
@@ -122,15 +121,6 @@ class Period:
         if self.kind == "quarter":
             return t("brief_quarter", lang, q=ROMAN[(self.first.month - 1) // 3], year=self.first.year)
         return f"{day_text(self.first, lang)} - {day_text(self.last, lang)}"
-
-
-def month_name(month: int, lang: str = "id") -> str:
-    return MONTHS_ID[month - 1] if lang == "id" else calendar.month_name[month]
-
-
-def day_text(day: date, lang: str = "id") -> str:
-    """1 Mei 2025 / 1 May 2025."""
-    return f"{day.day} {month_name(day.month, lang)} {day.year}"
 
 
 def default_period(today: date) -> Period:
@@ -265,14 +255,6 @@ AGENCY_COLUMNS = ["agency", "received", "resolved", "not_followed_up", "open", "
                   "arrival_median", "arrival_p90"]
 KECAMATAN_TABLE = ["kode", "kecamatan", "calls", "genuine", "prank", "ghost_dropped", "resolved", "not_followed_up",
                    "prank_share", "genuine_per_10k"]
-
-
-def number(value: float | None, lang: str, digits: int = 0) -> str:
-    """1.234,5 in Bahasa Indonesia, 1,234.5 in English; a missing value is "-"."""
-    if value is None or value != value:  # None or NaN
-        return "-"
-    text = f"{value:,.{digits}f}"
-    return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
 
 
 def change_text(change: Change, lang: str = "id") -> str:

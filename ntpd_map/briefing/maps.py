@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ntpd_map.briefing import month_name, number
+from ntpd_map.fmt import decimal, month_short, number
 from ntpd_map.i18n import t
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class _Frame:
 
     def scale_and_north(self, lang: str) -> None:
         x0, y0, x1, y1 = self.bounds
-        _scale_bar(self.ax, x0 + 0.03 * (x1 - x0), y0 + 0.04 * (y1 - y0), x1 - x0)
+        _scale_bar(self.ax, x0 + 0.03 * (x1 - x0), y0 + 0.04 * (y1 - y0), x1 - x0, lang)
         _north(self.ax, x1 - 0.05 * (x1 - x0), y1 - 0.13 * (y1 - y0), (y1 - y0) * 0.08, lang)
 
 
@@ -213,7 +213,7 @@ def _wrap(name: str) -> str:
     return " ".join(words[:best]) + "\n" + " ".join(words[best:])
 
 
-def _scale_bar(ax: Axes, x: float, y: float, span_m: float) -> None:
+def _scale_bar(ax: Axes, x: float, y: float, span_m: float, lang: str) -> None:
     """A bar of a round length near a quarter of the map's width, in two halves, labelled in km."""
     from matplotlib.patches import Rectangle
 
@@ -224,8 +224,7 @@ def _scale_bar(ax: Axes, x: float, y: float, span_m: float) -> None:
     for i, fill in enumerate(("#222222", "white")):
         ax.add_patch(Rectangle((x + i * length / 2, y), length / 2, height, facecolor=fill, edgecolor="#222222",
                                linewidth=0.6, zorder=7))
-    text = f"{km:g}".replace(".", ",")
-    for dx, label in ((0, "0"), (length / 2, f"{km / 2:g}".replace(".", ",")), (length, f"{text} km")):
+    for dx, label in ((0, "0"), (length / 2, decimal(km / 2, lang)), (length, f"{decimal(km, lang)} km")):
         ax.text(x + dx, y + height * 1.8, label, ha="center", va="bottom", fontsize=5.5, zorder=7)
 
 
@@ -359,7 +358,7 @@ def _week_axis(ax: Axes, weeks: list[str], lang: str) -> None:
     labels = []
     for i in ticks:
         d = date.fromisoformat(weeks[i])
-        labels.append(f"{d.day} {month_name(d.month, lang)[:3]}")
+        labels.append(f"{d.day} {month_short(d.month, lang)}")
     ax.set_xticklabels(labels, fontsize=7.5)
     ax.set_xlim(-0.6, len(weeks) - 0.4)
     ax.tick_params(axis="y", labelsize=7.5)

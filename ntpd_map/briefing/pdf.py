@@ -31,10 +31,9 @@ from ntpd_map.briefing import (
     Change,
     Period,
     change_text,
-    day_text,
     maps,
-    number,
 )
+from ntpd_map.fmt import day_text, number
 from ntpd_map.i18n import t
 from ntpd_map.views import zone_label
 

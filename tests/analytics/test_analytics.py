@@ -321,7 +321,7 @@ def test_api_priorities_and_hexes(rt) -> None:
     sheets = pd.read_excel(io.BytesIO(xlsx.data), sheet_name=None)
     assert len(sheets["Peringkat"]) == len(kec)
     notes = dict(zip(sheets["Keterangan"]["Keterangan"], sheets["Keterangan"]["Isi"], strict=True))
-    assert notes["Rumus"].startswith("skor = 100 x (0.5 x kurang_guna") and "PERKIRAAN" in notes["Penduduk"]
+    assert notes["Rumus"].startswith("skor = 100 x (0,5 x kurang_guna") and "PERKIRAAN" in notes["Penduduk"]
     assert "SIMULASI" not in notes
 
 

@@ -147,7 +147,7 @@ def test_exports_have_indonesian_headers_a_notes_sheet_and_simulasi_labels(rt, s
     assert list(sheets) == ["Usulan BTS", "Keterangan"]
     assert sheets["Usulan BTS"]["Desa/Kelurahan"].tolist() == made.rows["desa"].tolist()
     notes = dict(zip(sheets["Keterangan"]["Keterangan"], sheets["Keterangan"]["Isi"], strict=True))
-    assert notes["Rumus indeks BTS"].startswith("skor = 100 x (0.3 x blank_spot")
+    assert notes["Rumus indeks BTS"].startswith("skor = 100 x (0,3 x blank_spot")
     assert notes["Periode panggilan 112"].startswith("14/06/2025") and "2500 m" in notes["Jangkauan menara"]
     assert "CC BY-SA 4.0" in notes["Lisensi data menara"] and "SIMULASI" not in notes
     assert filename(made, "2025-06-14", "2025-06-16", "xlsx") == "usulan_bts_53.03_2025-06-14_2025-06-16.xlsx"

@@ -27,6 +27,7 @@ from layers.hexes import HEX_COMPONENT_ID, PRIORITY_METRICS, HexLayer, hideout_f
 from ntpd_map import ids
 from ntpd_map.analytics.export import COMPONENTS, HEADERS, WEIGHTS, formula, to_csv, to_xlsx
 from ntpd_map.analytics.periods import period, window_text
+from ntpd_map.fmt import decimal, number
 from ntpd_map.geo.hexes import RESOLUTIONS
 from ntpd_map.i18n import COLUMNS_EN, t
 from ntpd_map.pages.analytics.layout import LEVELS, default_period
@@ -73,7 +74,7 @@ def period_text(p: Period, zone: str, lang: str) -> str:
 
 
 def _count(n: int, lang: str) -> str:
-    return f"{n:,}".replace(",", "." if lang == "id" else ",")
+    return number(n, lang)
 
 
 # the map ---------------------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def _header(column: str, metric: str, lang: str) -> str:
         text = HEADERS.get(column, column) if lang == "id" else COLUMNS_EN.get(column, column)
     weight = WEIGHTS[metric].get(column)
     if weight is not None:
-        text += f" · {t('weight_word', lang)} {str(weight).replace('.', ',') if lang == 'id' else weight}"
+        text += f" · {t('weight_word', lang)} {decimal(weight, lang)}"
     return text
 
 
@@ -176,10 +177,10 @@ def table_view(runtime: Runtime, p: Period, index: str, level: str, lang: str) -
 
 def footnote_lines(runtime: Runtime, prio: Priorities, p: Period, lang: str) -> list[str]:
     lines = [f"{t('note_period', lang)}: {period_text(p, runtime.zone, lang)}",
-             f"{t('note_formula', lang)}: {formula(prio.metric)}", t("note_smoothing", lang)]
+             f"{t('note_formula', lang)}: {formula(prio.metric, lang)}", t("note_smoothing", lang)]
     if prio.metric == "socialisation" and len(prio.rows):
         rate = float(prio.rows["darurat_per_10rb_30hari_wilayah"].iloc[0])
-        lines.append(t("note_region_rate", lang, rate=f"{rate:.2f}".replace(".", "," if lang == "id" else ".")))
+        lines.append(t("note_region_rate", lang, rate=number(rate, lang, 2)))
     if prio.metric == "bts":
         lines.append(t("note_no_towers", lang) if not prio.towers_known else t("note_towers", lang,
                                                                                 n=prio.towers_known))

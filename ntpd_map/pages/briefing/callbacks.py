@@ -13,7 +13,6 @@ is signed in again, server-side: only planners and admins write (``permissions.E
 
 from __future__ import annotations
 
-import calendar
 import logging
 import time
 from datetime import date
@@ -31,15 +30,14 @@ from ntpd_map.briefing import (
     AGENCY_COLUMNS,
     GOOD_WHEN_UP,
     HEADLINE,
-    MONTHS_ID,
     NOTES_MAX,
     Period,
     build,
     change_text,
-    number,
     save_notes,
 )
 from ntpd_map.briefing.maps import OKABE_ITO as C
+from ntpd_map.fmt import month_short, number
 from ntpd_map.i18n import t
 from ntpd_map.store.model import StoreUnavailable
 from ntpd_map.views import local_time
@@ -64,8 +62,7 @@ TEXT_COLUMNS = ("agency", "kecamatan", "desa", "reason")
 
 def short_day(day: date, lang: str) -> str:
     """5 Mei / 5 May: a week's first day under a chart's bar."""
-    month = MONTHS_ID[day.month - 1][:3] if lang == "id" else calendar.month_abbr[day.month]
-    return f"{day.day} {month}"
+    return f"{day.day} {month_short(day.month, lang)}"
 
 
 # the period -----------------------------------------------------------------------------------------------
@@ -207,7 +204,7 @@ def week_ticks(firsts: list[date], lang: str) -> dict[int, str]:
     out: dict[int, str] = {}
     for i, day in enumerate(firsts):
         if i == 0 or day.month != firsts[i - 1].month:
-            name = MONTHS_ID[day.month - 1][:3] if lang == "id" else calendar.month_abbr[day.month]
+            name = month_short(day.month, lang)
             out[i] = f"{name} {day.year}" if i == 0 or day.month == 1 else name
     return out
 

@@ -38,6 +38,7 @@ from ntpd_map import audit, ids
 from ntpd_map.access.identity import coverage_access, current_role
 from ntpd_map.analytics.proposal import proposal_file
 from ntpd_map.domain import SignalStatus
+from ntpd_map.fmt import number
 from ntpd_map.geo.signal import PROPOSED_STATUSES, desa_signal, is_missing, mark_from_fields, survey_summary
 from ntpd_map.i18n import t
 from ntpd_map.pages.analytics.callbacks import kecamatan_bounds, period_from_dates
@@ -79,7 +80,7 @@ def date_text(value: Any) -> str:
 
 
 def _count(n: int, lang: str) -> str:
-    return f"{n:,}".replace(",", "." if lang == "id" else ",")
+    return number(n, lang)
 
 
 # the layers -------------------------------------------------------------------------------------------------

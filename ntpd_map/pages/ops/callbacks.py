@@ -26,6 +26,7 @@ from layers.responders import EMPTY as EMPTY_LINES
 from layers.responders import TRACK_S, drawn_signature, lines_to_units, track_from_positions
 from ntpd_map import audit, ids
 from ntpd_map.domain import UnitStatus
+from ntpd_map.fmt import number
 from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR, Staleness, nearest_available, responder_features
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import (
@@ -114,7 +115,7 @@ def fit(bounds: list[list[float]]) -> dict[str, Any]:
 
 def counters(h: Headline, lang: str) -> list[Any]:
     items = [
-        (t("calls", lang), f"{h.calls:,}".replace(",", ".")),
+        (t("calls", lang), number(h.calls, lang)),
         (t("genuine", lang), str(h.genuine)),
         (t("noise_share", lang), f"{100 * h.noise_share:.0f}%"),
         (t("open_incidents", lang), str(h.open)),

@@ -22,6 +22,7 @@ from layers.base import LayerContext, View, layer_id
 from layers.incidents import ACTIVE_LAYER, EMPTY, NEW_LAYER, features_from_active, features_from_incidents
 from layers.responders import drawn_signature
 from ntpd_map import ids
+from ntpd_map.fmt import number
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import active_panel, region_bounds
 from ntpd_map.pages.live import LiveLayer, data_time, last_good_key, open_emergencies, plain_headline, remember
@@ -86,7 +87,7 @@ def kecamatan_table(rows: list[dict[str, Any]], lang: str) -> Any:
 def wall_view(h: Headline, rows: list[dict[str, Any]], lang: str) -> tuple[list[Any], Any]:
     """The counters and the kecamatan view of the wall, from the headline and ``kecamatan_rows``."""
     counters = [
-        (t("calls", lang), f"{h.calls:,}".replace(",", "."), False),
+        (t("calls", lang), number(h.calls, lang), False),
         (t("genuine", lang), str(h.genuine), False),
         (t("open_incidents", lang), str(h.open), h.open > 0),
         (t("noise_share", lang), f"{100 * h.noise_share:.0f}%", False),
