@@ -75,7 +75,7 @@
 
   /* Units at one spot (a station, a hospital's bay) are fanned out around it, each with a leg back to where it
    * is, as Leaflet.markercluster spiderfies a cluster; otherwise only the top one could be seen or clicked.
-   * Marks nearer than half their size are one group (single link: one spot, not a town's units, which zooming in
+   * Marks nearer than a third of their size (one hides the other) are one group (single link: one spot, not a town's units, which zooming in
    * parts); the circle is wide enough that no two touch. */
   function spreadUnits(map) {
     var units = [];
@@ -94,7 +94,7 @@
       taken[i] = true;
       for (var k = 0; k < group.length; k++) {
         units.forEach(function (u, j) {
-          if (!taken[j] && group[k].p.distanceTo(u.p) < 0.5 * Math.max(group[k].size, u.size)) {
+          if (!taken[j] && group[k].p.distanceTo(u.p) < 0.3 * Math.max(group[k].size, u.size)) {
             taken[j] = true;
             group.push(u);
           }
@@ -105,8 +105,11 @@
       var n = group.length, size = Math.max.apply(null, group.map(function (u) { return u.size; }));
       var cx = 0, cy = 0;
       group.forEach(function (u) { cx += u.p.x / n; cy += u.p.y / n; });
-      var named = group.some(function (u) { return u.icon.querySelector(".ntpd-unit-name"); });
-      var radius = Math.max((named ? 1.8 : 0.9) * size, 1.3 * size / (2 * Math.sin(Math.PI / n)));  // and names
+      // names beside each other on the ops map; a wall's names give way to marks (declutter) instead
+      var named = group.some(function (u) {
+        return u.icon.querySelector(".ntpd-unit-name") && !u.icon.classList.contains("ntpd-unit-wall");
+      });
+      var radius = Math.max((named ? 1.8 : 0.5) * size, 1.15 * size / (2 * Math.sin(Math.PI / n)));  // and names
       group.forEach(function (u, idx) {
         var angle = -Math.PI / 2 + 2 * Math.PI * idx / n;
         var dx = cx + radius * Math.cos(angle) - u.p.x, dy = cy + radius * Math.sin(angle) - u.p.y;
@@ -165,7 +168,7 @@
         });
       } else if (l.rank === 1) {  // a name a little above or below its centre still names its kecamatan
         moves.push([0, -hgt], [0, hgt], [-w / 2, 0], [w / 2, 0], [-w / 2, -hgt], [w / 2, -hgt], [-w / 2, hgt],
-                   [w / 2, hgt]);
+                   [w / 2, hgt], [0, -2 * hgt], [0, 2 * hgt]);
       }
       // calls about one fire from one spot: one label for the stack (the panel lists every one of them)
       if (own && labelledMarks.some(function (q) { return overlaps(q, own); })) { moves = []; }
@@ -659,4 +662,51 @@ window.ntpdAlert = function (data) {
       return el && el.closest(".wall .active-panel") && !el.closest(".active-more");
     })) { fit(false); }
   }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+})();
+
+/* Dash's date pickers in the page's language (issue 18). They take a date-fns locale from window.dateFns.locale
+ * (the one matching the browser's languages, else the first); the only one here is built, when a picker asks,
+ * from the CLDR names the page carries (pages/router.py ``in_language``, from Babel): "Desember 2026", Sen Sel
+ * Rab... The week starts on Monday. */
+(function () {
+  var built = {};
+  function pageCalendar() {
+    var el = document.querySelector("[data-calendar]");
+    try { return el ? JSON.parse(el.getAttribute("data-calendar")) : null; } catch (e) { return null; }
+  }
+  function dateFnsLocale(c) {
+    function pick(width, wide, short, narrow) { return width === "wide" || !width ? wide : width === "abbreviated" ? short : narrow; }
+    return {
+      code: c.code,
+      localize: {
+        ordinalNumber: function (n) { return String(n); },
+        era: function (n) { return c.eras[n]; },
+        quarter: function (n) { return c.quarters[n - 1]; },
+        month: function (n, o) { return pick(o && o.width, c.months, c.monthsShort, c.monthsShort)[n]; },
+        day: function (n, o) { return pick(o && o.width, c.days, c.daysShort, c.daysMin)[n]; },
+        dayPeriod: function (p) { return p; }
+      },
+      formatLong: {
+        date: function () { return "dd/MM/y"; },
+        time: function () { return "HH:mm"; },
+        dateTime: function () { return "{{date}} {{time}}"; }
+      },
+      formatDistance: function (token, count) { return String(count); },
+      formatRelative: function () { return "P"; },
+      match: {},
+      options: {weekStartsOn: 1, firstWeekContainsDate: 4}
+    };
+  }
+  window.dateFns = window.dateFns || {};
+  window.dateFns.locale = window.dateFns.locale || {};
+  Object.defineProperty(window.dateFns.locale, "page", {
+    enumerable: true,
+    get: function () {
+      var c = pageCalendar();
+      if (!c) { return undefined; }
+      var key = c.code;
+      built[key] = built[key] || dateFnsLocale(c);
+      return built[key];
+    }
+  });
 })();

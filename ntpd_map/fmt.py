@@ -57,9 +57,7 @@ def calendar(lang: str) -> dict[str, Any]:
     months (wide and abbreviated, January first) and days (wide, abbreviated and short, Sunday first, as date-fns
     counts them). The week starts on Monday on every page (``first_day_of_week=1``), whatever CLDR's id_ID says
     (Sunday): the ISO week of Indonesian office calendars."""
-    names = _names(lang)
-    return {"code": lang, "months": names["months"], "monthsShort": names["monthsShort"], "days": names["days"],
-            "daysShort": names["daysShort"], "daysMin": names["daysMin"]}
+    return {"code": lang, **_names(lang)}
 
 
 @cache
@@ -74,6 +72,8 @@ def _names(lang: str) -> dict[str, Any]:
     def week(width: str) -> list[str]:
         return [str(days[width][i]) for i in sunday_first]
 
-    return {"months": [str(months["wide"][m]) for m in range(1, 13)],
+    return {"eras": [str(loc.eras["abbreviated"][i]) for i in (0, 1)],
+            "quarters": [str(loc.quarters["format"]["abbreviated"][q]) for q in range(1, 5)],
+            "months": [str(months["wide"][m]) for m in range(1, 13)],
             "monthsShort": [str(months["abbreviated"][m]) for m in range(1, 13)],
             "days": week("wide"), "daysShort": week("abbreviated"), "daysMin": week("short")}

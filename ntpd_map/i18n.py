@@ -531,6 +531,18 @@ COLUMNS_EN: dict[str, str] = {
 }
 
 
+#: the language a person chose (``?lang=`` on any page), remembered for their next pages and visits
+LANG_COOKIE = "ntpd_lang"
+
+
+def pick_lang(asked: str | None, remembered: str | None, default: str) -> str:
+    """The page's language: what the URL asks (``?lang=en``), else what the browser remembers, else the default."""
+    for value in (asked, remembered):
+        if value and value.lower()[:2] in ("id", "en"):
+            return value.lower()[:2]
+    return default
+
+
 def t(key: str, lang: str = "id", **params: Any) -> str:
     entry = STRINGS[key]
     text = entry.get(lang) or entry["id"]

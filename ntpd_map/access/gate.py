@@ -42,6 +42,7 @@ from ntpd_map.access import displays
 from ntpd_map.access.identity import Identity, User, current_identity, session_secret
 from ntpd_map.access.roles import USER_ROLES, home
 from ntpd_map.http.routes import DEVICE, KEY, PUBLIC
+from ntpd_map.i18n import LANG_COOKIE
 from ntpd_map.pages.login.layout import LOGIN_PATH, render
 from ntpd_map.store.model import StoreUnavailable
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CSRF_COOKIE = "_csrf_token"  # the cookie dash-renderer reads and sends back as X-CSRFToken
+LANG_COOKIE_S = 365 * 86400  # a language chosen is kept a year
 DISPLAY_RECHECK_S = 15
 TOUCH_EVERY_S = 60  # a display's "last seen" is written at most this often per worker
 #: failed sign-ins from one address, whatever the names tried (NTPD_LOGIN_LIMIT counts per address and name)
@@ -299,7 +301,7 @@ class Access:
 
     def page(self, status: int, home_path: str | None = None, **kwargs: Any) -> Response:
         """The sign-in page's HTML with a message (``pages/login/layout.py``)."""
-        return render(status, self.runtime.settings.lang, home_path, **kwargs)
+        return render(status, self.runtime.settings.lang, home_path, **kwargs)  # ?lang=, else the cookie
 
     @staticmethod
     def _json(status: int, message: str) -> Response:
@@ -335,6 +337,11 @@ class Access:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if response.mimetype == "text/html":
             headers["Content-Security-Policy"] = self.csp()
+        asked = request.args.get("lang")
+        if response.mimetype == "text/html" and asked in ("id", "en") and request.cookies.get(LANG_COOKIE) != asked:
+            # the language chosen is kept for the next pages and visits (pages/router.py ``lang_of``)
+            response.set_cookie(LANG_COOKIE, asked, max_age=LANG_COOKIE_S, samesite="Lax", secure=self.secure,
+                                httponly=True)
         path = request.path
         if not path.startswith(PUBLIC_PREFIXES) and not path.startswith("/layers/"):
             response.cache_control.no_store = True  # personal data never sits in a browser or proxy cache

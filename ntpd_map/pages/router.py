@@ -8,6 +8,7 @@ says so and reloads itself every ``RETRY_S``; the live pages draw their last goo
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +19,8 @@ from dash import Input, Output, dcc, html
 from layers.base import LayerContext
 from ntpd_map import ids
 from ntpd_map.access.identity import current_role
-from ntpd_map.i18n import t
+from ntpd_map.fmt import calendar
+from ntpd_map.i18n import LANG_COOKIE, pick_lang, t
 from ntpd_map.pages.common import forbidden, with_account
 from ntpd_map.pages.page import Callbacks, Page, PageDeps, PageRequest
 from ntpd_map.store.model import StoreUnavailable
@@ -29,8 +31,19 @@ RETRY_S = 10
 
 
 def lang_of(search: str | None, default: str) -> str:
-    values = parse_qs((search or "").lstrip("?")).get("lang", [])
-    return "en" if values and values[0].lower().startswith("en") else ("id" if values else default)
+    """The page's language: ``?lang=`` in its URL, else the one this browser chose before (the cookie set by
+    ``remember_lang``), else NTPD_LANG."""
+    from flask import request
+
+    asked = parse_qs((search or "").lstrip("?")).get("lang", [None])[0]
+    return pick_lang(asked, request.cookies.get(LANG_COOKIE) if request else None, default)
+
+
+def in_language(content: Any, lang: str) -> Any:
+    """The page inside an element that says its language (for screen readers and the browser) and carries the
+    calendar names its date pickers show (assets/ntpd.js hands them to Dash's pickers as a date-fns locale)."""
+    names: dict[str, Any] = {"data-calendar": json.dumps(calendar(lang))}
+    return html.Div(content, lang=lang, className="page-root", **names)
 
 
 def choose(pages: Sequence[Page], path: str | None) -> Page:
@@ -54,14 +67,14 @@ def register(cb: Callbacks, deps: PageDeps, pages: Sequence[Page]) -> None:
         role = current_role()
         page = choose(pages, pathname)
         if role not in page.roles:
-            return forbidden(role, lang)
+            return in_language(forbidden(role, lang), lang)
         request = PageRequest(LayerContext(runtime, lang, wall=page.wall), layers, search or "", role, cache)
         try:
             drawn = page.layout(request)
         except StoreUnavailable as exc:
             log.error("store unavailable while rendering %s: %s", pathname, exc)
-            return store_down(lang)
-        return drawn if page.wall else with_account(drawn, lang)
+            return in_language(store_down(lang), lang)
+        return in_language(drawn if page.wall else with_account(drawn, lang), lang)
 
     cb.clientside_callback(
         "function(n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",

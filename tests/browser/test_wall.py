@@ -368,7 +368,9 @@ def test_the_wall_reads_from_five_metres_on_any_screen(browser: Browser, live_ap
     assert not placed["bad"], f"labels overlap: {placed['bad'][:10]}"
     assert placed["active"] >= 1, placed  # the fire's label is never the one left out
     # fewer labels, not none: a room still finds its kecamatan by name
-    assert placed["kecamatan"] >= len(live_app.runtime.region.kecamatan) // 2, placed
+    fanned = browser.js("return Array.from(document.querySelectorAll('#wall-map .ntpd-unit-spread'))"
+                        ".map(function (e) { return [e.title, e.style.translate]; });")
+    assert placed["kecamatan"] >= len(live_app.runtime.region.kecamatan) // 2, (placed, fanned)
 
 
 #: the open-emergency rows of the wall's panel: shown whole inside the panel, or hidden (another page)

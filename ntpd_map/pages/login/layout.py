@@ -9,7 +9,7 @@ from flask import Response, render_template_string, request
 from flask_wtf.csrf import generate_csrf
 
 from ntpd_map.access.identity import safe_next
-from ntpd_map.i18n import t
+from ntpd_map.i18n import LANG_COOKIE, pick_lang, t
 
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
@@ -49,7 +49,7 @@ def render(status: int, default_lang: str, home: str | None = None, *, message: 
            next_: str | None = None) -> Response:
     """The page as a response: ``message`` a TEXT_KEYS key, ``forbidden`` the role refused a page (with the
     way ``home``), ``form`` the sign-in form."""
-    lang = lang or ("en" if (request.args.get("lang") or default_lang) == "en" else "id")
+    lang = lang or pick_lang(request.args.get("lang"), request.cookies.get(LANG_COOKIE), default_lang)
     text = texts(lang)
     shown = text["forbidden"].format(role=forbidden) if forbidden else (text[message] if message else "")
     target = next_ or safe_next(request.args.get("next")) or ""
