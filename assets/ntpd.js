@@ -194,6 +194,32 @@
 
   var declutterTimers = {};
 
+  /* The signal's hatching on a map whose hues mean incident categories (issue 18: one meaning per colour):
+   * no signal cross-hatched, weak one diagonal, 2G only dotted, good and unmarked left clear, all in grey ink.
+   * The ops legend draws the same (assets/ntpd.css .hatch-*). */
+  var hatches = {};
+  function hatchPattern(kind) {
+    if (kind in hatches) { return hatches[kind]; }
+    var size = 8, tile = document.createElement("canvas");
+    tile.width = tile.height = size;
+    var g = tile.getContext("2d");
+    g.strokeStyle = g.fillStyle = "rgba(17, 24, 39, 0.8)";
+    g.lineWidth = 1.5;
+    g.beginPath();
+    if (kind === "none" || kind === "weak") {  // "/" across the tile and its corners, so tiles join
+      g.moveTo(0, size); g.lineTo(size, 0); g.moveTo(-1, 1); g.lineTo(1, -1); g.moveTo(size - 1, size + 1);
+      g.lineTo(size + 1, size - 1);
+    }
+    if (kind === "none") {  // and "\"
+      g.moveTo(0, 0); g.lineTo(size, size); g.moveTo(size - 1, -1); g.lineTo(size + 1, 1); g.moveTo(-1, size - 1);
+      g.lineTo(1, size + 1);
+    }
+    g.stroke();
+    if (kind === "2g_only") { g.beginPath(); g.arc(size / 2, size / 2, 1.4, 0, 2 * Math.PI); g.fill(); }
+    hatches[kind] = kind === "good" || kind === "unmarked" ? null : g.createPattern(tile, "repeat");
+    return hatches[kind];
+  }
+
   /* The layers control lists its layers in a fixed order (issue 18): as a GIS layers panel does, the layer drawn
    * on top first (incidents, units, then the boundaries), the underlay pane's (signal coverage, towers) last.
    * Leaflet lists layers as they are created, and dash-leaflet creates them as their code and data arrive, so the
@@ -506,6 +532,14 @@
       // on a wall nothing reacts to a mouse (dash-leaflet does not hand the layer's `interactive` to its
       // features; the canvas renderer reads each feature's own option)
       var interactive = !h.wall;
+      var map = context && context.map;
+      if (!h.wall && h.underlayPane && map && map.getPane && map.getPane(h.underlayPane)) {
+        // beneath the incidents (the ops map) the hues are the categories': the signal is hatched in grey ink
+        var hatch = status || "unmarked";
+        var pattern = hatchPattern(hatch);
+        return {color: "#4b5563", weight: status ? 0.8 : 0.5, opacity: status ? 0.9 : 0.5, hatch: hatch,
+                fillColor: pattern || "#000", fillOpacity: pattern ? 1 : 0, interactive: interactive};
+      }
       if (!status) {
         return {color: h.wall ? "#64748b" : "#9ca3af", weight: h.wall ? 1 : 0.6, opacity: 0.8,
                 fillColor: h.unmarked || "#d9d9d9", fillOpacity: h.faint || 0.25, interactive: interactive};

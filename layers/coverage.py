@@ -115,6 +115,8 @@ def coverage_hideout(signal: pd.DataFrame | None, lang: str = "id", wall: bool =
         "labels": {**status_labels(lang), "cells": t("cov_from_cells", lang), "status": t("cov_status", lang)},
         "wall": wall,
         "loaded": signal is not None,
+        # beneath the incidents (a map with this pane) the signal is hatched, not coloured (assets/ntpd.js)
+        "underlayPane": UNDERLAY_PANE,
     }
 
 
@@ -131,6 +133,12 @@ def status_counts(status: dict[str, str], n_desa: int) -> dict[str, int]:
 def coverage_legend(lang: str) -> list[tuple[str, str]]:
     return [(STATUS_COLORS[str(s)], s.label(lang)) for s in STATUS_ORDER] + [(UNMARKED_COLOR,
                                                                                  t("cov_unmarked", lang))]
+
+
+def coverage_hatch_legend(lang: str) -> list[tuple[str, str]]:
+    """(class, label) rows of the signal as a map of incidents draws it beneath them: hatched in grey ink, no hue
+    (assets/ntpd.js ``hatchPattern``, assets/ntpd.css ``.hatch-*``)."""
+    return [(f"hatch-{s}", s.label(lang)) for s in STATUS_ORDER] + [("hatch-unmarked", t("cov_unmarked", lang))]
 
 
 class CoverageLayer:
@@ -161,6 +169,9 @@ class CoverageLayer:
 
     def legend(self, lang: str) -> list[tuple[str, str]]:
         return coverage_legend(lang)
+
+    def legend_hatches(self, lang: str) -> list[tuple[str, str]]:
+        return coverage_hatch_legend(lang)
 
 
 # ------------------------------------------------------------------------------------------------- towers

@@ -153,15 +153,17 @@ def swatch(color: str, classes: str = "swatch") -> Component:
 
 
 def legend(ctx: LayerContext, layers: list[Layer], extra: Mapping[str, Component] | None = None,
-           shown: Collection[str] | None = None) -> Component:
+           shown: Collection[str] | None = None, hatched: Collection[str] = ()) -> Component:
     """One block per layer that explains itself (incidents, responders), side by side: a short, wide legend
     leaves more of the map free than one long column. A layer switched off by default starts with its block
     hidden (``legend_block_id``: the page shows it when the layer is switched on). ``extra``: more content for a
     layer's block, by key. ``shown``: the keys of the layers the page shows at first (default: each layer's
-    ``default_visible``)."""
+    ``default_visible``). ``hatched``: the keys of the layers the map draws hatched beneath its incidents."""
     blocks: list[Component] = []
     for layer in layers:
-        rows = legend_rows(layer, ctx.lang)
+        hatches = getattr(layer, "legend_hatches", None) if layer.key in hatched else None
+        rows = ([html.Div([html.Span(className=f"swatch square {cls}"), label]) for cls, label in hatches(ctx.lang)]
+                if hatches else legend_rows(layer, ctx.lang))
         if rows:
             more = (extra or {}).get(layer.key)
             blocks.append(html.Div([html.Div(layer.title(ctx.lang), className="legend-head"), *rows,

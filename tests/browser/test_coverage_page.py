@@ -47,7 +47,8 @@ map.eachLayer(function (layer) {
   var p = layer.feature && layer.feature.properties;
   if (!p) { return; }
   if ("kecamatan" in p && "kode" in p) {
-    out.desa[p.kode] = layer.options.fillColor + "/" + layer.options.fillOpacity;
+    out.desa[p.kode] = layer.options.hatch ? "hatch " + layer.options.hatch
+                                           : layer.options.fillColor + "/" + layer.options.fillOpacity;
     out.interactive[p.kode] = layer.options.interactive !== false;
   } else if ("range_m" in p) {  // each tower: a group of its range circle and its dot (ntpd.towerPoint)
     if (layer instanceof L.Circle) { out.circles.push([p.range_m, layer.getRadius()]); }
@@ -83,12 +84,14 @@ def polygon_desa(live_app: LiveApp) -> list[str]:
     return desa.loc[desa.geometry.geom_type != "Point", "kode"].astype(str).tolist()
 
 
-def expected_fill(status: str | None) -> str:
+def expected_fill(status: str | None, hatched: bool = False) -> str:
+    if hatched:  # beneath the incidents (the ops map): grey hatching, no hue (assets/ntpd.js hatchPattern)
+        return f"hatch {status or 'unmarked'}"
     return f"{STATUS_COLORS[status]}/0.7" if status else f"{UNMARKED_COLOR}/0.25"
 
 
-def wait_shaded(browser: Browser, live_app: LiveApp, map_id: str = MAP) -> dict[str, Any]:
-    """Wait until every desa polygon is drawn, each with the fill of its status in the store."""
+def wait_shaded(browser: Browser, live_app: LiveApp, map_id: str = MAP, hatched: bool = False) -> dict[str, Any]:
+    """Wait until every desa polygon is drawn, each with the fill (or the hatching) of its status in the store."""
     codes = polygon_desa(live_app)
 
     def shaded() -> dict[str, Any] | None:
@@ -96,7 +99,8 @@ def wait_shaded(browser: Browser, live_app: LiveApp, map_id: str = MAP) -> dict[
         if seen is None:
             return None
         now = statuses(live_app)
-        ok = len(seen["desa"]) == len(codes) and all(seen["desa"].get(k) == expected_fill(now.get(k)) for k in codes)
+        ok = len(seen["desa"]) == len(codes) and all(seen["desa"].get(k) == expected_fill(now.get(k), hatched)
+                                                     for k in codes)
         return seen if ok else None
 
     return browser.wait(shaded, 30, f"#{map_id} never shaded every desa by its status in the store")
@@ -410,7 +414,19 @@ def test_ops_map_offers_coverage_and_towers_switched_off(browser: Browser, live_
     toggle(browser, "ops-map", "Menara BTS dan jangkauannya")
     browser.wait(lambda: driver.find_element(By.ID, "legend-coverage").is_displayed(), 5,
                  "switching the coverage on did not show its legend")
-    wait_shaded(browser, live_app, "ops-map")
+    # hatched in grey beneath the incidents (their hues are the categories'), and so in its legend
+    wait_shaded(browser, live_app, "ops-map", hatched=True)
+    swatches = browser.js("return Array.from(document.querySelectorAll('#legend-coverage .swatch')).map("
+                          "function (s) { return [s.className, getComputedStyle(s).backgroundImage]; });")
+    assert [cls.split()[-1] for cls, _ in swatches] == [
+        "hatch-none", "hatch-weak", "hatch-2g_only", "hatch-good", "hatch-unmarked"], swatches
+    assert all("gradient" in image for _, image in swatches[:3]), swatches
+    # with every block shown the legend wraps onto a second row: it stays on the map, never over the filters
+    inside = browser.js("var m = document.getElementById('ops-map').getBoundingClientRect();"
+                        "var l = document.querySelector('.map-wrap .legend').getBoundingClientRect();"
+                        "return [l.left >= m.left, l.right <= m.right + 0.5, l.top >= m.top];")
+    assert all(inside), inside
+    browser.screenshot("hatched")
     browser.wait(lambda: drawn(browser, "ops-map")["dots"] == len(live_app.runtime.store.towers()), 10,
                  "the towers were not drawn on the ops map")
     # beneath the incidents: their own pane, which never takes the incidents' clicks

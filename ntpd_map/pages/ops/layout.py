@@ -104,7 +104,8 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
                 dl.GeoJSON(id=ids.TRACK, data=EMPTY, style=js("trackStyle"), interactive=False),
                 dl.GeoJSON(id=ids.NEAREST_LINES, data=EMPTY, style=js("nearestStyle"), interactive=False),
             ]),
-            legend(ctx, layers, extra={"coverage": html.Div(id=ids.COV_SUMMARY, className="legend-note")}),
+            legend(ctx, layers, extra={"coverage": html.Div(id=ids.COV_SUMMARY, className="legend-note")},
+                   hatched={"coverage"}),  # beneath the incidents: hatched, the hues are the categories'
             *alert_parts(lang, ackable=True),  # over the top of the map, never over the SIMULASI label
         ], className="map-wrap"),
         html.Div([
