@@ -50,3 +50,19 @@ def test_no_module_formats_numbers_by_hand() -> None:
     found = [f"{path.relative_to(ROOT)}:{n}" for path in sources
              for n, line in enumerate(path.read_text().splitlines(), 1) if swap.search(line)]
     assert not found, found
+
+
+def test_every_string_speaks_both_languages_with_the_same_placeholders() -> None:
+    """The strings table (ntpd_map/i18n.py): each key in Bahasa Indonesia and English, neither empty, with the
+    same {placeholders}, so no page falls back to the other language or fails to format."""
+    import string
+
+    from ntpd_map.i18n import STRINGS
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    incomplete = [key for key, entry in STRINGS.items() if not (entry.get("id") and entry.get("en"))]
+    assert not incomplete, incomplete
+    mismatched = [key for key, entry in STRINGS.items() if fields(entry["id"]) != fields(entry["en"])]
+    assert not mismatched, mismatched
