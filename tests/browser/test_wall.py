@@ -373,6 +373,28 @@ def test_the_wall_reads_from_five_metres_on_any_screen(browser: Browser, live_ap
     assert placed["kecamatan"] >= len(live_app.runtime.region.kecamatan) // 2, (placed, fanned)
 
 
+def test_the_sound_off_notice_covers_neither_the_credit_nor_the_scale(browser: Browser, live_app: LiveApp) -> None:
+    """A wall whose browser keeps sound off says so (until its first click) without hiding the map's credit or
+    its scale bar. (The test browser runs with the autoplay flag, so the notice is shown by hand here.)"""
+    browser.resize(1920, 1080)
+    browser.open("/wall")
+    browser.wait(lambda: browser.js("return document.querySelector('#wall-map .leaflet-control-attribution');"), 20,
+                 "the wall map never drew its credit")
+    # shown and measured in one go (the alert code hides it again at the next refresh without an alert)
+    found = browser.js(
+        "var e = document.getElementById('sound-off'); e.classList.remove('hidden');"
+        "var n = e.getBoundingClientRect();"
+        "var covered = Array.from(document.querySelectorAll('#wall-map .leaflet-control-attribution, "
+        "#wall-map .leaflet-control-scale')).filter(function (c) { var r = c.getBoundingClientRect();"
+        "return r.left < n.right && r.right > n.left && r.top < n.bottom && r.bottom > n.top; })"
+        ".map(function (c) { return c.className; });"
+        "return {covered: covered, box: [n.left, n.top, n.width, n.height],"
+        "        font: parseFloat(getComputedStyle(e).fontSize)};")
+    assert found["box"][2] > 0 and found["box"][3] > 0, found  # it is drawn
+    assert not found["covered"], f"the sound-off notice covers {found}"
+    assert found["font"] >= 0.02 * 1080, found
+
+
 #: the open-emergency rows of the wall's panel: shown whole inside the panel, or hidden (another page)
 PANEL_ROWS_JS = """
 var panel = document.getElementById('wall-active'), box = panel.getBoundingClientRect();
