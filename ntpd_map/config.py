@@ -75,6 +75,10 @@ SETTINGS: tuple[Setting, ...] = (
             "report less often)."),
     Setting("NTPD_OFFLINE_AFTER_S", "1800", "A unit silent for longer than this is offline: drawn faint and "
             "never proposed as a nearest available unit."),
+    Setting("NTPD_DISPATCH_KINDS", "fire=fire;medical=medical;traffic_accident=police,medical;crime=police;"
+            "domestic_violence=police,social;disaster=disaster,sar;utility=electricity;animal=fire;social=social",
+            "Which unit kinds an incident's category needs (category=kind,kind;...): the nearest available units "
+            "of those kinds are proposed first, then the others. A category not listed: the nearest of any kind."),
     Setting("NTPD_POSITION_RETENTION_DAYS", "30", "Responder positions older than this are pruned (storage "
             "stays bounded); the latest position of each unit is always kept."),
     Setting("NTPD_PG_POOL_MAX", "10", "Largest PostgreSQL connection pool per worker."),
@@ -193,3 +197,10 @@ class Settings:
 
     def int(self, name: str) -> int:
         return int(self.values[name])
+
+    @property
+    def dispatch_kinds(self) -> dict[str, tuple[str, ...]]:
+        """NTPD_DISPATCH_KINDS as a table, category -> the unit kinds it needs first (ValueError if malformed)."""
+        from ntpd_map.geo.responders import dispatch_table
+
+        return dispatch_table(self.values["NTPD_DISPATCH_KINDS"])

@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # Boundaries and the store are opened here, once per process, never at import time.
     runtime.region  # noqa: B018 - load (or build and cache) the region's boundaries now, not on a request
     runtime.basemap  # noqa: B018 - a basemap file that cannot be served is refused now, with the reason
+    settings.dispatch_kinds  # noqa: B018 - so is a malformed NTPD_DISPATCH_KINDS
     try:
         runtime.ensure_scenario()
         first = users.bootstrap_admin(runtime.store, settings.data_dir / "initial-admin-password")

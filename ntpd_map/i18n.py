@@ -37,6 +37,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "sound_off": {"id": "Suara peringatan mati: klik sekali di layar ini untuk menyalakannya.",
                   "en": "Alert sound off: click this screen once to turn it on."},
     "active_more": {"id": "+{n} lagi · hal. {page}/{pages}", "en": "+{n} more · page {page}/{pages}"},
+    "nearest_needs": {"id": "Lebih dulu yang dibutuhkan: {kinds}", "en": "Needed first: {kinds}"},
     "no_open_incidents": {"id": "Tidak ada kejadian darurat yang masih aktif.", "en": "No open emergency."},
     "no_location": {"id": "lokasi belum diketahui", "en": "location not known yet"},
     "incident_list": {"id": "Daftar kejadian (terbaru di atas)", "en": "Incidents (newest first)"},

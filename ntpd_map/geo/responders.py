@@ -104,20 +104,47 @@ def eta_minutes(distance_km: float) -> int:
     return max(1, math.ceil(distance_km * ROAD_FACTOR / AVERAGE_SPEED_KMH * 60))
 
 
-def nearest_available(features: list[dict[str, Any]], lat: float, lon: float, n: int = 5) -> list[dict[str, Any]]:
-    """The ``n`` nearest units that are available and not offline (stale ones are kept, flagged), nearest
-    first, with the straight-line distance and a rough ETA."""
+def dispatch_table(text: str) -> dict[str, tuple[str, ...]]:
+    """``NTPD_DISPATCH_KINDS`` read: ``category=kind,kind;category=kind``, which unit kinds serve an incident's
+    category first (fire -> the fire service). Raises ValueError naming the bad part."""
+    from ntpd_map.domain import AgencyKind, Category
+
+    categories, kinds = {str(c) for c in Category}, {str(k) for k in AgencyKind}
+    table: dict[str, tuple[str, ...]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        category, sep, served = part.partition("=")
+        category = category.strip()
+        if not sep or category not in categories:
+            raise ValueError(f"NTPD_DISPATCH_KINDS: {part!r} is not category=kind[,kind] with a category of "
+                             f"{', '.join(sorted(categories))}")
+        names = tuple(k.strip() for k in served.split(",") if k.strip())
+        unknown = [k for k in names if k not in kinds]
+        if unknown:
+            raise ValueError(f"NTPD_DISPATCH_KINDS: unknown unit kind {', '.join(unknown)} for {category}; "
+                             f"known: {', '.join(sorted(kinds))}")
+        table[category] = names
+    return table
+
+
+def nearest_available(features: list[dict[str, Any]], lat: float, lon: float, n: int = 5,
+                      kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The ``n`` units to propose: available, with a fresh position (stale and offline ones never), those of the
+    ``kinds`` the incident needs first (``dispatch_table``), then the others; nearest first within each, with the
+    straight-line distance and a rough ETA."""
     candidates = [f for f in features
-                  if f["properties"]["status"] == "available" and not f["properties"]["offline"]]
+                  if f["properties"]["status"] == "available" and not f["properties"]["stale"]
+                  and not f["properties"]["offline"]]
     if not candidates:
         return []
     coords = np.array([f["geometry"]["coordinates"] for f in candidates], dtype=float)
     dist = distances_km(lat, lon, coords[:, 1], coords[:, 0])
+    needed = np.array([f["properties"]["kind"] not in kinds for f in candidates]) if kinds else np.zeros(len(dist))
     out = []
-    for i in np.argsort(dist, kind="stable")[:n]:
+    for i in np.lexsort((dist, needed))[:n]:  # the kinds needed first (False sorts first), then by distance
         props = candidates[int(i)]["properties"]
         d = float(dist[int(i)])
         out.append({"device": props["device"], "unit": props["unit"], "agency": props["agency"],
                     "kind": props["kind"], "stale": props["stale"], "age_s": props["age_s"],
-                    "distance_km": round(d, 1), "eta_min": eta_minutes(d)})
+                    "distance_km": round(d, 1), "eta_min": eta_minutes(d),
+                    "needed": bool(kinds) and props["kind"] in kinds})
     return out

@@ -406,14 +406,16 @@ def test_selected_incident_lists_the_nearest_available_units(browser: Browser, l
     # two units near the incident: one available, one busy (never proposed)
     add_unit(live_app, "test-near-1", "Ambulans Uji Dekat", "medical", [(now, -9.455, 124.485)])
     add_unit(live_app, "test-near-busy", "Damkar Uji Sibuk", "fire", [(now, -9.451, 124.481)], status="on_scene")
-    incident = live_app.write_incident(source="test-nearest", lat=-9.45, lon=124.48)
+    # a medical call: ambulances are proposed first (NTPD_DISPATCH_KINDS), then the others, nearest first
+    incident = live_app.write_incident(source="test-nearest", category="medical", lat=-9.45, lon=124.48)
     when = datetime.fromtimestamp(int(incident["received_at"]), WITA).strftime("%d/%m %H:%M")
     open_ops(browser, live_app)
     browser.wait(lambda: (browser.list_rows(1) or [{}])[0].get("time") == when, 10, "the incident is not on top")
 
     def expected() -> list[dict[str, str]]:
         features = list(expected_features(live_app).values())
-        return nearest_rows(nearest_available(features, -9.45, 124.48), "id")
+        needs = live_app.runtime.settings.dispatch_kinds["medical"]
+        return nearest_rows(nearest_available(features, -9.45, 124.48, kinds=needs), "id")
 
     before = expected()
     browser.driver.find_elements(By.CSS_SELECTOR, "#ops-list .row-body")[0].click()
@@ -439,7 +441,7 @@ def test_selected_incident_lists_the_nearest_available_units(browser: Browser, l
     assert "Damkar Uji Sibuk" not in [r["unit"] for r in shown], "a unit on scene was proposed"
     assert all(re.fullmatch(r"\d+,\d km", r["distance"]) for r in shown), shown
     text = browser.text("ops-nearest") or ""
-    assert text.startswith("Unit terdekat yang siaga")
+    assert text.startswith("Unit terdekat yang siagaLebih dulu yang dibutuhkan: Medis/ambulans"), text
     assert "Jarak garis lurus; perkiraan waktu tiba = jarak x 1,5 pada 40 km/jam." in text
 
     # thin lines from the incident to each of them

@@ -3,6 +3,7 @@ unknown devices, repeats, the responders API, unit status, tracks and retention.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -10,8 +11,9 @@ from urllib.parse import urlencode
 import pytest
 
 from ntpd_map.access.keys import create_api_key
+from ntpd_map.config import Settings
 from ntpd_map.domain import AgencyKind, Unit
-from ntpd_map.geo.responders import Staleness, eta_minutes, nearest_available, responder_features
+from ntpd_map.geo.responders import Staleness, dispatch_table, eta_minutes, nearest_available, responder_features
 from ntpd_map.ingest.positions import (
     BadReport,
     parse_osmand_json,
@@ -173,6 +175,45 @@ def test_features_and_nearest_available() -> None:
     assert near[1]["distance_km"] == pytest.approx(11.1, abs=0.05)
     assert near[1]["eta_min"] == 26  # 11.12 km x 1.5 at 40 km/h = 25.02 min, rounded up
     assert eta_minutes(0.05) == 1  # never "0 minutes"
+
+
+def test_nearest_available_puts_the_kinds_the_incident_needs_first_and_never_a_stale_unit() -> None:
+    """Issue 19: for a fire the fire engine comes first though a police unit is nearer; for a traffic accident
+    police and ambulances (nearest first among them); stale and offline positions are never proposed."""
+    import pandas as pd
+
+    now = 10_000
+    units = pd.DataFrame({
+        "device_id": ["pol", "amb", "fire", "amb-stale", "fire-off"],
+        "name": ["Patroli", "Ambulans", "Damkar", "Ambulans lama", "Damkar luring"], "agency": ["x"] * 5,
+        "kind": ["police", "medical", "fire", "medical", "fire"], "status": ["available"] * 5, "simulated": [False] * 5,
+    })
+    latest = pd.DataFrame({  # from the incident at (-9.40, 124.50): police 3.3 km, ambulance 5.6, fire 13.3 km
+        "device_id": ["pol", "amb", "fire", "amb-stale", "fire-off"],
+        "recorded_at": [now - 10, now - 10, now - 10, now - 300, now - 4000],
+        "lat": [-9.43, -9.45, -9.52, -9.401, -9.401], "lon": [124.50] * 5, "source": ["osmand"] * 5,
+        "speed_kmh": [None] * 5, "bearing": [None] * 5, "battery": [None] * 5,
+    })
+    features = responder_features(latest, units, now, Staleness())
+    table = Settings.from_env({}).dispatch_kinds
+    fire = nearest_available(features, -9.40, 124.50, kinds=table["fire"])
+    assert [n["device"] for n in fire] == ["fire", "pol", "amb"], fire  # the nearest two are stale or offline
+    assert fire[0]["needed"] and not fire[1]["needed"]
+    accident = nearest_available(features, -9.40, 124.50, kinds=table["traffic_accident"])
+    assert [n["device"] for n in accident] == ["pol", "amb", "fire"]
+    assert [n["device"] for n in nearest_available(features, -9.40, 124.50)] == ["pol", "amb", "fire"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("fire=firetruck", "unknown unit kind firetruck for fire"),
+    ("flood=disaster", "'flood=disaster' is not category=kind"),
+    ("fire", "'fire' is not category=kind"),
+])
+def test_a_malformed_dispatch_table_is_refused_with_the_bad_part_named(text: str, message: str) -> None:
+    settings = Settings.from_env({}, NTPD_DISPATCH_KINDS=text)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        print(settings.dispatch_kinds)
+    assert dispatch_table(" fire = fire , sar ; ; other= ") == {"fire": ("fire", "sar"), "other": ()}
 
 
 # the endpoints ---------------------------------------------------------------------------------------------

@@ -257,8 +257,12 @@ def test_nearest_block_says_how_rough_the_eta_is() -> None:
 
     nearest = nearest_available(layer_data()["features"], -9.46, 124.47)
     assert text_of(nearest_section(nearest, "id")) == (
-        "Unit terdekat yang siaga Ambulans 1 1,6 km ± 4 mnt Damkar 1 15,7 km ± 36 mnt "
-        "Jarak garis lurus; perkiraan waktu tiba = jarak x 1,5 pada 40 km/jam.")
+        "Unit terdekat yang siaga Ambulans 1 Medis/ambulans 1,6 km ± 4 mnt Damkar 1 Pemadam kebakaran 15,7 km "
+        "± 36 mnt Jarak garis lurus; perkiraan waktu tiba = jarak x 1,5 pada 40 km/jam.")
+    # for a fire: the fire service first, and the list says so
+    fire = nearest_available(layer_data()["features"], -9.46, 124.47, kinds=("fire",))
+    assert text_of(nearest_section(fire, "id", needs=("fire",))).startswith(
+        "Unit terdekat yang siaga Lebih dulu yang dibutuhkan: Pemadam kebakaran Damkar 1 Pemadam kebakaran 15,7 km")
     assert text_of(nearest_section(nearest, "en")).endswith("rough ETA = distance x 1.5 at 40 km/h.")
     assert text_of(nearest_section([], "id")) == "Unit terdekat yang siaga Tidak ada unit siaga yang sedang melapor."
     no_place = nearest_section(None, "en", "The incident has no location: nearest units cannot be found.")

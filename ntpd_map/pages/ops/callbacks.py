@@ -28,7 +28,7 @@ from ntpd_map import audit, ids
 from ntpd_map.domain import UnitStatus
 from ntpd_map.fmt import number
 from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR, Staleness, nearest_available, responder_features
-from ntpd_map.i18n import t
+from ntpd_map.i18n import t, vocabulary_labels
 from ntpd_map.pages.common import (
     ACTIVE_ROW,
     active_panel,
@@ -148,15 +148,22 @@ def device_attr(device: str) -> dict[str, Any]:
     return {"data-device": device}
 
 
-def nearest_section(nearest: list[dict[str, Any]] | None, lang: str, message: str | None = None) -> Any:
-    """The selected incident's "nearest available units" block: up to five, with distance and rough ETA, and a
-    note saying how rough; or a message saying why there is no list."""
+def nearest_section(nearest: list[dict[str, Any]] | None, lang: str, message: str | None = None,
+                    needs: tuple[str, ...] = ()) -> Any:
+    """The selected incident's "nearest available units" block: up to five, the kinds its category ``needs``
+    first (said above the list), each with its kind, distance and rough ETA, and a note saying how rough; or a
+    message saying why there is no list."""
     children: list[Any] = [html.B(t("nearest_title", lang))]
+    if needs and message is None and nearest:
+        kinds = vocabulary_labels(lang)["kind"]
+        children.append(html.Div(t("nearest_needs", lang, kinds=", ".join(kinds.get(k, k) for k in needs)),
+                                 className="nearest-needs"))
     if message is not None or not nearest:
         children.append(html.Div(message or t("nearest_none", lang), className="nearest-empty"))
     else:
         children.append(html.Ol([html.Li([
             html.Span(row["unit"], className="n-unit"),
+            html.Span(row["kind"], className="n-kind"),
             html.Span(row["distance"], className="n-dist"),
             html.Span(row["eta"], className="n-eta"),
             html.Span(row["stale"], className="n-stale") if row["stale"] else None,
@@ -407,8 +414,9 @@ def register_selection(cb: Callbacks, runtime: Runtime, responders: Layer | None
             except StoreUnavailable:
                 near = nearest_section(None, lang, t("nearest_store_down", lang))
             else:
-                nearest = nearest_available(features["features"], center[0], center[1])
-                near = nearest_section(nearest, lang)
+                needs = runtime.settings.dispatch_kinds.get(str(row.category), ())
+                nearest = nearest_available(features["features"], center[0], center[1], kinds=needs)
+                near = nearest_section(nearest, lang, needs=needs)
                 lines = lines_to_units(center[0], center[1], nearest, features["features"])
         # never closer than the zoom where the map still says where this is (issue 18)
         zoom = runtime.settings.int("NTPD_SELECT_ZOOM")
