@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ntpd_map.domain import dispatch_table
 from ntpd_map.geo.codes import timezone_for_code
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -201,6 +202,4 @@ class Settings:
     @property
     def dispatch_kinds(self) -> dict[str, tuple[str, ...]]:
         """NTPD_DISPATCH_KINDS as a table, category -> the unit kinds it needs first (ValueError if malformed)."""
-        from ntpd_map.geo.responders import dispatch_table
-
         return dispatch_table(self.values["NTPD_DISPATCH_KINDS"])

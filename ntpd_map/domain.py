@@ -332,3 +332,23 @@ INCIDENT_COLUMNS = (
     "simulated",
     "attrs",
 )
+
+
+def dispatch_table(text: str) -> dict[str, tuple[str, ...]]:
+    """``NTPD_DISPATCH_KINDS`` read: ``category=kind,kind;category=kind``, which unit kinds serve an incident's
+    category first (fire -> the fire service). Raises ValueError naming the bad part."""
+    categories, kinds = {str(c) for c in Category}, {str(k) for k in AgencyKind}
+    table: dict[str, tuple[str, ...]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        category, sep, served = part.partition("=")
+        category = category.strip()
+        if not sep or category not in categories:
+            raise ValueError(f"NTPD_DISPATCH_KINDS: {part!r} is not category=kind[,kind] with a category of "
+                             f"{', '.join(sorted(categories))}")
+        names = tuple(k.strip() for k in served.split(",") if k.strip())
+        unknown = [k for k in names if k not in kinds]
+        if unknown:
+            raise ValueError(f"NTPD_DISPATCH_KINDS: unknown unit kind {', '.join(unknown)} for {category}; "
+                             f"known: {', '.join(sorted(kinds))}")
+        table[category] = names
+    return table

@@ -104,28 +104,6 @@ def eta_minutes(distance_km: float) -> int:
     return max(1, math.ceil(distance_km * ROAD_FACTOR / AVERAGE_SPEED_KMH * 60))
 
 
-def dispatch_table(text: str) -> dict[str, tuple[str, ...]]:
-    """``NTPD_DISPATCH_KINDS`` read: ``category=kind,kind;category=kind``, which unit kinds serve an incident's
-    category first (fire -> the fire service). Raises ValueError naming the bad part."""
-    from ntpd_map.domain import AgencyKind, Category
-
-    categories, kinds = {str(c) for c in Category}, {str(k) for k in AgencyKind}
-    table: dict[str, tuple[str, ...]] = {}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        category, sep, served = part.partition("=")
-        category = category.strip()
-        if not sep or category not in categories:
-            raise ValueError(f"NTPD_DISPATCH_KINDS: {part!r} is not category=kind[,kind] with a category of "
-                             f"{', '.join(sorted(categories))}")
-        names = tuple(k.strip() for k in served.split(",") if k.strip())
-        unknown = [k for k in names if k not in kinds]
-        if unknown:
-            raise ValueError(f"NTPD_DISPATCH_KINDS: unknown unit kind {', '.join(unknown)} for {category}; "
-                             f"known: {', '.join(sorted(kinds))}")
-        table[category] = names
-    return table
-
-
 def nearest_available(features: list[dict[str, Any]], lat: float, lon: float, n: int = 5,
                       kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """The ``n`` units to propose: available, with a fresh position (stale and offline ones never), those of the

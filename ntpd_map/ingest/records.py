@@ -62,6 +62,7 @@ from ntpd_map.ingest.vocabulary import (
     LOCATION_SOURCE_WORDS,
     OUTCOME_WORDS,
     REQUIRED_FIELDS,
+    STEP_ORDER,
     TIME_FIELDS,
     _fold_header,
     _fold_word,
@@ -407,6 +408,11 @@ def _column_ids(c: _Columns) -> pd.Series:
     return c.col("external_id")
 
 
+def _before(label: str, text: pd.Series) -> Callable[[int], str]:
+    """The reason's end for row i: "is before <label> "<its value>"."."""
+    return lambda i: f"is before {label} {_quote(text.iat[i])}"
+
+
 def _column_times(c: _Columns) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per time field: (Unix seconds, valid). The received time is required; a time that is not one, lies in
     the future or before 2015, or (for the later times) before the received time is rejected."""
@@ -429,6 +435,12 @@ def _column_times(c: _Columns) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
             before = ok & valid_time["received_at"] & (secs < seconds["received_at"])
             c.problem(f"{f}_before_received", before, _said(
                 label, t, lambda i: f"is before {names['received_at']} {_quote(received_text.iat[i])}"))
+    for later, earlier, unless in STEP_ORDER:  # arrived before dispatched, resolved before arrived: impossible
+        both = valid_time[later] & valid_time[earlier] & (seconds[later] < seconds[earlier])
+        if unless is not None:
+            both &= ~valid_time[unless]
+        c.problem(f"{later}_before_{earlier.removesuffix('_at')}", both,
+                  _said(names[later], c.col(later), _before(names[earlier], c.col(earlier))))
     return seconds, valid_time
 
 
@@ -772,6 +784,12 @@ def _row_times(r: _Rows, i: int, reasons: list[tuple[str, str]]) -> dict[str, in
         if f != "received_at" and received is not None and secs < received:
             reasons.append((f"{f}_before_received", f"{label} {_quote(t)} is before {names['received_at']} "
                             f"{_quote(r.col('received_at')[i])}"))
+    for later, earlier, unless in STEP_ORDER:
+        a, b = seconds[later], seconds[earlier]
+        if a is not None and b is not None and a < b and (unless is None or seconds[unless] is None):
+            reasons.append((f"{later}_before_{earlier.removesuffix('_at')}",
+                            f"{names[later]} {_quote(r.col(later)[i])} is before {names[earlier]} "
+                            f"{_quote(r.col(earlier)[i])}"))
     return seconds
 
 

@@ -41,6 +41,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
 REQUIRED_FIELDS = ("external_id", "received_at", "call_type")
 TIME_FIELDS = ("received_at", "dispatched_at", "arrived_at", "resolved_at")
 #: Reasons are reported under these codes in ParsedBatch.summary()["reasons"].
+#: The steps of a call in the order they happen (issue 19): a later step before an earlier one is impossible
+#: (``resolved_at`` is checked against ``dispatched_at`` only when there is no arrival). (later, earlier,
+#: only when this step is missing)
+STEP_ORDER = (("arrived_at", "dispatched_at", None), ("resolved_at", "arrived_at", None),
+              ("resolved_at", "dispatched_at", "arrived_at"))
 REASON_CODES = (
     "not_an_object",
     "conflicting_fields",
@@ -48,6 +53,7 @@ REASON_CODES = (
     "received_at_missing",
     *(f"{f}_{p}" for f in TIME_FIELDS for p in ("invalid", "future", "before_2015")),
     *(f"{f}_before_received" for f in TIME_FIELDS[1:]),
+    *(f"{later}_before_{earlier.removesuffix('_at')}" for later, earlier, _ in STEP_ORDER),
     "call_type_missing",
     "call_type_unknown",
     "outcome_unknown",

@@ -12,8 +12,8 @@ import pytest
 
 from ntpd_map.access.keys import create_api_key
 from ntpd_map.config import Settings
-from ntpd_map.domain import AgencyKind, Unit
-from ntpd_map.geo.responders import Staleness, dispatch_table, eta_minutes, nearest_available, responder_features
+from ntpd_map.domain import AgencyKind, Unit, dispatch_table
+from ntpd_map.geo.responders import Staleness, eta_minutes, nearest_available, responder_features
 from ntpd_map.ingest.positions import (
     BadReport,
     parse_osmand_json,

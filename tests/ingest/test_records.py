@@ -428,7 +428,7 @@ def test_property_coordinates_round_trip(lat: float, lon: float, comma: bool, st
 
 # ------------------------------------------------------------------------------------------- rejects
 
-BAD_ROWS = [  # (row, code, reason) in spreadsheet rows 2.. ; rows 2 and 9 are fine
+BAD_ROWS = [  # (row, code, reason) in spreadsheet rows 2.. ; rows 2, 9 and 25 are fine
     ({**OK, "id": "ok-1"}, None, None),
     ({**OK, "id": ""}, "external_id_missing", "row 3: id is missing"),
     ({**OK, "id": "t-missing", "waktu": ""}, "received_at_missing",
@@ -462,6 +462,18 @@ BAD_ROWS = [  # (row, code, reason) in spreadsheet rows 2.. ; rows 2 and 9 are f
     ({**OK, "id": "two", "waktu": "x", "jenis_panggilan": "y"}, "received_at_invalid",
      'row 20: waktu "x" is not a valid time (use YYYY-MM-DD HH:MM or DD/MM/YYYY HH:MM); jenis_panggilan "y"'),
     ({**OK, "id": "nan", "lat": "nan", "lon": "inf"}, "coordinates_invalid", 'row 21: lat "nan" is not a number'),
+    # the steps in the order they happen (issue 19): a unit cannot arrive before it was sent, nor a call close
+    # before the unit arrived
+    ({**OK, "id": "arr-early", "waktu_dispatch": "2025-05-01 10:20", "waktu_tiba": "2025-05-01 10:10"},
+     "arrived_at_before_dispatched",
+     'row 22: waktu_tiba "2025-05-01 10:10" is before waktu_dispatch "2025-05-01 10:20"'),
+    ({**OK, "id": "res-early", "waktu_tiba": "2025-05-01 10:30", "waktu_selesai": "2025-05-01 10:25"},
+     "resolved_at_before_arrived", 'row 23: waktu_selesai "2025-05-01 10:25" is before waktu_tiba "2025-05-01 10:30"'),
+    ({**OK, "id": "res-undispatched", "waktu_dispatch": "2025-05-01 10:30", "waktu_selesai": "2025-05-01 10:25"},
+     "resolved_at_before_dispatched",
+     'row 24: waktu_selesai "2025-05-01 10:25" is before waktu_dispatch "2025-05-01 10:30"'),
+    ({**OK, "id": "ok-3", "waktu_dispatch": "2025-05-01 10:05", "waktu_tiba": "2025-05-01 10:05",
+      "waktu_selesai": "2025-05-01 11:00"}, None, None),
 ]
 
 
@@ -472,10 +484,10 @@ def test_each_reject_reason_with_its_row_number(both_paths) -> None:
     for r in batch.rejects:
         assert r["reason"].startswith(expected[r["row_number"]][1]), r["reason"]
         assert r["code"] in REASON_CODES
-    assert batch.frame["external_id"].tolist() == ["ok-1", "ok-2"]
-    assert batch.frame["row_number"].tolist() == [2, 9]
+    assert batch.frame["external_id"].tolist() == ["ok-1", "ok-2", "ok-3"]
+    assert batch.frame["row_number"].tolist() == [2, 9, 25]
     summary = batch.summary()
-    assert summary["rows"] == len(BAD_ROWS) and summary["valid"] == 2 and summary["rejected"] == len(BAD_ROWS) - 2
+    assert summary["rows"] == len(BAD_ROWS) and summary["valid"] == 3 and summary["rejected"] == len(BAD_ROWS) - 3
     assert summary["reasons"]["received_at_invalid"] == 3 and sum(summary["reasons"].values()) == summary["rejected"]
 
 
