@@ -744,3 +744,13 @@ window.ntpdAlert = function (data) {
     }
   });
 })();
+
+/* Logging a noise call with one key on the operations page (issue 19): typing a call's number anywhere but in a
+ * field (a filter, a date, a search) presses its button in "Catat panggilan". */
+document.addEventListener("keydown", function (e) {
+  if (e.ctrlKey || e.altKey || e.metaKey || e.repeat) { return; }
+  var target = e.target, tag = target && target.tagName;
+  if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable)) { return; }
+  var button = document.querySelector(".log-call-bar button[data-key='" + e.key + "']");
+  if (button) { e.preventDefault(); button.click(); }
+});

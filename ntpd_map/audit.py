@@ -33,6 +33,7 @@ ACTIONS = (
     "login.ok", "login.fail", "logout",
     "briefing.notes", "briefing.notes.refused",
     "alert.ack",
+    "call.log",
 )
 
 

@@ -159,3 +159,7 @@ COV_MSG = "cov-msg"
 # the wall's coverage view
 WALL_PANEL_COVERAGE = "wall-panel-coverage"
 WALL_COVERAGE_MAP = "wall-coverage-map"
+
+# logging a call on the ops page (issue 19): one button (and one key) per kind of noise call, and what was saved
+LOG_CALL = "log-call"
+LOG_CALL_STATUS = "log-call-status"

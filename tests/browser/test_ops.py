@@ -432,3 +432,43 @@ def test_at_1366x768_most_of_the_map_stays_free(browser: Browser, live_app: Live
     browser.screenshot("1366x768")
     print(f"free share of the ops map at 1366x768: {measure}")
     assert measure["free"] >= 0.6, measure
+
+
+def logged_calls(live_app: LiveApp, call_type: str) -> int:
+    stored = live_app.runtime.store.incidents(IncidentQuery(start=int(time.time()) - DAY, end=int(time.time()) + 60))
+    return int(((stored["source"] == "ops") & (stored["call_type"] == call_type)).sum())
+
+
+def test_an_operator_logs_a_prank_call_with_one_keystroke(browser: Browser, live_app: LiveApp) -> None:
+    """Issue 19: "1" typed on the operations page logs a prank call at once (nothing else asked), says so, goes
+    to the audit log with the operator's name, and the calls counter follows at the next refresh; the same key
+    typed into a field (a search) logs nothing."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_settled(browser)
+    before, counter = logged_calls(live_app, "prank"), int(browser.counters()[0] or 0)
+    started = time.monotonic()
+    ActionChains(browser.driver).send_keys("1").perform()
+    browser.wait(lambda: logged_calls(live_app, "prank") == before + 1, 10, "the key did not log a prank call")
+    print(f"one keystroke to a stored prank call: {time.monotonic() - started:.2f} s")
+    status = browser.wait(lambda: browser.text("log-call-status"), 10, "no word that the call was logged")
+    assert status.startswith("Tercatat") and status.endswith("Iseng/palsu"), status
+    entry = live_app.runtime.store.audit_log(action="call.log").iloc[0]
+    assert entry["actor"] == "user:operator-uji" and '"prank"' in entry["detail"], entry
+    browser.wait(lambda: int(browser.counters()[0] or 0) == counter + 1, 10,
+                 f"the calls counter did not follow: {browser.counters()[0]} (was {counter})")
+    # typed into a field, the key is text, not a call
+    field = browser.driver.find_element(By.CSS_SELECTOR, "#f-custom")
+    field.click()
+    field.send_keys("1")
+    time.sleep(2)
+    assert logged_calls(live_app, "prank") == before + 1
+    # one key per kind: "2" is a ghost call
+    field.send_keys(Keys.ESCAPE)
+    browser.js("document.activeElement.blur();")  # out of the field, as a click elsewhere does
+    ghosts = logged_calls(live_app, "ghost")
+    ActionChains(browser.driver).send_keys("2").perform()
+    browser.wait(lambda: logged_calls(live_app, "ghost") == ghosts + 1, 10, "the key 2 did not log a ghost call")
+    browser.screenshot()
+    browser.assert_console_clean()

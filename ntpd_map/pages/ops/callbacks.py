@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +26,11 @@ from layers.incidents import ACTIVE_LAYER, EMPTY, NEW_LAYER, features_from_activ
 from layers.responders import EMPTY as EMPTY_LINES
 from layers.responders import TRACK_S, drawn_signature, lines_to_units, track_from_positions
 from ntpd_map import audit, ids
-from ntpd_map.domain import UnitStatus
+from ntpd_map.domain import INCIDENT_COLUMNS, CallType, UnitStatus
 from ntpd_map.fmt import number
 from ntpd_map.geo.responders import AVERAGE_SPEED_KMH, ROAD_FACTOR, Staleness, nearest_available, responder_features
 from ntpd_map.i18n import t, vocabulary_labels
+from ntpd_map.ingest.write import write_incidents
 from ntpd_map.pages.common import (
     ACTIVE_ROW,
     active_panel,
@@ -227,12 +229,53 @@ def register_alert(cb: Callbacks, runtime: Runtime) -> None:
 
 def register(cb: Callbacks, deps: PageDeps) -> None:
     register_refresh(cb, deps)
+    register_call_log(cb, deps.runtime)
     register_alert(cb, deps.runtime)
     responders = next((layer for layer in deps.layers if layer.key == "responders"), None)
     register_selection(cb, deps.runtime, responders)
     if responders is not None:
         register_responders(cb, deps.runtime, responders)
     register_map_controls(cb, deps.runtime, deps.layers)
+
+
+#: the source of the calls operators log on this page (one external id each: every press is one call)
+OPS_SOURCE = "ops"
+
+
+def log_noise_call(runtime: Runtime, call_type: str, actor: str, now: int) -> str:
+    """Store one noise call (prank, ghost, dropped, ...) received now, as an operator logs it: nothing else is
+    needed; closed by the operator (resolved), no location. Its id; raises StoreUnavailable."""
+    kind = CallType(call_type)
+    if kind is CallType.GENUINE:
+        raise ValueError("an emergency needs its category and location, not one key")
+    external_id = uuid.uuid4().hex
+    row: dict[str, Any] = dict.fromkeys(INCIDENT_COLUMNS)
+    row.update(source=OPS_SOURCE, external_id=external_id, received_at=now, call_type=str(kind), outcome="resolved",
+               location_source="unknown", flags=0, simulated=False, attrs={"logged_by": actor})
+    write_incidents(runtime.store, runtime.locator, pd.DataFrame([row], columns=list(INCIDENT_COLUMNS)))
+    audit.record(runtime.store, actor, "call.log", external_id, call_type=str(kind))
+    return external_id
+
+
+def register_call_log(cb: Callbacks, runtime: Runtime) -> None:
+    """A noise call logged with one button or key (issue 19): stored at once, written to the audit log with the
+    operator's name; the counters and the list follow at the next refresh."""
+
+    @cb.callback(Output(ids.LOG_CALL_STATUS, "children"),
+                 Input({"type": ids.LOG_CALL, "ct": ALL}, "n_clicks"),
+                 State("ops-config", "data"), prevent_initial_call=True)
+    def log_call(clicks: list[int | None], config: dict[str, Any] | None) -> Any:
+        trigger = callback_context.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            raise PreventUpdate
+        lang = (config or {}).get("lang", runtime.settings.lang)
+        now = int(time.time())
+        try:
+            log_noise_call(runtime, str(trigger["ct"]), audit.request_actor(), now)
+        except StoreUnavailable:
+            return html.Span(t("log_call_down", lang), className="log-call-error")
+        what = vocabulary_labels(lang)["ct"].get(str(trigger["ct"]), str(trigger["ct"]))
+        return t("log_call_saved", lang, time=local_time(now, runtime.settings.tz, "%H:%M:%S"), what=what)
 
 
 def register_refresh(cb: Callbacks, deps: PageDeps) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dash_leaflet as dl
 from dash import dcc, html
@@ -24,6 +24,25 @@ if TYPE_CHECKING:
     from ntpd_map.pages.page import PageRequest
 
 WINDOW_CHOICES = ("1h", "6h", "24h", "7d", "30d", "custom")
+
+
+#: the noise calls an operator logs with one key (issue 19): nothing but the time is needed for them
+NOISE_KEYS = (("1", CallType.PRANK), ("2", CallType.GHOST), ("3", CallType.DROPPED), ("4", CallType.WRONG_NUMBER),
+              ("5", CallType.INFO), ("6", CallType.TEST))
+
+
+def log_call_bar(lang: str) -> Component:
+    """"Catat panggilan": one button per kind of noise call, each with its key (assets/ntpd.js presses it when
+    the key is typed anywhere but in a field), and a line saying what was saved."""
+    def key_of(key: str) -> dict[str, Any]:
+        return {"data-key": key}
+
+    buttons = [html.Button([html.Kbd(key), call_type.label(lang)], id={"type": ids.LOG_CALL, "ct": str(call_type)},
+                           n_clicks=0, className="log-call", **key_of(key))
+               for key, call_type in NOISE_KEYS]
+    return html.Div([html.B(t("log_call", lang)), html.Div(buttons, className="log-call-buttons"),
+                     html.Div(id=ids.LOG_CALL_STATUS, className="log-call-status", role="status")],
+                    className="log-call-bar")
 
 
 def page(request: PageRequest) -> Component:
@@ -110,6 +129,7 @@ def layout(ctx: LayerContext, layers: list[Layer]) -> Component:
         ], className="map-wrap"),
         html.Div([
             html.Div(id=ids.COUNTERS, className="counters"),
+            log_call_bar(lang),
             # the open emergencies first, oldest on top (issue 18); a row selects its incident on the map
             html.Div(id=ids.OPS_ACTIVE, className="active-panel"),
             unit_panel,
