@@ -588,7 +588,11 @@ def check_fanned_out(browser: Browser, live_app: LiveApp, lat: float, lon: float
             assert min(a[2], b[2]) - max(a[0], b[0]) <= 0 or min(a[3], b[3]) - max(a[1], b[1]) <= 0, drawn
     for unit in drawn.values():
         assert abs(unit["leg"][0] - unit["point"][0]) < 2 and abs(unit["leg"][1] - unit["point"][1]) < 2, drawn
-    click_unit(browser, names[0])  # each one can be clicked: nothing covers it
-    browser.wait(lambda: (panel_rows(browser) or {}).get("name") == names[0], 10,
-                 "clicking a fanned-out unit did not select it")
+    def clicked() -> bool:  # each one can be clicked: nothing covers it (again if a refresh redrew the marks)
+        if (panel_rows(browser) or {}).get("name") != names[0]:
+            click_unit(browser, names[0])
+            time.sleep(0.5)
+        return (panel_rows(browser) or {}).get("name") == names[0]
+
+    browser.wait(clicked, 15, "clicking a fanned-out unit did not select it")
     browser.screenshot()
