@@ -725,9 +725,7 @@ window.ntpdAlert = function (data) {
         time: function () { return "HH:mm"; },
         dateTime: function () { return "{{date}} {{time}}"; }
       },
-      formatDistance: function (token, count) { return String(count); },
-      formatRelative: function () { return "P"; },
-      match: {},
+      match: {},  // parsing reads it for words only; the pickers' DD/MM/YYYY has none
       options: {weekStartsOn: 1, firstWeekContainsDate: 4}
     };
   }

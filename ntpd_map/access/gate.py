@@ -301,7 +301,7 @@ class Access:
 
     def page(self, status: int, home_path: str | None = None, **kwargs: Any) -> Response:
         """The sign-in page's HTML with a message (``pages/login/layout.py``)."""
-        return render(status, self.runtime.settings.lang, home_path, **kwargs)  # ?lang=, else the cookie
+        return render(status, self.runtime.settings.lang, home_path, **kwargs)
 
     @staticmethod
     def _json(status: int, message: str) -> Response:

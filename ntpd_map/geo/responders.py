@@ -116,9 +116,9 @@ def nearest_available(features: list[dict[str, Any]], lat: float, lon: float, n:
         return []
     coords = np.array([f["geometry"]["coordinates"] for f in candidates], dtype=float)
     dist = distances_km(lat, lon, coords[:, 1], coords[:, 0])
-    needed = np.array([f["properties"]["kind"] not in kinds for f in candidates]) if kinds else np.zeros(len(dist))
+    other = np.array([f["properties"]["kind"] not in kinds for f in candidates]) if kinds else np.zeros(len(dist))
     out = []
-    for i in np.lexsort((dist, needed))[:n]:  # the kinds needed first (False sorts first), then by distance
+    for i in np.lexsort((dist, other))[:n]:  # the kinds needed first, then the others; nearest first in each
         props = candidates[int(i)]["properties"]
         d = float(dist[int(i)])
         out.append({"device": props["device"], "unit": props["unit"], "agency": props["agency"],

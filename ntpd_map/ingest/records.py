@@ -433,8 +433,7 @@ def _column_times(c: _Columns) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
         if f != "received_at":
             # a negative response time would corrupt the recap's medians (issue 4 "Recap")
             before = ok & valid_time["received_at"] & (secs < seconds["received_at"])
-            c.problem(f"{f}_before_received", before, _said(
-                label, t, lambda i: f"is before {names['received_at']} {_quote(received_text.iat[i])}"))
+            c.problem(f"{f}_before_received", before, _said(label, t, _before(names["received_at"], received_text)))
     for later, earlier, unless in STEP_ORDER:  # arrived before dispatched, resolved before arrived: impossible
         both = valid_time[later] & valid_time[earlier] & (seconds[later] < seconds[earlier])
         if unless is not None:

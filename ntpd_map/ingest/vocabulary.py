@@ -40,12 +40,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED_FIELDS = ("external_id", "received_at", "call_type")
 TIME_FIELDS = ("received_at", "dispatched_at", "arrived_at", "resolved_at")
-#: Reasons are reported under these codes in ParsedBatch.summary()["reasons"].
 #: The steps of a call in the order they happen (issue 19): a later step before an earlier one is impossible
 #: (``resolved_at`` is checked against ``dispatched_at`` only when there is no arrival). (later, earlier,
 #: only when this step is missing)
 STEP_ORDER = (("arrived_at", "dispatched_at", None), ("resolved_at", "arrived_at", None),
               ("resolved_at", "dispatched_at", "arrived_at"))
+#: Reasons are reported under these codes in ParsedBatch.summary()["reasons"].
 REASON_CODES = (
     "not_an_object",
     "conflicting_fields",

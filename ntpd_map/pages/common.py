@@ -241,7 +241,7 @@ def active_panel(rows: list[dict[str, Any]], lang: str, *, clickable: bool) -> l
             body.append(html.Span(row["agency"], className="who"))
         attrs: dict[str, Any] = {"id": {"type": ACTIVE_ROW, "id": row["id"]}, "n_clicks": 0} if clickable else {}
         items.append(html.Div(body, className=f"active-row {row['level']}".strip(), **attrs))
-    if not clickable:  # the wall: whole rows only, a page at a time (assets/ntpd.js ntpdPager), saying how many more
+    if not clickable:  # the wall: whole rows only, a page at a time (the pager in assets/ntpd.js), and how many more
         more: dict[str, Any] = {"data-more": t("active_more", lang)}
         items.append(html.Div(className="active-more", **more))
     return [heading, *items]

@@ -31,8 +31,8 @@ RETRY_S = 10
 
 
 def lang_of(search: str | None, default: str) -> str:
-    """The page's language: ``?lang=`` in its URL, else the one this browser chose before (the cookie set by
-    ``remember_lang``), else NTPD_LANG."""
+    """The page's language: ``?lang=`` in its URL, else the one this browser chose before (the cookie the access
+    gate sets on any page asked for with ``?lang=``), else NTPD_LANG."""
     from flask import request
 
     asked = parse_qs((search or "").lstrip("?")).get("lang", [None])[0]

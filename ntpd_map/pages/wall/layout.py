@@ -14,7 +14,7 @@ from dash import dcc, html
 
 from layers.base import js
 from layers.coverage import UNMARKED_COLOR, UNMARKED_OPACITY, coverage_legend
-from layers.responders import LEGEND_KINDS, STATUS_ORDER, WALL_HIDDEN_STATUSES, RespondersLayer
+from layers.responders import WALL_HIDDEN_STATUSES, RespondersLayer
 from ntpd_map import ids
 from ntpd_map.i18n import t
 from ntpd_map.pages.common import (
@@ -97,10 +97,9 @@ def map_legend(ctx: LayerContext, layers: list[Layer]) -> Component:
         elif isinstance(layer, RespondersLayer):
             # the kinds (drawn as available units), the statuses a wall shows and a stale position, with the
             # map's own unit styles (off duty and offline are for ops: the active panel needs the room)
-            marks = [(classes, glyph, label) for classes, glyph, label in
-                     layer.legend_marks(lang)[:len(LEGEND_KINDS) + len(STATUS_ORDER) + 1]
-                     if (glyph or classes != "unit-st-available")
-                     and not any(f"unit-st-{s}" == classes for s in WALL_HIDDEN_STATUSES)]
+            hidden = {"ntpd-unit-offline", *(f"unit-st-{s}" for s in WALL_HIDDEN_STATUSES)}
+            marks = [(classes, glyph, label) for classes, glyph, label in layer.legend_marks(lang)
+                     if (glyph or classes != "unit-st-available") and not hidden & set(classes.split())]
             keys += [html.Div([html.Span(html.B(glyph), className=f"key-mark key-unit unit-key {classes}"), label],
                               className="wall-key" + (" wide" if "stale" in classes else ""))  # a long label
                      for classes, glyph, label in marks]
