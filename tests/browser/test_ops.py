@@ -345,6 +345,12 @@ def test_a_new_emergency_sounds_and_flashes_until_an_operator_acknowledges_it(br
                          "var s = document.getElementById('sim-banner').getBoundingClientRect();"
                          "return a.left < s.right && a.right > s.left && a.top < s.bottom && a.bottom > s.top;")
     assert not covered, "the alert hides the SIMULASI label"
+    over = browser.js("var a = document.getElementById('alert-banner').getBoundingClientRect();"
+                      "return Array.from(document.querySelectorAll('#ops-map .leaflet-control-layers, "
+                      "#ops-map .leaflet-control-zoom')).filter(function (c) { var r = c.getBoundingClientRect();"
+                      "return a.left < r.right && a.right > r.left && a.top < r.bottom && a.bottom > r.top; })"
+                      ".map(function (c) { return c.className; });")
+    assert not over, f"the alert covers the map's controls: {over}"
     browser.screenshot("alert")
     acknowledge()
     assert not state()["flashing"]
